@@ -1,0 +1,108 @@
+"""``modelyard users`` and ``modelyard audit``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelyard.cli import _output as out
+from modelyard.cli._context import yard
+
+users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@users_app.command("add")
+def add(
+    name: str,
+    role: Annotated[
+        list[str],
+        typer.Option("--role", "-r", help="viewer, developer, validator, approver, admin"),
+    ],
+    display_name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Add a user (the first one must be an admin)."""
+    info = yard().users.add(name, role, display_name=display_name)
+    out.console.print(f"added {info.name} with roles {', '.join(info.roles)}")
+
+
+@users_app.command("list")
+def list_users(as_json: JsonOption = False) -> None:
+    """List users and roles."""
+    users = yard().users.list()
+    if as_json:
+        out.print_json([u.to_dict() for u in users])
+        return
+    if not users:
+        out.console.print("no users: the store is in open mode (every user holds every role)")
+        return
+    out.table(
+        "Users",
+        ["name", "roles", "disabled", "added by", "added"],
+        (
+            (u.name, ", ".join(u.roles), u.disabled, u.created_by, out.when(u.created_at))
+            for u in users
+        ),
+    )
+
+
+@users_app.command("roles")
+def roles(name: str, role: Annotated[list[str], typer.Option("--role", "-r")]) -> None:
+    """Replace a user's roles."""
+    info = yard().users.set_roles(name, role)
+    out.console.print(f"{info.name} now holds {', '.join(info.roles)}")
+
+
+@users_app.command("disable")
+def disable(name: str) -> None:
+    """Disable a user."""
+    yard().users.disable(name)
+    out.console.print(f"disabled {name}")
+
+
+@audit_app.command("log")
+def log(
+    subject: Annotated[str | None, typer.Option(help="e.g. model/credit-risk")] = None,
+    action: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List audit events, newest first."""
+    events = yard().audit.events(subject=subject, action=action, limit=limit)
+    if as_json:
+        out.print_json([e.to_dict() for e in events])
+        return
+    out.table(
+        "Audit log",
+        ["seq", "time", "actor", "action", "subject", "details"],
+        (
+            (e.seq, out.when(e.time), e.actor, e.action, e.subject, _brief(e.payload))
+            for e in events
+        ),
+    )
+
+
+def _brief(payload: dict) -> str:
+    text = ", ".join(
+        f"{k}={v}" for k, v in payload.items() if k not in ("after",) or not isinstance(v, dict)
+    )
+    return text[:80]
+
+
+@audit_app.command("verify")
+def verify(as_json: JsonOption = False) -> None:
+    """Walk the hash chain; exit 6 and name the first bad event if it was tampered with."""
+    result = yard().audit.verify()
+    if as_json:
+        out.print_json(result.to_dict())
+    elif result.ok:
+        out.console.print(f"audit chain intact: {result.events} events, head {result.head[:16]}")
+    else:
+        out.err_console.print(
+            f"[bold red]audit chain broken[/bold red] at event {result.first_bad_seq}: "
+            f"{result.problem}"
+        )
+    if not result.ok:
+        raise typer.Exit(6)

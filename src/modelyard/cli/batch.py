@@ -1,0 +1,177 @@
+"""``modelyard batch``: score files with a registered model, and follow the jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelyard.batch.parts import DEFAULT_BATCH_ROWS
+from modelyard.cli import _output as out
+from modelyard.cli._context import yard
+from modelyard.errors import InvalidInput
+
+batch_app = typer.Typer(
+    help="Batch scoring: a model over Parquet/CSV files, resumable, local/Dask/Spark.",
+    no_args_is_help=True,
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@batch_app.command("score")
+def score(
+    ref: Annotated[str, typer.Argument(help="Model version, e.g. credit-risk@champion.")],
+    input: Annotated[
+        str | None,
+        typer.Option("--input", "-i", help="Parquet/CSV file, folder, glob or URL."),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output folder (path or URL).")
+    ] = "",
+    input_dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--input-dataset",
+            help="Score a registered dataset version (e.g. loans/3) instead of --input; "
+            "with --input, the name to register the input under for lineage.",
+        ),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="local, dask or spark.")] = "local",
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Copied to the output.")
+    ] = None,
+    passthrough: Annotated[
+        list[str] | None, typer.Option("--passthrough", help="More columns to copy (repeat).")
+    ] = None,
+    batch_rows: Annotated[
+        int, typer.Option("--batch-rows", help="Rows scored at a time per worker.")
+    ] = DEFAULT_BATCH_ROWS,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core).")
+    ] = None,
+    part_rows: Annotated[
+        int, typer.Option("--part-rows", help="Rows per part, the unit of resumption.")
+    ] = 1_000_000,
+    form: Annotated[str, typer.Option(help="auto (ONNX if compiled), onnx or native.")] = "auto",
+    register_output: Annotated[
+        str | None,
+        typer.Option("--register-output", help="Register the output as this dataset."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (dask engine).")
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master, e.g. yarn (spark engine).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace another job's output.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a file set; the same command again resumes an interrupted job."""
+    if not output:
+        raise InvalidInput("--output is required: the folder to write the scores to")
+    if input is None and input_dataset is None:
+        raise InvalidInput("give --input PATH (or --input-dataset NAME/VERSION)")
+    y = yard()
+    source = input if input is not None else y.datasets.get(str(input_dataset))
+    options = {k: v for k, v in (("scheduler", scheduler), ("master", master)) if v}
+    job = y.batch.score(
+        ref,
+        source,
+        output,
+        engine=engine,
+        id_column=id_column,
+        passthrough=passthrough or (),
+        batch_rows=batch_rows,
+        workers=workers,
+        part_rows=part_rows,
+        form=form,
+        register_output_as=register_output,
+        input_dataset=input_dataset if input is not None else None,
+        engine_options=options,
+        overwrite=overwrite,
+        quiet=quiet or as_json,
+    )
+    if as_json:
+        out.print_json(job.to_dict())
+        return
+    speed = f", {job.rows_per_s:,.0f} rows/s" if job.rows_per_s else ""
+    out.console.print(
+        f"job {job.id} {job.status}: {job.rows_out:,} rows scored, "
+        f"{job.rows_rejected:,} rejected{speed}\n"
+        f"  output  {job.output_uri}"
+    )
+    if job.rows_rejected:
+        out.console.print(f"  rejects {job.rejects_uri}")
+    if job.output_dataset:
+        out.console.print(f"  dataset {job.output_dataset}")
+
+
+@batch_app.command("status")
+def status(
+    job_id: Annotated[str, typer.Argument(help="Job id (or its first 6+ characters).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a job's record and, while it runs, its progress."""
+    job = yard().batch.status(job_id)
+    if as_json:
+        out.print_json(job.to_dict())
+        return
+    rows: list[tuple[str, object]] = [
+        ("id", job.id),
+        ("model", job.model_ref),
+        ("status", job.status),
+        ("engine", job.engine),
+        ("input", job.input_uri),
+        ("output", job.output_uri),
+        ("rows in", f"{job.rows_in:,}"),
+        ("rows out", f"{job.rows_out:,}"),
+        ("rows rejected", f"{job.rows_rejected:,}"),
+        ("rows/s", f"{job.rows_per_s:,.0f}" if job.rows_per_s else None),
+        ("duration", f"{job.duration_s:.1f} s" if job.duration_s is not None else None),
+        ("started", out.when(job.started_at)),
+        ("ended", out.when(job.ended_at)),
+        ("parts", job.params.get("parts_done", "-")),
+        ("attempts", job.params.get("attempts")),
+        ("output dataset", job.output_dataset),
+        ("error", job.error),
+    ]
+    if job.progress:
+        p = job.progress
+        total = f" of {p['rows_total']:,}" if p.get("rows_total") else ""
+        rows.append(("progress", f"{p['parts_done']}/{p['parts_total']} parts, "
+                                 f"{p['rows_done']:,}{total} rows"))  # fmt: skip
+        rows.append(("last progress", out.when(p.get("updated_at_ms"))))
+    out.table(f"Batch job {job.id[:12]}", ["field", "value"], rows)
+
+
+@batch_app.command("list")
+def list_jobs(
+    model: Annotated[str | None, typer.Option(help="Only this model's jobs.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Recent batch jobs, newest first."""
+    jobs = yard().batch.list(model=model, limit=limit)
+    if as_json:
+        out.print_json([j.to_dict() for j in jobs])
+        return
+    out.table(
+        "Batch jobs",
+        ["id", "model", "status", "engine", "rows out", "rejected", "started", "output"],
+        (
+            (
+                j.id[:12],
+                j.model_ref,
+                j.status,
+                j.engine,
+                f"{j.rows_out:,}",
+                f"{j.rows_rejected:,}",
+                out.when(j.started_at),
+                j.output_uri,
+            )
+            for j in jobs
+        ),
+    )

@@ -1,0 +1,142 @@
+"""``modelyard data`` (synthetic data) and ``modelyard datasets`` (versioned datasets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelyard.cli import _output as out
+from modelyard.cli._context import yard
+from modelyard.errors import InvalidInput
+
+data_app = typer.Typer(help="Synthetic credit-risk data for demos and tests.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Versioned datasets.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@data_app.command("synth")
+def synth(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Parquet or CSV file to write.")],
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", help="Number of loan applications.")
+    ] = 10_000,
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Drift scenario.")] = "none",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    start_date: Annotated[str, typer.Option(help="First application date.")] = "2026-01-01",
+    days: Annotated[int, typer.Option(help="Days the applications span.")] = 90,
+    severity: Annotated[float, typer.Option(help="Scales the scenario's shift.")] = 1.0,
+    list_scenarios: Annotated[
+        bool, typer.Option("--list", help="List scenarios and exit.")
+    ] = False,
+) -> None:
+    """Write synthetic loan applications drawn from a known default model."""
+    from modelyard.data import synthetic
+
+    if list_scenarios:
+        out.console.print(synthetic.describe_scenarios())
+        return
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise InvalidInput(f"--output {str(output)!r}: use a .parquet or .csv file name")
+    frame = synthetic.generate(
+        rows, seed=seed, scenario=scenario, start_date=start_date, days=days, severity=severity
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    if suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        frame.to_parquet(tmp, index=False)
+    tmp.replace(output)
+    rate = float(frame[synthetic.TARGET].mean())
+    out.console.print(
+        f"wrote {len(frame):,} rows (scenario {scenario}, default rate {rate:.1%}) to {output}"
+    )
+
+
+@datasets_app.command("register")
+def register(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. loans.")],
+    source: Annotated[str, typer.Argument(help="Parquet/CSV file, folder, glob or URL.")],
+    description: Annotated[str, typer.Option(help="What the data is.")] = "",
+    parent: Annotated[list[str] | None, typer.Option(help="Parent version, e.g. raw/2.")] = None,
+    no_copy: Annotated[bool, typer.Option("--no-copy", help="Record URIs only.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a version of a dataset (same content gives the same version)."""
+    info = yard().datasets.register(
+        name, source, description=description, parents=parent or (), keep_copy=not no_copy
+    )
+    if as_json:
+        out.print_json(info.to_dict(with_profile=False))
+        return
+    out.console.print(
+        f"{info.ref}  {info.num_rows:,} rows  {len(info.columns())} columns  "
+        f"sha256:{info.short_digest}"
+    )
+
+
+@datasets_app.command("list")
+def list_datasets(as_json: JsonOption = False) -> None:
+    """List datasets with their latest version."""
+    summaries = yard().datasets.list()
+    if as_json:
+        out.print_json([s.to_dict() for s in summaries])
+        return
+    out.table(
+        "Datasets",
+        ["name", "latest", "versions", "rows", "updated", "description"],
+        (
+            (
+                s.name,
+                s.latest_version,
+                s.versions,
+                f"{s.latest_rows:,}",
+                out.when(s.updated_at),
+                s.description,
+            )
+            for s in summaries
+        ),
+    )
+
+
+@datasets_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="name, name/3 or name@latest.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a version: schema, profile, lineage."""
+    info = yard().datasets.get(ref)
+    if as_json:
+        out.print_json(info.to_dict())
+        return
+    out.console.print(
+        f"[bold]{info.ref}[/bold]  sha256:{info.short_digest}  {info.num_rows:,} rows  "
+        f"by {info.created_by} at {out.when(info.created_at)}"
+    )
+    if info.parents:
+        out.console.print(f"parents: {', '.join(info.parents)}")
+    if info.producing_run_id:
+        out.console.print(f"produced by run {info.producing_run_id}")
+    columns = info.profile.get("columns", {})
+    rows = []
+    for name, arrow_type in info.columns():
+        col = columns.get(name, {})
+        if col.get("kind") == "numeric":
+            median = (col.get("quantiles") or {}).get("0.5")
+            summary = (
+                f"min {out.fmt(col.get('min'))}  median {out.fmt(median)}  "
+                f"max {out.fmt(col.get('max'))}"
+            )
+        elif col.get("kind") == "categorical":
+            top = ", ".join(f"{v} ({c})" for v, c in (col.get("top") or [])[:3])
+            summary = f"{col.get('distinct')} distinct; top: {top}"
+        else:
+            summary = (
+                f"{out.fmt(col.get('min'))} .. {out.fmt(col.get('max'))}" if "min" in col else ""
+            )
+        rows.append((name, arrow_type, f"{(col.get('null_rate') or 0):.1%}", summary))
+    out.table("Columns", ["column", "type", "nulls", "profile"], rows)

@@ -1,0 +1,170 @@
+"""The ``modelyard`` command: thin commands that parse, call one service, and format.
+
+Errors raised on purpose (``ModelyardError``) become one line on stderr and a
+non-zero exit code; nothing the user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from modelyard.cli import _output as out
+from modelyard.cli.admin import audit_app, users_app
+from modelyard.cli.batch import batch_app
+from modelyard.cli.data import data_app, datasets_app
+from modelyard.cli.deploy import deploy_app, smoke
+from modelyard.cli.models import models_app
+from modelyard.cli.monitor import monitor_app
+from modelyard.cli.pipelines import pipeline_app, reproduce
+from modelyard.cli.runs import runs_app
+from modelyard.cli.server import server
+from modelyard.cli.serving import deployments_app, serve
+from modelyard.cli.tokens import tokens_app
+from modelyard.config import load_settings
+from modelyard.errors import (
+    BackendUnavailable,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    ModelyardError,
+    NotFound,
+    PermissionDenied,
+)
+
+EXIT_CODES: dict[type[ModelyardError], int] = {
+    InvalidInput: 2,
+    NotFound: 3,
+    Conflict: 4,
+    PermissionDenied: 5,
+    IntegrityError: 6,
+    BackendUnavailable: 7,
+}
+
+app = typer.Typer(
+    name="modelyard",
+    help="Modelyard: datasets, runs, models, serving and monitoring in one platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The metadata store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(runs_app, name="runs")
+app.add_typer(models_app, name="models")
+app.add_typer(pipeline_app, name="pipeline")
+models_app.command("reproduce")(reproduce)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(deployments_app, name="deployments")
+app.command("serve")(serve)
+app.add_typer(batch_app, name="batch")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(tokens_app, name="tokens")
+app.command("server")(server)
+app.add_typer(deploy_app, name="deploy")
+app.command("smoke")(smoke)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.command()
+def info(as_json: JsonOption = False) -> None:
+    """Print the resolved configuration and the store's schema revision."""
+    from modelyard.store import MetadataStore
+    from modelyard.store.migrate import head_revision
+
+    settings = load_settings()
+    described = settings.describe()
+    store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
+    try:
+        described["schema_revision"] = store.current_revision()
+    finally:
+        store.dispose()
+    described["schema_head"] = head_revision()
+    from modelyard import __version__
+
+    described["version"] = __version__
+    if as_json:
+        out.print_json(described)
+        return
+    out.table("Modelyard configuration", ["setting", "value"], described.items())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (also done automatically on first connect)."""
+    from modelyard.store import MetadataStore
+
+    settings = load_settings()
+    store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.dispose()
+    if before == after:
+        out.console.print(f"schema already at {after}")
+    else:
+        out.console.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@app.command()
+def quickstart(
+    rows: Annotated[int, typer.Option(help="Loan applications to synthesise.")] = 20_000,
+    portfolio_rows: Annotated[
+        int, typer.Option(help="Loans in the batch-scored portfolio.")
+    ] = 1_000_000,
+    keep_serving: Annotated[
+        bool, typer.Option(help="Then serve the web UI and REST API (prints the URL).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --keep-serving.")] = 8000,
+) -> None:
+    """Run the platform's main job end to end on the configured (default: embedded) store."""
+    from modelyard.cli._context import yard
+    from modelyard.demo.quickstart import DEMO_APPROVER, DEMO_VALIDATOR, run_quickstart
+
+    if rows < 1_000:
+        raise InvalidInput(f"--rows must be at least 1000; got {rows}")
+    if portfolio_rows < 1_000:
+        raise InvalidInput(f"--portfolio-rows must be at least 1000; got {portfolio_rows}")
+    run_quickstart(yard(), rows=rows, portfolio_rows=portfolio_rows, console=out.console, full=True)
+    if keep_serving:
+        from modelyard.cli.server import keep_serving as serve_ui
+
+        users = [yard().user, DEMO_VALIDATOR, DEMO_APPROVER]
+        serve_ui(yard(), host="127.0.0.1", port=port, users=users)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
+        code = app(args=argv, prog_name="modelyard", standalone_mode=False)
+    except ModelyardError as exc:
+        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+        out.err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
+        return code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        out.err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        out.err_console.print("interrupted")
+        return 130
+    except Exception as exc:
+        # Usage errors of the (vendored) click parser know how to show themselves.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exc.exit_code
+        raise
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""One typed Settings object, read once and passed down.
+
+Precedence (highest first): explicit keyword arguments, ``MODELYARD_*``
+environment variables, a ``modelyard.toml`` file (``MODELYARD_CONFIG`` names
+another path), then defaults. With nothing set, everything lives in
+``./.modelyard``: the SQLite store ``yard.db`` and the ``artifacts`` folder.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from modelyard.errors import InvalidInput
+
+__all__ = ["Settings", "load_settings"]
+
+CONFIG_FILE_NAME = "modelyard.toml"
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry inside some containers
+        return "local"
+
+
+class Settings(BaseSettings):
+    """Resolved configuration of one Modelyard process."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path(".modelyard"), description="Folder of the embedded store and artifacts."
+    )
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the metadata store (default: SQLite in home)."
+    )
+    artifact_root: str | None = Field(
+        default=None,
+        description="fsspec URL or path of the artifact store (default: home/artifacts).",
+    )
+    user: str = Field(default_factory=_default_user, description="The acting user's name.")
+    config_file: Path | None = Field(
+        default=None, description="The TOML file that was read, if any."
+    )
+    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("user")
+    @classmethod
+    def _user_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.home / 'yard.db').as_posix()}"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        if self.artifact_root:
+            return self.artifact_root
+        return (self.home / "artifacts").as_posix()
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved values, for `modelyard info` (secrets masked)."""
+        return {
+            "home": str(self.home),
+            "store_url": _mask_password(self.resolved_store_url),
+            "artifact_root": self.resolved_artifact_root,
+            "user": self.user,
+            "config_file": str(self.config_file) if self.config_file else None,
+        }
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file is read by load_settings() and passed as init values
+        # below the environment, so no source reads a file behind our back.
+        return (init_settings, env_settings)
+
+
+def _mask_password(url: str) -> str:
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from exc
+    section = data.get("modelyard", data)
+    if not isinstance(section, dict):
+        raise InvalidInput(f"config file {path}: [modelyard] must be a table")
+    return section
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from overrides, the environment, the config file and defaults."""
+    explicit = os.environ.get("MODELYARD_CONFIG")
+    path = Path(explicit) if explicit else Path.cwd() / CONFIG_FILE_NAME
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        file_values = _read_toml(path)
+        file_values["config_file"] = path
+    elif explicit:
+        raise InvalidInput(f"MODELYARD_CONFIG names {path}, which does not exist")
+    env_keys = {k[len("MODELYARD_") :].lower() for k in os.environ if k.startswith("MODELYARD_")}
+    # Environment beats the file: drop file values the environment sets.
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.pop("config", None)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid configuration: {problems}") from exc

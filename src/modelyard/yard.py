@@ -1,0 +1,188 @@
+"""``Yard``: the one object that reaches every Modelyard service.
+
+``modelyard.connect()`` builds a local Yard over the configured metadata store
+and artifact store. A remote Yard (``client/``) implements the same attributes
+over the REST API, so user code does not change between a laptop and a shared
+server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from modelyard.artifacts import ArtifactStore, get_artifact_store
+from modelyard.batch import BatchService
+from modelyard.config import Settings, load_settings
+from modelyard.data import DatasetService
+from modelyard.registry.audit import AuditRecord, VerifyResult
+from modelyard.registry.audit import events as audit_events
+from modelyard.registry.audit import verify as audit_verify
+from modelyard.registry.deployments import DeploymentService
+from modelyard.registry.models import ModelService
+from modelyard.registry.tokens import TokenService
+from modelyard.registry.users import UserService
+from modelyard.store import MetadataStore
+from modelyard.tracking import ActiveRun, RunService
+from modelyard.tracking.service import DatasetVersionRef
+
+if TYPE_CHECKING:
+    from modelyard.client import RemoteYard
+    from modelyard.monitoring.service import MonitorService
+
+__all__ = ["Yard", "connect"]
+
+
+class Yard:
+    """Local implementation: talks to the metadata store and artifact store directly."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: MetadataStore | None = None,
+        artifacts: ArtifactStore | None = None,
+    ) -> None:
+        self.settings = settings
+        # A view (``view_as``) shares its parent's store and leaves closing it to the parent.
+        self._owns_store = store is None
+        self.store = store or MetadataStore(
+            settings.resolved_store_url, busy_timeout_s=settings.sqlite_busy_timeout_s
+        )
+        self.artifacts: ArtifactStore = artifacts or get_artifact_store(
+            settings.resolved_artifact_root
+        )
+        self.datasets = DatasetService(self.store, self.artifacts, user=settings.user)
+        self.runs = RunService(self.store, self.artifacts, user=settings.user)
+        self.models = ModelService(
+            self.store,
+            self.artifacts,
+            user=settings.user,
+            home=settings.home,
+            load_data=self.datasets.load,
+            get_dataset=self.datasets.get,
+            get_run=self.runs.get,
+        )
+        self.users = UserService(self.store, user=settings.user)
+        self.batch = BatchService(
+            self.store,
+            self.artifacts,
+            models=self.models,
+            datasets=self.datasets,
+            settings=settings,
+        )
+        self.deployments = DeploymentService(self.store, user=settings.user)
+        self.audit = AuditService(self.store)
+        self.tokens = TokenService(self.store, user=settings.user)
+
+    @property
+    def user(self) -> str:
+        return self.settings.user
+
+    @cached_property
+    def monitors(self) -> MonitorService:
+        """Monitoring: drift, quality, performance, reports and alerts (built on first use)."""
+        from modelyard.monitoring.service import MonitorService
+
+        return MonitorService(self)
+
+    def start_run(
+        self,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        inputs: Sequence[DatasetVersionRef] = (),
+        tags: Mapping[str, Any] | None = None,
+        parent: ActiveRun | str | None = None,
+    ) -> ActiveRun:
+        """Start a run; use it as a context manager so it ends FINISHED, FAILED or KILLED."""
+        parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+        run_id = self.runs.create(
+            experiment=experiment, name=name, tags=tags, inputs=inputs, parent_run_id=parent_id
+        )
+        return ActiveRun(self.runs, run_id)
+
+    def as_user(self, name: str) -> Yard:
+        """The same store and artifacts, acting as another user (demos, tests, service accounts)."""
+        return Yard(self.settings.model_copy(update={"user": name}))
+
+    def view_as(self, name: str) -> Yard:
+        """This Yard's store and artifacts acting as ``name``, opening no new connection.
+
+        The platform server builds one per authenticated user; closing a view
+        leaves the shared store open.
+        """
+        return Yard(
+            self.settings.model_copy(update={"user": name}),
+            store=self.store,
+            artifacts=self.artifacts,
+        )
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.dispose()
+
+    def __enter__(self) -> Yard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Yard(store={self.settings.describe()['store_url']!r}, "
+            f"artifacts={self.settings.resolved_artifact_root!r})"
+        )
+
+
+class AuditService:
+    """``yard.audit``: read and verify the audit trail."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self._store = store
+
+    def events(
+        self,
+        *,
+        subject: str | None = None,
+        action: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[AuditRecord]:
+        with self._store.read() as session:
+            return audit_events(
+                session,
+                subject=subject,
+                action=action,
+                after_seq=after_seq,
+                limit=limit,
+                newest_first=newest_first,
+            )
+
+    def verify(self) -> VerifyResult:
+        """Walk the hash chain; the result names the first event that does not hold."""
+        with self._store.read() as session:
+            return audit_verify(session)
+
+
+def connect(
+    store_url: str | None = None,
+    *,
+    artifact_root: str | None = None,
+    user: str | None = None,
+    home: str | None = None,
+    token: str | None = None,
+) -> Yard | RemoteYard:
+    """Open a Yard. With no arguments: the configuration, else ``./.modelyard`` on SQLite.
+
+    ``connect("https://yard.internal", token="myd_...")`` returns a remote Yard
+    (``modelyard.client.RemoteYard``) with the same services over the REST API.
+    """
+    if store_url is not None and store_url.startswith(("http://", "https://")):
+        from modelyard.client import RemoteYard
+
+        return RemoteYard(store_url, token=token, home=home)
+    settings = load_settings(store_url=store_url, artifact_root=artifact_root, user=user, home=home)
+    return Yard(settings)

@@ -1,0 +1,80 @@
+"""models, users and audit from the command line."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from sqlalchemy import text
+
+import modelyard
+from modelyard.data.synthetic import FEATURES, generate
+from modelyard.demo.credit_models import logistic_pipeline, split_xy
+
+
+def _model_files(tmp_path: Path) -> tuple[Path, Path]:
+    frame = generate(1_500, seed=3)
+    x, y = split_xy(frame)
+    model = logistic_pipeline().fit(x, y)
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(pickle.dumps(model))
+    example = tmp_path / "example.parquet"
+    frame[list(FEATURES)].head(200).to_parquet(example, index=False)
+    frame.to_parquet(tmp_path / "holdout.parquet", index=False)
+    return pkl, example
+
+
+def test_create_register_sign_off_promote(cli, tmp_path: Path) -> None:
+    pkl, example = _model_files(tmp_path)
+    assert cli("models", "create", "credit-risk", "--risk-tier", "1").code == 0
+    reg = cli("models", "register", "credit-risk", str(pkl), "--example", str(example), "--json")
+    assert reg.code == 0 and reg.json()["ref"] == "credit-risk/1"
+    refused = cli("models", "alias", "credit-risk", "champion", "1")
+    assert refused.code == 5 and "validator and approver" in refused.err
+    own = cli("models", "approve", "credit-risk/1")
+    assert own.code == 5 and "four-eyes" in own.err
+    assert cli("models", "approve", "credit-risk/1", "--role", "validator", user="vera").code == 0
+    ok = cli("models", "approve", "credit-risk/1", "--role", "approver", "-m", "go", user="aaron")
+    assert ok.code == 0 and "still needed for champion: nothing" in ok.out
+    promoted = cli("models", "alias", "credit-risk", "champion", "1", user="alice")
+    assert promoted.code == 0 and "champion → 1" in promoted.out
+    listed = cli("models", "list", "--json").json()
+    assert listed[0]["aliases"] == {"champion": 1}
+    shown = cli("models", "get", "credit-risk@champion")
+    assert "vera" in shown.out and "aaron" in shown.out
+    lineage = cli("models", "lineage", "credit-risk/1")
+    assert lineage.code == 0 and "credit-risk/1" in lineage.out
+
+
+def test_validate_card_compile(cli, tmp_path: Path) -> None:
+    pkl, example = _model_files(tmp_path)
+    cli("models", "register", "credit-risk", str(pkl), "--example", str(example))
+    cli("datasets", "register", "holdout", str(tmp_path / "holdout.parquet"))
+    result = cli(
+        "models", "validate", "credit-risk/1", "--data", "holdout/1", "--target", "default"
+    )
+    assert result.code == 0 and "report:" in result.out
+    assert cli("models", "card", "credit-risk/1").code == 0
+    compiled = cli("models", "compile", "credit-risk/1", "--data", "holdout/1")
+    assert compiled.code == 0 and "passed" in compiled.out
+    bad = cli("models", "validate", "credit-risk/1", "--data", "holdout/1")
+    assert bad.code == 2 and "target" in bad.err
+
+
+def test_users_and_audit_verify(cli, tmp_path: Path) -> None:
+    assert cli("users", "list").out.startswith("no users")
+    first = cli("users", "add", "carol", "--role", "viewer")
+    assert first.code == 2 and "admin" in first.err
+    assert cli("users", "add", "root", "--role", "admin").code == 0
+    assert cli("users", "add", "vic", "--role", "viewer", user="root").code == 0
+    denied = cli("models", "create", "x", user="vic")
+    assert denied.code == 5 and "developer" in denied.err
+    log = cli("audit", "log", "--json").json()
+    assert [e["action"] for e in log] == ["user.add", "user.add"]
+    assert cli("audit", "verify").code == 0
+    yard = modelyard.connect()
+    with yard.store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
+    yard.close()
+    broken = cli("audit", "verify")
+    assert broken.code == 6 and "event 1" in broken.err

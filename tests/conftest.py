@@ -1,0 +1,100 @@
+"""Shared fixtures: a clean environment, and a metadata store per backend.
+
+PostgreSQL tests use the real server at 127.0.0.1:5432 (database ``test``),
+each in a fresh database of its own. Under ``CI=true`` an unreachable
+PostgreSQL fails the run; on a laptop those tests skip and say what to start.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require(what: str, hint: str, exc: BaseException | None = None) -> None:
+    message = f"{what} is not available ({exc}); {hint}"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's MODELYARD_* settings or a modelyard.toml."""
+    for key in list(os.environ):
+        if key.startswith("MODELYARD_") and key != "MODELYARD_TEST_PG":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def _admin_engine():
+    from sqlalchemy import create_engine
+
+    return create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    from sqlalchemy import text
+
+    name = f"modelyard_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any driver or connection failure means "not available"
+        _require(
+            "PostgreSQL at 127.0.0.1:5432",
+            "start it (pg_ctlcluster ... main start) or set MODELYARD_TEST_PG",
+            exc,
+        )
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'yard.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def yard(store_url: str, tmp_path: Path):
+    import modelyard
+
+    y = modelyard.connect(store_url, artifact_root=str(tmp_path / "artifacts"), user="alice")
+    yield y
+    y.close()
+
+
+@pytest.fixture
+def sqlite_yard(tmp_path: Path):
+    import modelyard
+
+    y = modelyard.connect(
+        f"sqlite:///{tmp_path / 'yard.db'}", artifact_root=str(tmp_path / "artifacts"), user="alice"
+    )
+    yield y
+    y.close()
+
+
+@pytest.fixture
+def loans():
+    """A small seeded synthetic credit frame."""
+    from modelyard.data import synthetic
+
+    return synthetic.generate(2_000, seed=11)
