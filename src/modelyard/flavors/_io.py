@@ -1,0 +1,175 @@
+"""save_model and load_model: a model object to a directory and back.
+
+Saving writes into a hidden sibling directory and renames it into place, so a
+failure (an unfitted model, a full disk) never leaves a half-written model at
+``path``. Everything that can be refused — unknown kind of object, a task the
+model cannot do, a signature that cannot be inferred, a model that cannot
+predict on its own example — is refused before the rename.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.errors import IntegrityError, InvalidInput
+from modelyard.flavors._base import Flavor, class_path, detect_flavor, get_flavor
+from modelyard.flavors._files import staged_directory
+from modelyard.flavors.loaded import LoadedModel
+from modelyard.flavors.manifest import (
+    TASKS,
+    ModelManifest,
+    distributions,
+    pinned,
+    python_version,
+    read_manifest,
+)
+from modelyard.flavors.signature import Signature
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_EXAMPLE_ROWS = 100
+"""Rows of the example predicted on to infer the output signature."""
+
+
+def save_model(
+    model: Any,
+    path: str | Path,
+    *,
+    example: pd.DataFrame | None = None,
+    task: str | None = None,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    extra_requirements: Sequence[str] = (),
+) -> ModelManifest:
+    """Save a model and its ``modelyard.json`` manifest into a new or empty directory.
+
+    Args:
+        model: A scikit-learn estimator or pipeline, LGBMClassifier/LGBMRegressor or
+            ``lightgbm.Booster``, XGBClassifier/XGBRegressor, ONNX bytes or
+            ``onnx.ModelProto``, or any object with ``predict(frame)`` defined in
+            an importable module.
+        path: Local directory to create (or an existing empty one).
+        example: Training inputs: the input signature is inferred from all of it
+            and the output signature from predictions on its first 100 rows.
+            Without it (and without ``signature``) inputs are never checked.
+        task: ``"classification"`` or ``"regression"``; inferred from
+            ``predict_proba`` when None.
+        flavor: Override the flavor detected from the object's framework.
+        signature: An explicit signature instead of inferring one.
+        extra_requirements: Appended to the pinned framework requirements.
+
+    Returns:
+        The manifest written.
+
+    Raises:
+        InvalidInput: The object cannot be saved, its task or signature cannot be
+            determined, or it fails to predict on ``example``.
+        Conflict: ``path`` exists and is not an empty directory.
+    """
+    adapter = get_flavor(flavor or detect_flavor(model))
+    adapter.validate(model)
+    task, classes = _resolve_task(adapter, model, task)
+    if signature is None and example is not None:
+        signature = _infer_signature(adapter, model, example, task, classes)
+    elif signature is not None and not isinstance(signature, Signature):
+        raise InvalidInput(f"signature must be a Signature, not {type(signature).__name__}")
+    framework = distributions(adapter.frameworks(model))
+    with staged_directory(path, "a model") as staging:
+        files = adapter.save(model, staging)
+        manifest = ModelManifest(
+            flavor=adapter.name,
+            task=task,
+            classes=classes,
+            signature=signature,
+            framework=framework,
+            python_version=python_version(),
+            requirements=pinned(framework, extra_requirements),
+            files=sorted(files),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model_class="onnx.ModelProto" if adapter.name == "onnx" else class_path(model),
+        )
+        manifest.write(staging)
+    return manifest
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load a model saved by :func:`save_model`.
+
+    Security: pickled flavors (sklearn, lightgbm, xgboost, python) run code
+    while loading. Call this only on a directory whose content has been
+    verified — the registry checks every file's content hash against the
+    model version before calling it. ONNX models and raw LightGBM Boosters
+    load without unpickling.
+
+    Raises:
+        NotFound: No model manifest at ``path``.
+        IntegrityError: A file listed in the manifest is missing or unreadable.
+        BackendUnavailable: The framework or the model's own module is not importable.
+    """
+    directory = Path(path)
+    manifest = read_manifest(directory)
+    missing = [name for name in manifest.files if not (directory / name).is_file()]
+    if missing:
+        raise IntegrityError(f"model at {str(directory)!r} is incomplete: missing {missing}")
+    adapter = get_flavor(manifest.flavor)
+    _log_version_drift(manifest)
+    return LoadedModel(manifest, adapter.load(directory, manifest), adapter)
+
+
+def _resolve_task(adapter: Flavor, model: Any, task: str | None) -> tuple[str, list[Any] | None]:
+    inferred, classes = adapter.describe(model)
+    if task is None:
+        return inferred, classes
+    if task not in TASKS:
+        raise InvalidInput(f"The task must be one of {TASKS}. Got {task!r} instead.")
+    if task == "classification" and inferred != "classification":
+        raise InvalidInput(
+            f"cannot save {class_path(model)} as a classifier: it has no predict_proba"
+        )
+    return task, classes if task == "classification" else None
+
+
+def _infer_signature(
+    adapter: Flavor, model: Any, example: pd.DataFrame, task: str, classes: list[Any] | None
+) -> Signature:
+    inputs = Signature.infer(example)
+    head = example.head(OUTPUT_EXAMPLE_ROWS)
+    native = adapter.in_memory(model, classes, inputs)
+    try:
+        labels = np.asarray(adapter.predict(native, head))
+        proba = adapter.predict_proba(native, head) if task == "classification" else None
+    except Exception as exc:  # the user's model may raise anything; report it as bad input
+        raise InvalidInput(
+            f"{class_path(model)} cannot predict on the example: {type(exc).__name__}: {exc}"
+        ) from exc
+    outputs = {"prediction": labels.ravel() if labels.ndim == 2 else labels}
+    if proba is not None:
+        proba = np.asarray(proba)
+        names = classes if classes is not None else list(range(proba.shape[1]))
+        if len(names) != proba.shape[1]:
+            raise InvalidInput(
+                f"{class_path(model)} has {len(names)} classes but predict_proba "
+                f"returned {proba.shape[1]} columns"
+            )
+        outputs.update({f"probability_{c}": proba[:, i] for i, c in enumerate(names)})
+    return Signature(inputs.inputs, Signature.infer(pd.DataFrame(outputs)).inputs)
+
+
+def _log_version_drift(manifest: ModelManifest) -> None:
+    # A different framework version may unpickle fine and predict differently:
+    # worth a log line, not a refusal (the registry decides on policy).
+    for name, saved in manifest.framework.items():
+        try:
+            now = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # the load itself reports what is missing
+        if now != saved:
+            logger.warning("model saved with %s %s; %s is installed", name, saved, now)
