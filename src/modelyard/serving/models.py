@@ -1,0 +1,468 @@
+"""A model version as served: its scorers, checks, batcher and protocol metadata.
+
+Three scorers, fastest first, chosen once when the version is loaded:
+
+1. ``lightgbm-compiled`` (:mod:`modelyard.serving.fastpath`): exact, and
+   verified here with ``np.array_equal`` against the native model on the
+   version's input example before it may serve;
+2. ``onnx``: the version's compiled ONNX form, only if its parity check
+   passed (``load_compiled`` refuses it otherwise);
+3. ``native``: the loaded model on a pandas frame — always correct, slowest.
+
+Whatever the scorer, input is checked first: the fast path's plan accepts
+only values it is sure of, and everything else goes through the signature's
+canonical enforcement, which raises ``InvalidInput`` naming each problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelyard.errors import InvalidInput
+from modelyard.serving.batching import MicroBatcher
+from modelyard.serving.errors import ModelFailure
+from modelyard.serving.fastpath import FLOAT_BOUND, FastScorer, compile_fast_scorer
+from modelyard.serving.inputs import Payload
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.flavors import LoadedModel, ModelManifest, OnnxPredictor
+    from modelyard.serving.config import ServingConfig
+    from modelyard.serving.metrics import ServingMetrics
+    from modelyard.yard import Yard
+
+__all__ = ["Prepared", "ServedVersion", "load_version"]
+
+logger = logging.getLogger("modelyard.serving")
+
+MATRIX, COLUMNS, FRAME = 0, 1, 2
+_V2_TYPES = {
+    "integer": "INT64",
+    "float": "FP64",
+    "boolean": "BOOL",
+    "string": "BYTES",
+    "category": "BYTES",
+    "datetime": "BYTES",
+}
+
+
+class Prepared:
+    """One request's checked input in the form its scorer takes."""
+
+    __slots__ = ("data", "kind", "n")
+
+    def __init__(self, kind: int, data: Any, n: int) -> None:
+        self.kind = kind
+        self.data = data
+        self.n = n
+
+
+class ServedVersion:
+    """One model version as served. Immutable once warm; routes swap whole objects.
+
+    The native model is loaded lazily when a version starts from its stored
+    compiled form: only an input the fast path cannot take (a null, say) needs it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: int,
+        digest: str,
+        manifest: ModelManifest,
+        *,
+        native: Callable[[], LoadedModel] | LoadedModel,
+        fast: FastScorer | None = None,
+        onnx: OnnxPredictor | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.version_str = str(version)
+        self.key = f"{name}/{version}"
+        self.digest = digest
+        self.flavor = manifest.flavor
+        self.signature = manifest.signature
+        self.task = manifest.task
+        self.classes: list[Any] | None = list(manifest.classes) if manifest.classes else None
+        self._native = native if not callable(native) else None
+        self._native_loader = native if callable(native) else None
+        self._native_lock = threading.Lock()
+        self.fast = fast
+        self.onnx = onnx
+        self.load_seconds = 0.0
+        self.notes: list[str] = []
+        self.batcher: MicroBatcher | None = None
+        if self.task == "classification" and self.classes is None:
+            raise InvalidInput(f"{self.key} is a classifier without recorded classes")
+        self.class_keys = [str(c) for c in self.classes or []]
+        self.binary = self.classes is not None and len(self.classes) == 2
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The native model (verified against the registry when it is first loaded)."""
+        if self._native is None:
+            with self._native_lock:
+                if self._native is None:
+                    assert self._native_loader is not None
+                    self._native = self._native_loader()
+        return self._native
+
+    @property
+    def scorer(self) -> str:
+        if self.fast is not None:
+            return self.fast.kind
+        return "onnx" if self.onnx is not None else "native"
+
+    # -- input ----------------------------------------------------------------
+    def prepare(self, payload: Payload) -> Prepared:
+        """Check ``payload`` against the signature and convert it for the scorer.
+
+        Raises:
+            InvalidInput: Every problem, by column (a 422 for the client).
+        """
+        if self.fast is not None:
+            matrix = self.fast.encode(payload)
+            if matrix is not None:
+                return Prepared(MATRIX, matrix, payload.n)
+        columns = payload.as_columns()
+        if self.signature is not None:
+            columns = self.signature.enforce_columns(columns)
+            _check_float_bounds(self.signature, columns)
+        if self.onnx is not None:
+            return Prepared(COLUMNS, columns, payload.n)
+        import pandas as pd
+
+        return Prepared(FRAME, pd.DataFrame(columns), payload.n)
+
+    # -- scoring --------------------------------------------------------------
+    def score(self, items: Sequence[Prepared]) -> np.ndarray:
+        """Outputs for every row of ``items`` in order: probabilities or values.
+
+        Raises:
+            ModelFailure: The model raised; the original exception is chained.
+        """
+        try:
+            if len(items) == 1 or all(p.kind == items[0].kind for p in items):
+                return self._score_kind(items[0].kind, items)
+            parts = []
+            for p in items:  # mixed fast and canonical inputs: rare, keep order simple
+                parts.append(self._score_kind(p.kind, [p]))
+            return np.concatenate(parts)
+        except ModelFailure:
+            raise
+        except Exception as exc:
+            raise ModelFailure(
+                f"model {self.key} failed while scoring this request; "
+                "the server log has the error under this request id"
+            ) from exc
+
+    def _score_kind(self, kind: int, items: Sequence[Prepared]) -> np.ndarray:
+        if kind == MATRIX:
+            assert self.fast is not None
+            matrix = items[0].data if len(items) == 1 else np.concatenate([p.data for p in items])
+            return self.fast.predict(matrix)
+        if kind == COLUMNS:
+            assert self.onnx is not None
+            columns = items[0].data if len(items) == 1 else _concat_columns(items)
+            if self.task == "classification":
+                return self.onnx.predict_proba_columns(columns)
+            return self.onnx.predict_columns(columns)
+        frame = items[0].data if len(items) == 1 else _concat_frames(items)
+        if self.task == "classification":
+            return self.loaded.predict_proba(frame, validate=False)
+        return np.asarray(self.loaded.predict(frame, validate=False), dtype=np.float64)
+
+    def labels(self, outputs: np.ndarray) -> list[Any]:
+        """Predicted labels (the most probable class) for classifier outputs."""
+        classes = self.classes or []
+        return [classes[i] for i in outputs.argmax(axis=1).tolist()]
+
+    # -- loading --------------------------------------------------------------
+    def warm(self, example: pd.DataFrame | None, rows: int, *, compare: bool = True) -> int:
+        """Score the example through every path once; returns the rows checked exactly.
+
+        With ``compare`` the fast path must give exactly the native model's answers
+        on those rows, or it is dropped (the version is then served natively).
+        """
+        if example is None or rows == 0 or self.signature is None:
+            return 0
+        names = self.signature.input_names
+        frame = example[names].head(rows).dropna()
+        if frame.empty:
+            return 0
+        payload = Payload.from_columns({c: frame[c].tolist() for c in names})
+        checked = 0
+        if self.fast is not None and compare:
+            expected = (
+                self.loaded.predict_proba(frame)
+                if self.task == "classification"
+                else np.asarray(self.loaded.predict(frame), dtype=np.float64)
+            )
+            matrix = self.fast.encode(payload)
+            got = self.fast.predict(matrix) if matrix is not None else None
+            if got is None or got.shape != expected.shape or not np.array_equal(got, expected):
+                diff = (
+                    float(np.max(np.abs(got - expected)))
+                    if got is not None and got.shape == expected.shape
+                    else None
+                )
+                self.notes.append(f"compiled path not exact on the example (max diff {diff})")
+                logger.warning(
+                    "fast path of %s differs from the native model; serving natively",
+                    self.key,
+                    extra={"model": self.key, "max_abs_diff": diff},
+                )
+                self.fast = None
+            else:
+                checked = len(frame)
+        one = Payload.from_records(frame.head(1).to_dict(orient="records"))
+        self.score([self.prepare(one)])
+        self.score([self.prepare(payload)])
+        return checked
+
+    def warm_synthetic(self) -> None:
+        """Score a made-up valid row (and a batch of them) once, to warm the fast path."""
+        if self.signature is None or self.fast is None:
+            return
+        record: dict[str, Any] = {}
+        for spec in self.signature.inputs:
+            if spec.type in ("float", "integer"):
+                low = spec.minimum if isinstance(spec.minimum, int | float) else 0
+                record[spec.name] = float(low) if spec.type == "float" else int(low)
+            elif spec.categories:
+                record[spec.name] = spec.categories[0]
+            else:
+                return  # nothing certainly valid to send; the first request warms it
+        for rows in (1, 16):
+            self.score([self.prepare(Payload.from_records([record] * rows))])
+
+    # -- protocol metadata ----------------------------------------------------
+    def v2_inputs(self) -> list[dict[str, Any]]:
+        if self.signature is None:
+            return []
+        return [
+            {"name": s.name, "datatype": _V2_TYPES[s.type], "shape": [-1]}
+            for s in self.signature.inputs
+        ]
+
+    def v2_outputs(self) -> list[dict[str, Any]]:
+        if self.task != "classification":
+            return [{"name": "prediction", "datatype": "FP64", "shape": [-1]}]
+        label_type = "INT64" if all(_is_int(c) for c in self.classes or []) else "BYTES"
+        return [
+            {"name": "label", "datatype": label_type, "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(self.classes or [])]},
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "task": self.task,
+            "classes": self.classes,
+            "scorer": self.scorer,
+            "load_seconds": round(self.load_seconds, 4),
+            "notes": list(self.notes),
+        }
+
+
+def _check_float_bounds(signature: Any, columns: dict[str, Any]) -> None:
+    """Refuse float inputs beyond ±FLOAT_BOUND, the range the OpenAPI schema promises."""
+    problems = []
+    for spec in signature.inputs:
+        if spec.type != "float" or spec.name not in columns:
+            continue
+        values = np.asarray(columns[spec.name], dtype=np.float64)
+        bad = values[np.abs(values) > FLOAT_BOUND]
+        if bad.size:
+            problems.append(
+                {
+                    "column": spec.name,
+                    "problem": f"out of range: |value| must be at most {FLOAT_BOUND:g}",
+                    "values": bad[:5].tolist(),
+                }
+            )
+    if problems:
+        shown = "; ".join(f"{p['column']}: {p['problem']}" for p in problems)
+        raise InvalidInput(f"input does not match the model's signature: {shown}", details=problems)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _concat_columns(items: Sequence[Prepared]) -> dict[str, np.ndarray]:
+    names = list(items[0].data)
+    return {name: np.concatenate([np.asarray(p.data[name]) for p in items]) for name in names}
+
+
+def _concat_frames(items: Sequence[Prepared]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([p.data for p in items], ignore_index=True)
+
+
+# ---------------------------------------------------------------- loading
+
+SERVING_ARTIFACT = "serving-lightgbm"
+"""Name under which the verified compiled form is attached to a version."""
+
+
+def load_version(
+    yard: Yard,
+    ref: str,
+    config: ServingConfig,
+    metrics: ServingMetrics | None = None,
+) -> ServedVersion:
+    """Resolve ``ref`` and make it servable with the fastest exact scorer, warmed.
+
+    A version whose verified compiled form is attached to it starts from that
+    form alone — no unpickling, no scikit-learn — which is what makes a restart
+    fast. Otherwise the native model is loaded (verified against the registry),
+    compiled when it can be, checked to give exactly the native probabilities on
+    the version's input example, and the compiled form is stored and attached for
+    the next start (when the serving user may update versions).
+    """
+    from modelyard.flavors import ModelManifest
+
+    started = time.perf_counter()
+    name, version, digest = yard.models.resolve_digest(ref)
+    vref = f"{name}/{version}"
+    info = yard.models.get(vref)
+    manifest = ModelManifest.from_dict(info.manifest)
+
+    def native() -> LoadedModel:
+        return yard.models.load(vref)
+
+    served = _from_stored_form(yard, info, digest, manifest, native)
+    if served is None:
+        loaded = native()
+        fast, reason = compile_fast_scorer(
+            loaded.native, loaded.signature, loaded.classes, loaded.task
+        )
+        served = ServedVersion(name, version, digest, manifest, native=loaded, fast=fast)
+        if fast is None:
+            served.notes.append(f"no compiled path: {reason}")
+            served.onnx = _compiled_onnx(yard, vref)
+        example = yard.models.input_example(vref)
+        verified = served.warm(example, config.warm_rows)
+        if served.fast is not None and verified:
+            _store_compiled(yard, vref, digest, served.fast, verified)
+        elif served.fast is None and served.onnx is None and fast is not None:
+            served.onnx = _compiled_onnx(yard, vref)
+    else:
+        # Warm without reading the example: no pickle is hashed, no Parquet reader is opened.
+        served.warm_synthetic()
+    batching = config.batching
+    served.batcher = MicroBatcher(
+        served.score,
+        max_batch_rows=batching.max_batch_rows,
+        max_wait_s=batching.max_wait_ms / 1000.0,
+        enabled=batching.enabled,
+        observe=(
+            (lambda rows, requests: metrics.observe_batch(name, str(version), rows, requests))
+            if metrics is not None
+            else None
+        ),
+    )
+    served.load_seconds = time.perf_counter() - started
+    if metrics is not None:
+        metrics.model_load.labels(name, str(version), served.scorer).set(served.load_seconds)
+    logger.info(
+        "loaded %s with the %s scorer in %.2f s",
+        vref,
+        served.scorer,
+        served.load_seconds,
+        extra={"model": name, "model_version": version, "scorer": served.scorer},
+    )
+    return served
+
+
+def _from_stored_form(
+    yard: Yard,
+    info: Any,
+    digest: str,
+    manifest: ModelManifest,
+    native: Callable[[], LoadedModel],
+) -> ServedVersion | None:
+    """The version served from its attached compiled form, or None when it has none."""
+    from modelyard.errors import ModelyardError
+    from modelyard.registry.loading import verify_tree
+
+    record = info.artifact(SERVING_ARTIFACT)
+    if record is None or record.details.get("model_digest") != digest:
+        return None
+    directory = yard.settings.home / "cache" / "serving" / record.digest.removeprefix("sha256:")
+    try:
+        if not directory.exists():
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=directory.parent) as tmp:
+                staged = Path(tmp) / "form"
+                yard.artifacts.get_dir(record.digest, staged)
+                try:
+                    staged.rename(directory)
+                except OSError:
+                    if not directory.is_dir():  # else another process put it there first
+                        raise
+        verify_tree(yard.artifacts, record.digest, directory)  # every start, like model files
+        fast, _ = FastScorer.load(directory)
+    except (ModelyardError, OSError) as exc:
+        logger.warning(
+            "stored compiled form of %s not used: %s", info.ref, exc, extra={"model": info.ref}
+        )
+        return None
+    served = ServedVersion(info.name, info.version, digest, manifest, native=native, fast=fast)
+    served.notes.append(f"started from its verified compiled form ({record.digest[:19]})")
+    return served
+
+
+def _store_compiled(
+    yard: Yard, vref: str, digest: str, fast: FastScorer, verified_rows: int
+) -> None:
+    """Store the verified compiled form and attach it to the version (best effort)."""
+    from modelyard.errors import ModelyardError
+
+    details = {
+        "model_digest": digest,
+        "scorer": fast.kind,
+        "verified_rows": verified_rows,
+        "exact": True,
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="modelyard-serving-") as tmp:
+            directory = Path(tmp) / "form"
+            directory.mkdir()
+            fast.save(directory, details)
+            stored = yard.artifacts.put_dir(directory)
+        yard.models.attach(vref, SERVING_ARTIFACT, stored, kind="serving", details=details)
+    except (ModelyardError, OSError) as exc:
+        logger.info(
+            "compiled form of %s not stored (it is compiled again at the next start): %s",
+            vref,
+            exc,
+            extra={"model": vref},
+        )
+
+
+def _compiled_onnx(yard: Yard, vref: str) -> OnnxPredictor | None:
+    """The version's compiled ONNX form if it has one whose parity check passed."""
+    from modelyard.errors import ModelyardError
+
+    compiled = getattr(yard.models, "compiled", None)
+    if compiled is None:
+        return None
+    try:
+        return compiled(vref)
+    except (ModelyardError, OSError) as exc:
+        logger.warning("compiled form of %s not used: %s", vref, exc, extra={"model": vref})
+        return None

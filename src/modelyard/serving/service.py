@@ -1,0 +1,235 @@
+"""The protocol-independent core: route, check, batch, score, shadow, log.
+
+Every protocol calls :meth:`ServingCore.predict` with a decoded
+:class:`~modelyard.serving.inputs.Payload`; this is the one place where a
+request meets routing, the micro-batcher, shadows and the prediction log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelyard.errors import InvalidInput, NotFound
+from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
+from modelyard.serving.models import MATRIX
+
+if TYPE_CHECKING:
+    from modelyard.serving.config import ServingConfig
+    from modelyard.serving.metrics import ServingMetrics
+    from modelyard.serving.models import ServedVersion
+    from modelyard.serving.predlog import PredictionLog
+    from modelyard.serving.routing import Endpoint, RouteTarget
+    from modelyard.serving.upgrades import VersionManager
+
+__all__ = ["Answer", "ServingCore", "new_request_id"]
+
+logger = logging.getLogger("modelyard.serving")
+
+_ID_PREFIX = os.urandom(4).hex()
+_ID_COUNTER = itertools.count(1)
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def new_request_id(given: bytes | str | None = None) -> str:
+    """The client's ``X-Request-Id`` when it is sane, else a process-unique id."""
+    if given:
+        text = given.decode("latin-1") if isinstance(given, bytes) else given
+        if _CLIENT_ID.match(text):
+            return text
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
+
+class Answer:
+    """The scored rows of one request and who scored them."""
+
+    __slots__ = ("client_id", "endpoint", "outputs", "route", "served")
+
+    def __init__(
+        self,
+        endpoint: str,
+        route: str,
+        served: ServedVersion,
+        outputs: np.ndarray,
+        client_id: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.route = route
+        self.served = served
+        self.outputs = outputs
+        self.client_id = client_id
+
+
+class ServingCore:
+    """Endpoints by name, and the request path shared by every protocol."""
+
+    def __init__(
+        self,
+        endpoints: dict[str, Endpoint],
+        config: ServingConfig,
+        metrics: ServingMetrics,
+        predlog: PredictionLog,
+        manager: VersionManager,
+        default_endpoint: str | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.config = config
+        self.metrics = metrics
+        self.predlog = predlog
+        self.manager = manager
+        self.default_endpoint = default_endpoint or next(iter(endpoints), None)
+        self._shadow_backlog = 0
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    def endpoint(self, name: str | None) -> Endpoint:
+        if name is None:
+            name = self.default_endpoint
+        endpoint = self.endpoints.get(name) if name is not None else None
+        if endpoint is None:
+            known = ", ".join(sorted(self.endpoints)) or "none"
+            raise NotFound(f"no model or endpoint named {name!r} is served here (served: {known})")
+        return endpoint
+
+    def ready(self) -> bool:
+        return all(e.ready() for e in self.endpoints.values())
+
+    async def predict(
+        self,
+        endpoint: Endpoint,
+        payload: Payload,
+        *,
+        request_id: str,
+        started: float,
+        entity: str | None = None,
+        version: str | None = None,
+        client_id: str | None = None,
+    ) -> Answer:
+        """Score ``payload`` on the endpoint's chosen route; log it; copy it to shadows.
+
+        Raises:
+            InvalidInput: The rows break the signature or the row limit (422).
+            ModelFailure: The model raised (500).
+            NotFound / NotReady: Unknown version, or nothing loaded yet.
+        """
+        if payload.n > self.config.max_rows:
+            raise InvalidInput(
+                f"{payload.n} rows in one request; the limit is {self.config.max_rows}"
+            )
+        if entity is None and endpoint.sticky_key is not None:
+            entity = entity_of(payload, endpoint.sticky_key)
+        route = endpoint.choose(entity) if version is None else endpoint.route_for_version(version)
+        served = route.served()
+        prepared = served.prepare(payload)
+        batcher = served.batcher
+        outputs = (
+            await batcher.submit(prepared) if batcher is not None else served.score([prepared])
+        )
+        if self.predlog.enabled:
+            self.predlog.log(
+                endpoint.name,
+                route.name,
+                False,
+                served,
+                request_id,
+                int(time.time() * 1000),
+                (time.perf_counter() - started) * 1000.0,
+                payload,
+                outputs,
+                entity,
+                prepared.data if prepared.kind == MATRIX else None,
+            )
+        if endpoint.shadows:
+            self._copy_to_shadows(endpoint, payload, request_id, entity)
+        return Answer(endpoint.name, route.name, served, outputs, client_id)
+
+    # -- shadows --------------------------------------------------------------
+    def _copy_to_shadows(
+        self, endpoint: Endpoint, payload: Payload, request_id: str, entity: str | None
+    ) -> None:
+        for shadow in endpoint.shadows:
+            if shadow.sample < 1.0 and random.random() >= shadow.sample:
+                continue
+            if self._shadow_backlog >= self.config.max_shadow_backlog:
+                self.metrics.shadow_skipped.labels(endpoint.name, shadow.name).inc()
+                continue
+            self._shadow_backlog += 1
+            task = asyncio.get_running_loop().create_task(
+                self._shadow(endpoint.name, shadow, payload, request_id, entity)
+            )
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _shadow(
+        self,
+        endpoint: str,
+        shadow: RouteTarget,
+        payload: Payload,
+        request_id: str,
+        entity: str | None,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            served = shadow.served()
+            prepared = served.prepare(payload)
+            batcher = served.batcher
+            outputs = (
+                await batcher.submit(prepared) if batcher is not None else served.score([prepared])
+            )
+            self.predlog.log(
+                endpoint,
+                shadow.name,
+                True,
+                served,
+                request_id,
+                int(time.time() * 1000),
+                (time.perf_counter() - started) * 1000.0,
+                payload,
+                outputs,
+                entity,
+                prepared.data if prepared.kind == MATRIX else None,
+            )
+            self.metrics.count_rows(endpoint, shadow.name, True, payload.n)
+        except Exception as exc:  # a shadow never affects the live answer
+            logger.warning(
+                "shadow %s of %s failed: %s",
+                shadow.name,
+                endpoint,
+                exc,
+                extra={"endpoint": endpoint, "route": shadow.name, "request_id": request_id},
+            )
+        finally:
+            self._shadow_backlog -= 1
+
+    async def drain_shadows(self, timeout: float = 10.0) -> None:
+        if self._shadow_tasks:
+            await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def entity_of(payload: Payload, key: str) -> str | None:
+    """The sticky key's value in the request's first row, if the rows carry it."""
+    try:
+        if payload.kind == RECORDS:
+            value = payload.data[0].get(key)
+        elif payload.kind == ROWS:
+            names = payload.names or []
+            value = payload.data[0][names.index(key)] if key in names else None
+        elif payload.kind == COLUMNS:
+            column = payload.data.get(key)
+            value = column[0] if column is not None else None
+        else:
+            value = None
+    except (IndexError, AttributeError, TypeError):
+        return None
+    return None if value is None else str(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
