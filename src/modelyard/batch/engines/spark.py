@@ -1,0 +1,216 @@
+"""The Spark engine: ``mapInPandas`` of the same scoring function on any Spark master.
+
+The job's parts are the rows of a small DataFrame, one part per Spark
+partition. ``mapInPandas`` runs on the executors: each task reads its part
+with the same reader as the local engine, scores it with ``score_batch``,
+writes the part's files and marker, and yields one row of counts. Executors
+read and write the input and output through fsspec, so ``gs://`` and
+``s3://`` work wherever ``modelyard[gcs]`` / ``modelyard[s3]`` are installed
+on the executors (on Dataproc: an initialization action or a custom image).
+
+The model directory is shipped once per executor with
+``SparkContext.addFile``; each Python worker verifies the files' digests and
+loads the model once, on its first task.
+
+The session: an active one is used as is (and left running); otherwise one
+is built for ``master`` — from the call, the settings (``spark_master``) or
+``MODELYARD_SPARK_MASTER`` — defaulting to ``local[2]``, and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelyard.batch.bundle import ModelBundle, load_cached
+from modelyard.batch.engines import EngineStats
+from modelyard.batch.job import PartResult
+from modelyard.batch.parts import WorkSpec, run_part
+from modelyard.batch.progress import Progress
+from modelyard.errors import BackendUnavailable
+
+__all__ = ["SparkEngine", "spark_session"]
+
+DEFAULT_MASTER = "local[2]"
+_STATS_SCHEMA = (
+    "index long, rows_in long, rows_out long, rows_rejected long, seconds double, "
+    "output string, rejects string, peak_rss_mb double, cpu_seconds double"
+)
+_POLL_S = 1.0
+
+
+def spark_session(master: str | None = None, app_name: str = "modelyard-batch") -> Any:
+    """A Spark session for ``master`` (``local[2]`` by default), quiet and Arrow-enabled."""
+    from pyspark.sql import SparkSession
+
+    master = master or os.environ.get("MODELYARD_SPARK_MASTER") or DEFAULT_MASTER
+    if master.startswith("local"):
+        # Local executors run this interpreter (with Modelyard) and bind to loopback.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    try:
+        session = (
+            SparkSession.builder.master(master)
+            .appName(app_name)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.python.worker.reuse", "true")
+            .getOrCreate()
+        )
+    except Exception as exc:  # Py4J and the JVM raise their own types
+        raise BackendUnavailable(f"Could not start Spark with master {master!r}: {exc}") from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _active_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(self, master: str | None = None, session: Any = None) -> None:
+        self.master = master
+        self.session = session
+
+    def run(
+        self,
+        work: WorkSpec,
+        bundle: ModelBundle,
+        todo: list[int],
+        on_done: Callable[[PartResult], None],
+        progress: Progress,
+    ) -> EngineStats:
+        stats = EngineStats()
+        if not todo:
+            return stats
+        started = time.perf_counter()
+        session = self.session or _active_session()
+        owned = session is None
+        if owned:
+            session = spark_session(self.master)
+        context = session.sparkContext
+        stats.workers = int(context.defaultParallelism)
+        try:
+            # Shipped once per executor; each Python worker finds them under SparkFiles.
+            context.addFile(bundle.model_dir, recursive=True)
+            if bundle.compiled_dir is not None:
+                context.addFile(bundle.compiled_dir, recursive=True)
+            stats.load_seconds = time.perf_counter() - started
+            score = _partition_scorer(
+                work,
+                bundle,
+                Path(bundle.model_dir).name,
+                Path(bundle.compiled_dir).name if bundle.compiled_dir else None,
+            )
+            parts = session.createDataFrame(
+                context.parallelize([(i,) for i in todo], numSlices=len(todo)), "part long"
+            )
+            reported: set[int] = set()
+            lock = threading.Lock()
+
+            def report(result: PartResult) -> None:
+                with lock:
+                    if result.index in reported:
+                        return
+                    reported.add(result.index)
+                progress.advance(result.rows_in)
+                on_done(result)
+
+            # Executors write each part's marker as it completes: follow them for
+            # progress (and for the manifest), then take the final counts from Spark.
+            poller = _MarkerPoller(work, set(todo), report)
+            poller.start()
+            try:
+                rows = parts.mapInPandas(score, schema=_STATS_SCHEMA).collect()
+            finally:
+                poller.stop()
+            for row in rows:
+                report(PartResult.from_dict(row.asDict()))
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            cause = _modelyard_cause(exc)
+            if cause is not None:
+                raise cause from exc
+            raise BackendUnavailable(f"the Spark job failed: {_first_line(exc)}") from exc
+        finally:
+            if owned:
+                session.stop()
+        stats.score_seconds = time.perf_counter() - started - stats.load_seconds
+        return stats
+
+
+def _partition_scorer(
+    work: WorkSpec, bundle: ModelBundle, model_name: str, compiled_name: str | None
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles
+
+        local = bundle.at(
+            SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
+        )
+        model = load_cached(local)  # verified, once per Python worker
+        for frame in batches:
+            for index in frame["part"].tolist():
+                result = run_part(model, work, int(index), use_threads=False)
+                yield pd.DataFrame([result.to_dict()])
+
+    return score
+
+
+class _MarkerPoller:
+    """Reports parts whose completion markers appear in the output (a background thread)."""
+
+    def __init__(self, work: WorkSpec, todo: set[int], report: Callable[[PartResult], None]):
+        self._work = work
+        self._todo = todo
+        self._report = report
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="modelyard-spark-markers")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            try:
+                markers = self._work.output.read_markers()
+            except Exception:  # progress is best effort; the final counts come from Spark
+                continue
+            for data in markers:
+                if int(data.get("index", -1)) in self._todo:
+                    self._report(PartResult.from_dict(data))
+
+
+def _modelyard_cause(exc: BaseException) -> Exception | None:
+    """A Modelyard error raised on an executor, rebuilt from Spark's wrapped message."""
+    from modelyard import errors
+
+    text = str(exc)
+    for name in ("InvalidInput", "IntegrityError", "NotFound", "Conflict", "BackendUnavailable"):
+        marker = f"modelyard.errors.{name}: "
+        if marker in text:
+            message = text.split(marker, 1)[1].splitlines()[0]
+            return getattr(errors, name)(message)
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,88 @@
+"""What the batch service returns: plain frozen records, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard._util.clock import ms_to_iso
+
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True)
+class BatchJobInfo:
+    """One batch scoring job (all its attempts: a resumed job keeps its id).
+
+    Attributes:
+        id: 32 hex characters, a hash of model, input listing, output and the
+            parameters that decide the output; the same command gives the same id.
+        status: RUNNING, FINISHED, FAILED or KILLED.
+        rows_in / rows_out / rows_rejected: Rows read, scored, and rejected
+            (``rows_in == rows_out + rows_rejected`` once finished).
+        params: Columns, sizes, model form, parts and timings of the last attempt.
+        output_dataset: ``name/version`` of the registered output, if registered.
+        progress: For a running job, what its manifest says (parts and rows done).
+    """
+
+    id: str
+    model_name: str
+    model_version: int
+    input_uri: str
+    output_uri: str
+    engine: str
+    status: str
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    params: dict[str, Any]
+    error: str | None
+    output_dataset: str | None
+    created_by: str
+    started_at: int
+    ended_at: int | None
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_ref(self) -> str:
+        return f"{self.model_name}/{self.model_version}"
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from the first start to the end (interruptions included)."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at) / 1000.0
+
+    @property
+    def rows_per_s(self) -> float | None:
+        """Scoring throughput of the last attempt, model loading excluded."""
+        value = self.params.get("rows_per_s")
+        return float(value) if value is not None else None
+
+    @property
+    def rejects_uri(self) -> str:
+        return f"{self.output_uri.rstrip('/')}/_rejects"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model_ref,
+            "input": self.input_uri,
+            "output": self.output_uri,
+            "rejects": self.rejects_uri,
+            "engine": self.engine,
+            "status": self.status,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "rows_rejected": self.rows_rejected,
+            "rows_per_s": self.rows_per_s,
+            "duration_s": self.duration_s,
+            "params": self.params,
+            "error": self.error,
+            "output_dataset": self.output_dataset,
+            "created_by": self.created_by,
+            "started_at": ms_to_iso(self.started_at),
+            "ended_at": ms_to_iso(self.ended_at),
+            "progress": self.progress,
+        }

@@ -1,0 +1,564 @@
+"""The one scoring function every batch engine calls: ``score_batch(model, table, spec)``.
+
+Checks happen at two levels, with the same words serving uses:
+
+* **Schema** (:func:`check_schema`), before any work: a missing signature,
+  id or passthrough column, or a column whose type can never hold the
+  signature's type (text in a numeric Parquet column, numbers in a string
+  column), stops the job with one :class:`~modelyard.errors.InvalidInput`
+  listing every problem, and nothing is written.
+* **Rows** (inside :func:`score_batch`), vectorised with Arrow: a null in a
+  non-nullable column, a category unseen in training, or a value of the wrong
+  type (a fractional number in an integer column; in CSV, text that does not
+  parse as the column's type). Such rows are not scored: they go to the
+  rejects table with a ``_reason`` naming each column, problem and value.
+  The signature's own ``enforce`` then runs on the rows that passed, and
+  remains the authority: a row it still refuses is isolated and rejected too.
+
+Scoring prefers, in order: the compiled ONNX form when the version has one
+whose parity check passed; for a scikit-learn pipeline ending in LightGBM,
+the pipeline's transform plus the booster on one thread (checked at load to
+give exactly ``predict_proba``'s numbers on the version's input example);
+else the flavor's ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.flavors import LoadedModel, Signature
+    from modelyard.flavors.signature import ColumnSpec
+
+__all__ = [
+    "REASON",
+    "ScoringModel",
+    "ScoringSpec",
+    "check_schema",
+    "csv_column_types",
+    "output_schema",
+    "score_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+REASON = "_reason"
+EXAMPLE_FILE = "input_example.parquet"
+_INT_TEXT = r"^[+-]?\d+(\.0*)?$"
+_FLOAT_TEXT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$"
+_TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
+
+
+@dataclass(frozen=True)
+class ScoringSpec:
+    """What a scored row carries besides the scores (the same for every part of a job)."""
+
+    model_name: str
+    model_version: int
+    id_column: str | None = None
+    passthrough: tuple[str, ...] = ()
+    scored_at_ms: int = 0
+
+    @property
+    def kept_columns(self) -> list[str]:
+        keep = [self.id_column] if self.id_column else []
+        return keep + [c for c in self.passthrough if c not in keep]
+
+
+# ---------------------------------------------------------------- the model
+
+
+class ScoringModel:
+    """A loaded model reduced to what scoring needs, loaded once per worker process.
+
+    Attributes:
+        signature: Input signature (required: batch scoring checks every row).
+        task: ``"classification"`` or ``"regression"``.
+        classes: Class labels in probability-column order (classifiers).
+        form: ``"onnx"``, ``"lightgbm-booster"`` or ``"native"`` — what actually predicts.
+    """
+
+    def __init__(
+        self,
+        signature: Signature,
+        task: str,
+        classes: list[Any] | None,
+        form: str,
+        predict: Callable[[pd.DataFrame], np.ndarray],
+    ) -> None:
+        self.signature = signature
+        self.task = task
+        self.classes = list(classes) if classes is not None else None
+        self.form = form
+        self._predict = predict
+        self._labels = np.asarray(self.classes) if self.classes is not None else None
+
+    def __repr__(self) -> str:
+        return f"<ScoringModel form={self.form} task={self.task}>"
+
+    @classmethod
+    def load(
+        cls, model_dir: str | Path, compiled_dir: str | Path | None = None, *, form: str = "auto"
+    ) -> ScoringModel:
+        """Load from a verified model directory (and a compiled ONNX form, if any).
+
+        Args:
+            model_dir: A model directory as ``save_model`` wrote it, already verified.
+            compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
+                when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
+            form: ``"auto"``, ``"onnx"`` or ``"native"``.
+
+        Raises:
+            InvalidInput: The model has no signature, or ``form="onnx"`` without
+                a usable compiled form.
+            IntegrityError: The compiled form failed its parity check (``form="onnx"``).
+        """
+        from modelyard.flavors import load_compiled, load_model
+
+        if form not in ("auto", "onnx", "native"):
+            raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
+        loaded = load_model(model_dir)
+        signature = loaded.signature
+        if signature is None:
+            raise InvalidInput(
+                f"model {loaded.manifest.model_class} was registered without an example, so it "
+                "has no signature; batch scoring checks every row against one — register the "
+                "version again with example=<training frame>"
+            )
+        classes = loaded.classes
+        if loaded.task == "classification" and classes is None:
+            proba = loaded.predict_proba(_example(model_dir, signature).head(1), validate=True)
+            classes = list(range(proba.shape[1]))
+        if compiled_dir is not None and form != "native":
+            from modelyard.errors import IntegrityError
+
+            try:
+                onnx = load_compiled(compiled_dir, threads=1)
+            except IntegrityError:
+                if form == "onnx":
+                    raise
+                logger.warning("compiled form at %s is not usable; scoring natively", compiled_dir)
+            else:
+                if loaded.task == "classification":
+                    return cls(
+                        signature,
+                        loaded.task,
+                        classes,
+                        "onnx",
+                        lambda f: onnx.predict_proba(f, validate=False),
+                    )
+                return cls(
+                    signature, loaded.task, None, "onnx", lambda f: onnx.predict(f, validate=False)
+                )
+        if form == "onnx":
+            raise InvalidInput(
+                "form='onnx' needs a compiled ONNX form whose parity check passed; "
+                "this version has none"
+            )
+        if loaded.task != "classification":
+            return cls(
+                signature, loaded.task, None, "native", lambda f: loaded.predict(f, validate=False)
+            )
+        fast = _booster_path(loaded, model_dir)
+        if fast is not None:
+            return cls(signature, loaded.task, classes, "lightgbm-booster", fast)
+        return cls(
+            signature,
+            loaded.task,
+            classes,
+            "native",
+            lambda f: loaded.predict_proba(f, validate=False),
+        )
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities (rows, classes) for a classifier, values (rows,) for a regressor."""
+        return np.asarray(self._predict(frame), dtype=np.float64)
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        assert self._labels is not None
+        return self._labels[np.argmax(proba, axis=1)]
+
+
+def _example(model_dir: str | Path, signature: Signature) -> pd.DataFrame:
+    import pandas as pd
+
+    path = Path(model_dir) / EXAMPLE_FILE
+    if path.exists():
+        return pd.read_parquet(path)
+    raise InvalidInput(f"model at {model_dir} has no input example to infer its classes from")
+
+
+def _booster_path(loaded: LoadedModel, model_dir: str | Path) -> Callable[..., Any] | None:
+    """Pipeline transform + LightGBM booster on one thread, if it reproduces predict_proba.
+
+    ``LGBMClassifier.predict_proba`` validates its input and calls the same
+    booster; calling it directly skips the per-call overhead and pins one
+    thread per worker process. It is used only when it gives exactly the same
+    numbers as ``predict_proba`` on the version's input example.
+    """
+    native = loaded.native
+    steps = getattr(native, "steps", None)
+    if loaded.flavor != "sklearn" or not steps:
+        return None
+    last = steps[-1][1]
+    from_lightgbm = type(last).__module__.startswith("lightgbm")
+    booster = getattr(last, "booster_", None) if from_lightgbm else None
+    if booster is None or not callable(getattr(last, "predict_proba", None)):
+        return None
+    head = native[:-1]
+
+    def proba(frame: pd.DataFrame) -> np.ndarray:
+        raw = booster.predict(head.transform(frame), num_threads=1)
+        return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+
+    path = Path(model_dir) / EXAMPLE_FILE
+    if not path.exists():
+        return None
+    try:
+        import pandas as pd
+
+        example = loaded.enforce(pd.read_parquet(path))
+        same = np.array_equal(proba(example), loaded.predict_proba(example, validate=False))
+    except Exception as exc:  # any failure just means "use the general path"
+        logger.info("LightGBM booster path unavailable: %s", exc)
+        return None
+    return proba if same else None
+
+
+# ---------------------------------------------------------------- schema level
+
+
+def _stringy(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _value_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _compatible(kind: str, t: pa.DataType, text_ok: bool) -> bool:
+    t = _value_type(t)
+    if pa.types.is_null(t):
+        return True
+    if kind in ("integer", "float"):
+        return _numeric(t) or (text_ok and _stringy(t))
+    if kind == "boolean":
+        return pa.types.is_boolean(t) or (text_ok and _stringy(t))
+    if kind in ("string", "category"):
+        return _stringy(t)
+    if kind == "datetime":
+        return pa.types.is_timestamp(t) or pa.types.is_date(t) or _stringy(t)
+    return False
+
+
+def check_schema(
+    signature: Signature,
+    schema: pa.Schema,
+    spec: ScoringSpec,
+    *,
+    where: str,
+    text_input: bool = False,
+    missing: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Refuse input that can never be scored, before any work starts.
+
+    Args:
+        signature: The model's input signature.
+        schema: The input's (unified) Arrow schema.
+        spec: For the id and passthrough columns, which must exist too.
+        where: The input, named in the message.
+        text_input: CSV: every column is text, parsed per row.
+        missing: (column, file) pairs missing from individual files.
+
+    Raises:
+        InvalidInput: Every problem at once; ``details`` holds one
+            ``{"column", "problem", "values"}`` per problem, as serving returns.
+    """
+    problems: list[dict[str, Any]] = []
+    names = set(schema.names)
+    for column, file in missing:
+        problems.append(_problem(column, f"missing column in {file}"))
+    reported = {p["column"] for p in problems}
+    for column in signature.inputs:
+        if column.name in reported:
+            continue
+        if column.name not in names:
+            problems.append(_problem(column.name, "missing column"))
+            continue
+        arrow_type = schema.field(column.name).type
+        if not _compatible(column.type, arrow_type, text_input):
+            problem = f"wrong type: expected {column.type}, the input has {arrow_type}"
+            problems.append(_problem(column.name, problem))
+    for column_name in spec.kept_columns:
+        if column_name not in names and column_name not in reported:
+            role = "id" if column_name == spec.id_column else "passthrough"
+            problems.append(_problem(column_name, f"missing {role} column"))
+    if REASON in names:
+        problems.append(_problem(REASON, "reserved column name (used in the rejects file)"))
+    if problems:
+        count = len(problems)
+        text = "; ".join(f"{p['column']}: {p['problem']}" for p in problems)
+        raise InvalidInput(
+            f"input {where} does not match the model's signature "
+            f"({count} problem{'s' * (count > 1)}): {text}",
+            details=problems,
+        )
+
+
+def _problem(column: str, problem: str, values: list[Any] | None = None) -> dict[str, Any]:
+    return {"column": column, "problem": problem, "values": values or []}
+
+
+def csv_column_types(signature: Signature, header: Sequence[str]) -> dict[str, pa.DataType]:
+    """Types to read a CSV with: signature columns as text (parsed per row), ids inferred."""
+    wanted = {c.name for c in signature.inputs}
+    return {name: pa.string() for name in header if name in wanted}
+
+
+def output_schema(model: ScoringModel, spec: ScoringSpec, input_schema: pa.Schema) -> pa.Schema:
+    """Columns of the scored output: kept columns, scores, label, model and time."""
+    fields = [input_schema.field(c) for c in spec.kept_columns]
+    if model.task == "classification":
+        classes = model.classes or []
+        if len(classes) == 2:
+            fields.append(pa.field("score", pa.float64()))
+        else:
+            fields.extend(pa.field(f"proba_{c}", pa.float64()) for c in classes)
+        fields.append(pa.field("label", pa.array(classes).type if classes else pa.int64()))
+    else:
+        fields.append(pa.field("prediction", pa.float64()))
+    fields += [
+        pa.field("model_name", pa.string()),
+        pa.field("model_version", pa.int32()),
+        pa.field("scored_at", pa.timestamp("ms", tz="UTC")),
+    ]
+    return pa.schema(fields)
+
+
+def rejects_schema(input_schema: pa.Schema) -> pa.Schema:
+    return input_schema.append(pa.field(REASON, pa.string()))
+
+
+# ---------------------------------------------------------------- row level
+
+
+class _Problems:
+    """Per-row problems of one batch: masks plus what to say about each row."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.bad = np.zeros(rows, dtype=bool)
+        self.items: list[tuple[np.ndarray, str, str, pa.Array | None]] = []
+
+    def add(self, mask: np.ndarray, column: str, problem: str, values: pa.Array | None) -> None:
+        if mask.any():
+            self.bad |= mask
+            self.items.append((mask, column, problem, values))
+
+    def reasons(self) -> list[str]:
+        """One reason per bad row, in row order: ``column: problem (got value)``, joined by '; '."""
+        rows = np.flatnonzero(self.bad)
+        texts: list[list[str]] = [[] for _ in rows]
+        for mask, column, problem, values in self.items:
+            hit = np.flatnonzero(mask)
+            slots = np.searchsorted(rows, hit)
+            shown = values.take(pa.array(hit)).to_pylist() if values is not None else None
+            for k, slot in enumerate(slots):
+                suffix = f" (got {shown[k]!r})" if shown is not None else ""
+                texts[slot].append(f"{column}: {problem}{suffix}")
+        return ["; ".join(t) for t in texts]
+
+
+def _mask(array: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null counted as False."""
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _nulls(array: pa.Array) -> np.ndarray:
+    if pa.types.is_floating(array.type):
+        return _mask(pc.is_null(array, nan_is_null=True))
+    return _mask(pc.is_null(array))
+
+
+def _parse_text(
+    spec: ColumnSpec, text: pa.Array, problems: _Problems, nulls: np.ndarray
+) -> pa.Array:
+    """Text of a CSV column parsed to the signature's type; unparseable values are problems."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    if spec.type in ("integer", "float"):
+        pattern = _INT_TEXT if spec.type == "integer" else _FLOAT_TEXT
+        ok = _mask(pc.match_substring_regex(trimmed, pattern, ignore_case=True))
+        clean = pc.if_else(pa.array(ok), trimmed, pa.scalar(None, pa.string()))
+        if spec.type == "integer":
+            clean = pc.replace_substring_regex(clean, r"\.0*$", "")
+        try:
+            parsed = pc.cast(clean, pa.int64() if spec.type == "integer" else pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # out of int64 range
+            parsed, ok = _parse_slowly(clean, ok)
+    elif spec.type == "boolean":
+        is_true = _mask(pc.is_in(trimmed, value_set=pa.array(_TRUE)))
+        is_false = _mask(pc.is_in(trimmed, value_set=pa.array(_FALSE)))
+        ok = is_true | is_false
+        parsed = pa.array(np.where(ok, is_true, False), mask=~ok)
+    else:  # datetime
+        import pandas as pd
+
+        values = pd.to_datetime(
+            pd.Series(trimmed.to_pandas()), format="ISO8601", errors="coerce", utc=True
+        ).dt.tz_convert(None)
+        ok = values.notna().to_numpy()
+        parsed = pa.array(values, type=pa.timestamp("ns"))
+    problems.add(~nulls & ~ok, spec.name, f"wrong type: expected {spec.type}", text)
+    return parsed
+
+
+def _parse_slowly(clean: pa.Array, ok: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    values: list[int | None] = []
+    ok = ok.copy()
+    for i, text in enumerate(clean.to_pylist()):
+        number = int(text) if text is not None else None
+        if number is not None and not -(2**63) <= number < 2**63:
+            number, ok[i] = None, False
+        values.append(number)
+    return pa.array(values, type=pa.int64()), ok
+
+
+def _check_column(spec: ColumnSpec, array: pa.Array, problems: _Problems) -> pa.Array:
+    """Record the column's per-row problems; return the values to score with."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    nulls = np.ones(len(array), dtype=bool) if pa.types.is_null(array.type) else _nulls(array)
+    if not spec.nullable:
+        problems.add(nulls, spec.name, "null in a non-nullable column", None)
+    kind, arrow_type = spec.type, array.type
+    if pa.types.is_null(arrow_type):
+        return array
+    if _stringy(arrow_type) and kind not in ("string", "category"):
+        return _parse_text(spec, array, problems, nulls)
+    if kind in ("string", "category") and spec.categories is not None:
+        seen = _mask(pc.is_in(array, value_set=pa.array(spec.categories, pa.string())))
+        problems.add(~nulls & ~seen, spec.name, "unseen category", array)
+    elif kind == "integer" and not pa.types.is_integer(arrow_type):
+        floats = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            bad = ~nulls & (
+                ~np.isfinite(floats) | (floats != np.floor(floats)) | (np.abs(floats) >= 2.0**63)
+            )
+        problems.add(bad, spec.name, "wrong type: expected integer", array)
+    elif kind == "float" and pa.types.is_decimal(arrow_type):
+        return array.cast(pa.float64())
+    return array
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score_batch(
+    model: ScoringModel, table: pa.Table, spec: ScoringSpec
+) -> tuple[pa.Table, pa.Table]:
+    """Score one batch: (scored rows, rejected rows with ``_reason``).
+
+    Pure: the same model, table and spec give the same two tables on any
+    engine. Every input row lands in exactly one of them.
+    """
+    rows = table.num_rows
+    problems = _Problems(rows)
+    columns: dict[str, pa.Array] = {}
+    for column in model.signature.inputs:
+        columns[column.name] = _check_column(
+            column, table.column(column.name).combine_chunks(), problems
+        )
+    reasons = problems.reasons() if problems.bad.any() else []
+    good = ~problems.bad
+    features = pa.table(columns)
+    if reasons:
+        features = features.filter(pa.array(good))
+    frame, refused = _enforce(model, features.to_pandas())
+    if refused:
+        # Rows the signature refused although the vectorised checks passed them.
+        good_rows = np.flatnonzero(good)
+        merged = dict(zip(np.flatnonzero(problems.bad).tolist(), reasons, strict=True))
+        for position, text in refused.items():
+            merged[int(good_rows[position])] = text
+            good[good_rows[position]] = False
+        problems.bad = ~good
+        reasons = [merged[row] for row in np.flatnonzero(problems.bad).tolist()]
+    scored = table.filter(pa.array(good)) if not good.all() else table
+    out = _output(model, spec, scored, frame)
+    if reasons:
+        rejected = table.filter(pa.array(problems.bad)).append_column(
+            pa.field(REASON, pa.string()), pa.array(reasons, pa.string())
+        )
+    else:
+        rejected = rejects_schema(table.schema).empty_table()
+    return out, rejected
+
+
+def _enforce(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    """The signature's own check; rows it refuses are isolated one by one (rare)."""
+    try:
+        return model.signature.enforce(frame), {}
+    except InvalidInput:
+        pass
+    refused: dict[int, str] = {}
+    for position in range(len(frame)):
+        try:
+            model.signature.enforce(frame.iloc[position : position + 1])
+        except InvalidInput as exc:
+            refused[position] = _reason_of(exc)
+    keep = np.ones(len(frame), dtype=bool)
+    keep[list(refused)] = False
+    return model.signature.enforce(frame[keep].reset_index(drop=True)), refused
+
+
+def _reason_of(exc: InvalidInput) -> str:
+    texts = []
+    for detail in exc.details or []:
+        values = [v for v in detail.get("values") or [] if v is not None]
+        shown = f" (got {values[0]!r})" if values else ""
+        texts.append(f"{detail['column']}: {detail['problem']}{shown}")
+    return "; ".join(texts) or exc.message
+
+
+def _output(
+    model: ScoringModel, spec: ScoringSpec, scored: pa.Table, frame: pd.DataFrame
+) -> pa.Table:
+    schema = output_schema(model, spec, scored.schema)
+    rows = scored.num_rows
+    arrays: list[pa.Array] = [scored.column(c) for c in spec.kept_columns]
+    values = model.predict(frame) if rows else None
+    if model.task == "classification":
+        classes = model.classes or []
+        proba = values if values is not None else np.empty((0, len(classes)))
+        if len(classes) == 2:
+            arrays.append(pa.array(proba[:, 1], pa.float64()))
+        else:
+            arrays.extend(pa.array(proba[:, i], pa.float64()) for i in range(len(classes)))
+        labels = model.labels(proba) if rows else np.asarray(classes)[:0]
+        arrays.append(pa.array(labels, schema.field("label").type))
+    else:
+        arrays.append(pa.array(values if values is not None else [], pa.float64()))
+    zeros = np.zeros(rows, dtype=np.int32)
+    scored_at = pa.array(np.full(rows, spec.scored_at_ms, dtype=np.int64))
+    arrays += [
+        pa.DictionaryArray.from_arrays(zeros, pa.array([spec.model_name])).dictionary_decode(),
+        pa.array(np.full(rows, spec.model_version, dtype=np.int32)),
+        scored_at.cast(schema.field("scored_at").type),
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
