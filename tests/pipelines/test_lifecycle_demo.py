@@ -1,0 +1,58 @@
+"""The quickstart's lifecycle stages: train to champion, alert-triggered retrain, decision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pipelines_helpers import SMALL
+from rich.console import Console
+
+from modelyard.data import synthetic
+from modelyard.demo import lifecycle_step
+from modelyard.demo.credit_models import split_xy
+
+
+def test_train_retrain_on_alert_and_promote(pyard) -> None:
+    console = Console(record=True, width=160)
+    small = {k: v for k, v in SMALL.items() if k != "rows"}
+
+    trained = lifecycle_step.run_training_pipeline(pyard, console, rows=SMALL["rows"], **small)
+
+    assert trained["ok"] and trained["version"] == "credit-risk/1"
+    assert trained["alias"] == "champion" and trained["metrics"]["auc"] > 0.6
+    assert set(trained["reports"]) == {"validation report", "model card"}
+    assert any(
+        "non_inferior.auc: no champion yet: nothing to compare" in g for g in trained["gates"]
+    )
+    assert pyard.models.get("credit-risk@champion").state == "deployed"
+
+    alert = {"id": 101, "model_name": "credit-risk", "rule": "drift"}
+    retrained = lifecycle_step.run_retraining(
+        pyard, console, alert=alert, rows=SMALL["rows"], seed=7, **small
+    )
+
+    assert retrained["ok"], retrained["error"]
+    assert retrained["reason"] == "alert:101"
+    assert retrained["version"] == "credit-risk/2" and retrained["alias"] == "challenger"
+    assert any("champion credit-risk/1" in g for g in retrained["gates"])
+    spec = retrained["routes"]["spec"]
+    assert [(r["name"], r["weight"]) for r in spec["routes"]] == [
+        ("champion", 90.0),
+        ("challenger", 10.0),
+    ]
+
+    traffic = synthetic.generate(4_000, seed=99, scenario="concept_drift", start_date="2026-05-01")
+    x, y = split_xy(traffic)
+    arm = np.where(np.arange(len(x)) % 2 == 0, "champion", "challenger")
+    champion = pyard.models.load("credit-risk@champion").predict_proba(x)[:, 1]
+    challenger = pyard.models.load("credit-risk@challenger").predict_proba(x)[:, 1]
+    labelled = pd.DataFrame(
+        {"arm": arm, "score": np.where(arm == "champion", champion, challenger), "label": y}
+    )
+    decision = lifecycle_step.decide_promotion(pyard, console, labelled)
+
+    assert decision["decision"] == "promote", decision["reason"]
+    assert pyard.models.get("credit-risk@champion").version == 2
+    text = console.export_text()
+    assert "credit-risk/2 is now credit-risk@challenger" in text
+    assert "decision: promote" in text and "alert:101" in text
