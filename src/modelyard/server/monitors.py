@@ -1,0 +1,42 @@
+"""Reading ``yard.monitors`` (an optional service) for the API and the dashboard.
+
+The monitoring service is provided by another part of the platform and may be
+absent. These readers call it through a few duck-typed names — results
+(``results``/``list``/``history``) and alerts (``alerts``/``list_alerts``) —
+and return plain dicts, or ``None`` when the service offers neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+RESULT_CALLS = ("results", "list", "history")
+ALERT_CALLS = ("alerts", "list_alerts")
+
+
+def as_dict(item: Any) -> dict[str, Any]:
+    if isinstance(item, dict):
+        return item
+    to_dict = getattr(item, "to_dict", None)
+    return to_dict() if callable(to_dict) else dict(getattr(item, "__dict__", {}))
+
+
+def call(service: Any, names: Iterable[str], **kwargs: Any) -> list[dict[str, Any]] | None:
+    for name in names:
+        method = getattr(service, name, None)
+        if callable(method):
+            try:
+                found = method(**kwargs)
+            except TypeError:  # a service without these filters
+                found = method()
+            return [as_dict(x) for x in found]
+    return None
+
+
+def results(service: Any, model: str | None = None) -> list[dict[str, Any]] | None:
+    return call(service, RESULT_CALLS, **({"model": model} if model else {}))
+
+
+def alerts(service: Any, model: str | None = None) -> list[dict[str, Any]] | None:
+    return call(service, ALERT_CALLS, **({"model": model} if model else {}))

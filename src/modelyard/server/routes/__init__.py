@@ -1,0 +1,1 @@
+"""REST API routes, one module per resource: parse, call one service, format."""

@@ -1,0 +1,156 @@
+"""Runs: create, log, end, search, compare, metric history, artifacts."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+
+from modelyard.server.routes._deps import Pages, Read, RunWrite
+from modelyard.server.schemas import (
+    Count,
+    InputsIn,
+    MetricPointPublic,
+    MetricsIn,
+    Page,
+    ParamsIn,
+    RunArtifactIn,
+    RunArtifactPublic,
+    RunComparison,
+    RunCreate,
+    RunCreated,
+    RunEnd,
+    RunPublic,
+    TagsIn,
+    Written,
+)
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+RunId = Annotated[
+    str, PathParam(pattern=r"^[0-9a-f]{6,32}$", description="A run id or a unique prefix (6+).")
+]
+Filter = Annotated[
+    str | None,
+    Query(
+        max_length=4000,
+        description="e.g. metrics.auc > 0.8 and params.model = 'lgbm' and status = 'FINISHED'",
+    ),
+]
+
+
+def _refs(ids: list[int]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(id=i) for i in ids]
+
+
+@router.post("", status_code=201, response_model=RunCreated)
+def create(body: RunCreate, ctx: RunWrite) -> dict:
+    run_id = ctx.yard.runs.create(
+        experiment=body.experiment,
+        name=body.name,
+        tags=body.tags,
+        inputs=_refs(body.inputs),
+        parent_run_id=body.parent_run_id,
+        capture_environment=False,
+    )
+    return {"id": run_id}
+
+
+@router.get("", response_model=Page[RunPublic])
+def search(
+    ctx: Read,
+    pages: Pages,
+    filter: Filter = None,
+    order_by: Annotated[
+        list[str] | None, Query(max_length=10, description="e.g. 'metrics.auc desc'")
+    ] = None,
+    experiment: Annotated[str | None, Query(max_length=255)] = None,
+) -> dict:
+    """Runs matching ``filter``, newest first unless ``order_by`` says otherwise."""
+    found = ctx.yard.runs.search(
+        filter,
+        order_by=order_by,
+        experiment=experiment,
+        max_results=pages.limit + 1,
+        offset=pages.offset,
+    )
+    return pages.page(found, lambda r: r.to_dict())
+
+
+@router.get("/count", response_model=Count)
+def count(ctx: Read, filter: Filter = None) -> dict:
+    return {"count": ctx.yard.runs.count(filter)}
+
+
+@router.get("/compare", response_model=RunComparison)
+def compare(
+    ctx: Read,
+    ids: Annotated[list[str], Query(min_length=1, max_length=50, description="Run ids.")],
+) -> dict:
+    return ctx.yard.runs.compare(ids)
+
+
+@router.get("/{run_id}", response_model=RunPublic)
+def get(run_id: RunId, ctx: Read) -> dict:
+    return ctx.yard.runs.get(run_id).to_dict()
+
+
+@router.post("/{run_id}/end", response_model=RunPublic)
+def end(run_id: RunId, body: RunEnd, ctx: RunWrite) -> dict:
+    full = ctx.yard.runs.resolve_id(run_id)
+    ctx.yard.runs.end(full, body.status, error=body.error)
+    return ctx.yard.runs.get(full).to_dict()
+
+
+@router.post("/{run_id}/params", status_code=204)
+def log_params(run_id: RunId, body: ParamsIn, ctx: RunWrite) -> None:
+    ctx.yard.runs.log_params(ctx.yard.runs.resolve_id(run_id), body.params)
+
+
+@router.post("/{run_id}/metrics", response_model=Written)
+def log_metrics(run_id: RunId, body: MetricsIn, ctx: RunWrite) -> dict:
+    points = [(p.key, p.value, p.step, p.timestamp) for p in body.points]
+    return {"written": ctx.yard.runs.log_metrics(ctx.yard.runs.resolve_id(run_id), points)}
+
+
+@router.post("/{run_id}/tags", status_code=204)
+def set_tags(run_id: RunId, body: TagsIn, ctx: RunWrite) -> None:
+    ctx.yard.runs.set_tags(ctx.yard.runs.resolve_id(run_id), body.tags)
+
+
+@router.post("/{run_id}/inputs", status_code=204)
+def log_inputs(run_id: RunId, body: InputsIn, ctx: RunWrite) -> None:
+    ctx.yard.runs.log_inputs(ctx.yard.runs.resolve_id(run_id), _refs(body.inputs), body.role)
+
+
+@router.post("/{run_id}/artifacts", status_code=201, response_model=RunArtifactPublic)
+def log_artifact(run_id: RunId, body: RunArtifactIn, ctx: RunWrite) -> dict:
+    """Record an uploaded blob (or directory manifest) as an artifact of the run."""
+    full = ctx.yard.runs.resolve_id(run_id)
+    store = ctx.yard.artifacts
+    with tempfile.TemporaryDirectory(prefix="modelyard-artifact-") as tmp:
+        target = Path(tmp) / "artifact"
+        if body.is_dir:
+            store.get_dir(body.digest, target)
+        else:
+            store.get_file(body.digest, target)
+        info = ctx.yard.runs.log_artifact(full, target, body.name)
+    return {"path": info.path, "digest": info.digest, "size": info.size, "is_dir": info.is_dir}
+
+
+@router.get("/{run_id}/metrics/{key}/history", response_model=Page[MetricPointPublic])
+def metric_history(
+    run_id: RunId,
+    key: Annotated[str, PathParam(min_length=1, max_length=255)],
+    ctx: Read,
+    pages: Pages,
+) -> dict:
+    points = ctx.yard.runs.metric_history(run_id, key)
+    return pages.slice(
+        points,
+        lambda p: {"key": p.key, "value": p.value, "step": p.step, "timestamp": p.timestamp},
+    )

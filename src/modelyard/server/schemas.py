@@ -1,0 +1,487 @@
+"""The API's public shapes (pydantic), separate from the services' entities.
+
+``*Public`` models are what the API returns, ``*Create``/``*Update`` models
+what it accepts. Converters from entities live next to the models so that a
+field added to an entity is a conscious API change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= to get the next page; null on the last page."
+    )
+
+
+# -- meta ---------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Me(BaseModel):
+    user: str
+    roles: list[str]
+    permissions: list[str]
+
+
+# -- datasets -----------------------------------------------------------------
+
+
+class DatasetSummaryPublic(BaseModel):
+    name: str
+    description: str
+    latest_version: int
+    versions: int
+    latest_rows: int
+    updated_at: int
+
+
+class ColumnPublic(BaseModel):
+    name: str
+    type: str
+
+
+class DatasetVersionPublic(BaseModel):
+    id: int
+    name: str
+    version: int
+    ref: str
+    digest: str
+    short_digest: str
+    uris: list[str]
+    stored_digest: str | None
+    format: str
+    arrow_schema: str = Field(description="The Arrow schema, IPC-serialised, hex.")
+    columns: list[ColumnPublic]
+    num_rows: int
+    num_bytes: int | None
+    parents: list[str]
+    producing_run_id: str | None
+    created_by: str
+    created_at: int
+    description: str
+    profile: dict[str, Any]
+
+
+class DatasetVersionCreate(_In):
+    blob: str | None = Field(
+        default=None,
+        description="Digest of an uploaded Parquet or CSV file (PUT /api/v1/artifacts/blobs).",
+        max_length=71,
+    )
+    format: Literal["parquet", "csv"] = "parquet"
+    uris: list[str] = Field(
+        default_factory=list, description="Instead of a blob: URIs the server reads itself."
+    )
+    description: str = ""
+    parents: list[str] = Field(default_factory=list, description="Parent refs, e.g. 'loans/2'.")
+    run_id: str | None = None
+    keep_copy: bool = True
+
+
+def dataset_version_public(info: Any) -> dict[str, Any]:
+    body = info.to_dict(with_profile=True)
+    body["arrow_schema"] = info.arrow_schema
+    return body
+
+
+# -- runs ---------------------------------------------------------------------
+
+
+class RunInputPublic(BaseModel):
+    dataset: str
+    version: int
+    digest: str
+    role: str
+
+
+class RunArtifactPublic(BaseModel):
+    path: str
+    digest: str
+    size: int
+    is_dir: bool
+
+
+class RunPublic(BaseModel):
+    id: str
+    experiment: str
+    name: str
+    status: str
+    user: str
+    start_time: int
+    end_time: int | None
+    duration_s: float | None
+    parent_run_id: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+    python_version: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    inputs: list[RunInputPublic]
+    artifacts: list[RunArtifactPublic]
+    error: str | None
+
+
+class RunCreate(_In):
+    experiment: str = Field(default="default", min_length=1, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    tags: dict[str, str] = Field(default_factory=dict)
+    inputs: list[int] = Field(default_factory=list, description="Dataset version ids.")
+    parent_run_id: str | None = None
+    environment: dict[str, Any] | None = Field(
+        default=None, description="Reserved: the client's environment is captured server-side."
+    )
+
+
+class RunCreated(BaseModel):
+    id: str
+
+
+class RunEnd(_In):
+    status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED"
+    error: str | None = None
+
+
+class ParamsIn(_In):
+    params: dict[str, str]
+
+
+class MetricPointIn(_In):
+    key: str = Field(min_length=1, max_length=255)
+    value: float
+    step: int | None = None
+    timestamp: int | None = None
+
+
+class MetricsIn(_In):
+    points: list[MetricPointIn] = Field(max_length=100_000)
+
+
+class Written(BaseModel):
+    written: int
+
+
+class TagsIn(_In):
+    tags: dict[str, str]
+
+
+class InputsIn(_In):
+    inputs: list[int] = Field(description="Dataset version ids.")
+    role: str = Field(default="input", min_length=1, max_length=64)
+
+
+class RunArtifactIn(_In):
+    name: str = Field(min_length=1, max_length=1024)
+    digest: str = Field(max_length=71)
+    is_dir: bool = False
+
+
+class MetricPointPublic(BaseModel):
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+class RunComparison(BaseModel):
+    runs: list[dict[str, Any]]
+    params: dict[str, list[str | None]]
+    metrics: dict[str, list[float | None]]
+
+
+class Count(BaseModel):
+    count: int
+
+
+# -- artifacts ----------------------------------------------------------------
+
+
+class BlobPublic(BaseModel):
+    digest: str
+    size: int
+
+
+class BlobExists(BaseModel):
+    digest: str
+    exists: bool
+    size: int | None
+
+
+# -- models -------------------------------------------------------------------
+
+
+class ModelPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    owner: str
+    risk_tier: int
+    policy: dict[str, Any]
+    created_by: str
+    created_at: int
+    updated_at: int
+    latest_version: int | None
+    aliases: dict[str, int]
+
+
+def model_public(info: Any) -> dict[str, Any]:
+    return {"id": info.id, **info.to_dict()}
+
+
+class ModelCreate(_In):
+    name: str = Name
+    description: str = ""
+    owner: str | None = None
+    risk_tier: int = Field(default=1, ge=1, le=3)
+    policy: dict[str, Any] | None = None
+
+
+class ModelUpdate(_In):
+    description: str | None = None
+    owner: str | None = None
+    risk_tier: int | None = Field(default=None, ge=1, le=3)
+    policy: dict[str, Any] | None = None
+
+
+class ApprovalPublic(BaseModel):
+    role: str
+    user: str
+    decision: str
+    comment: str
+    created_at: int
+
+
+class VersionArtifactPublic(BaseModel):
+    name: str
+    digest: str
+    kind: str
+    details: dict[str, Any]
+    created_at: int
+
+
+class DatasetRolePublic(BaseModel):
+    ref: str
+    role: str
+
+
+class VersionPublic(BaseModel):
+    id: int
+    name: str
+    version: int
+    ref: str
+    artifact_digest: str
+    flavor: str
+    task: str
+    run_id: str | None
+    state: str
+    description: str
+    created_by: str
+    created_at: int
+    updated_at: int
+    aliases: list[str]
+    metrics: dict[str, dict[str, float]]
+    tags: dict[str, str]
+    datasets: list[DatasetRolePublic]
+    approvals: list[ApprovalPublic]
+    artifacts: list[VersionArtifactPublic]
+    signature: dict[str, Any] | None
+    manifest: dict[str, Any]
+
+
+def version_public(info: Any) -> dict[str, Any]:
+    body = info.to_dict()
+    body["id"] = info.id
+    body["artifacts"] = [
+        {
+            "name": a.name,
+            "digest": a.digest,
+            "kind": a.kind,
+            "details": a.details,
+            "created_at": a.created_at,
+        }
+        for a in info.artifacts
+    ]
+    return body
+
+
+class VersionCreate(_In):
+    artifact_digest: str = Field(
+        max_length=71, description="Manifest digest of a model directory saved by save_model."
+    )
+    run_id: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasSet(_In):
+    version: int = Field(ge=1)
+
+
+class Decision(_In):
+    comment: str = ""
+    role: Literal["validator", "approver"] | None = None
+
+
+class VersionMetricsIn(_In):
+    metrics: dict[str, float]
+    source: str = Field(min_length=1, max_length=32)
+
+
+class ValidateIn(_In):
+    dataset: str | None = Field(default=None, description="A dataset reference, e.g. 'holdout/1'.")
+    data_blob: str | None = Field(default=None, description="Digest of an uploaded Parquet file.")
+    target: str | None = None
+    reference: str | None = Field(default=None, description="A dataset reference.")
+    reference_blob: str | None = None
+    segment_by: list[str] = Field(default_factory=list)
+    fairness_attribute: str | None = None
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+
+
+class ValidationPublic(BaseModel):
+    ref: str
+    metrics: dict[str, float]
+    report_digest: str
+
+
+class CardPublic(BaseModel):
+    ref: str
+    markdown_digest: str
+    html_digest: str
+
+
+class CompileIn(_In):
+    target: Literal["onnx"] = "onnx"
+    data_blob: str | None = None
+    tolerance: float = Field(default=1e-5, gt=0)
+
+
+class ParityPublic(BaseModel):
+    max_abs_diff: float | None
+    labels_equal: bool
+    rows: int
+    passed: bool
+    tolerance: float
+    measure: str
+
+
+class MissingSignOffs(BaseModel):
+    ref: str
+    alias: str
+    missing: list[str]
+
+
+# -- audit, users, tokens, deployments, batch -------------------------------------
+
+
+class AuditEventPublic(BaseModel):
+    seq: int
+    time: int
+    actor: str
+    action: str
+    subject: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    events: int
+    head: str
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class UserPublic(BaseModel):
+    name: str
+    display_name: str
+    roles: list[str]
+    disabled: bool
+    created_at: int
+    created_by: str
+
+
+class UserCreate(_In):
+    name: str = Name
+    roles: list[Literal["viewer", "developer", "validator", "approver", "admin"]] = Field(
+        min_length=1
+    )
+    display_name: str = ""
+
+
+class RolesIn(_In):
+    roles: list[Literal["viewer", "developer", "validator", "approver", "admin"]] = Field(
+        min_length=1
+    )
+
+
+class TokenPublic(BaseModel):
+    id: str
+    user: str
+    name: str
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+    last_used_at: int | None
+    status: str
+
+
+class TokenCreate(_In):
+    user: str | None = Field(default=None, description="Default: the caller.")
+    name: str = Field(default="", max_length=255)
+    expires_in: str = Field(default="90d", description="'90d', '12h', '2w' or 'never'.")
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret: shown once, never stored.")
+
+
+class DeploymentPublic(BaseModel):
+    name: str
+    spec: dict[str, Any]
+    status: str
+    created_by: str
+    created_at: int
+    updated_by: str
+    updated_at: int
+
+
+class DeploymentApplied(BaseModel):
+    deployment: DeploymentPublic
+    outcome: str
+
+
+class BatchJobPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    model: str
+    input: str
+    output: str
+    engine: str
+    status: str
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    error: str | None
+    created_by: str
