@@ -1,0 +1,1 @@
+"""The end-to-end demonstration that ``make demo`` and ``modelyard quickstart`` run."""
