@@ -179,10 +179,22 @@ def connect(
 
     ``connect("https://yard.internal", token="myd_...")`` returns a remote Yard
     (``modelyard.client.RemoteYard``) with the same services over the REST API.
+    The same holds when the configuration names the server
+    (``MODELYARD_STORE_URL=https://...`` and ``MODELYARD_TOKEN``), which is how
+    CI jobs and the generated workflows reach the shared platform: the code and
+    the CLI commands stay the same, only the environment changes.
     """
-    if store_url is not None and store_url.startswith(("http://", "https://")):
-        from modelyard.client import RemoteYard
+    if store_url is None or not _is_server_url(store_url):
+        settings = load_settings(
+            store_url=store_url, artifact_root=artifact_root, user=user, home=home
+        )
+        if settings.store_url is None or not _is_server_url(settings.store_url):
+            return Yard(settings)
+        store_url = settings.store_url
+    from modelyard.client import RemoteYard
 
-        return RemoteYard(store_url, token=token, home=home)
-    settings = load_settings(store_url=store_url, artifact_root=artifact_root, user=user, home=home)
-    return Yard(settings)
+    return RemoteYard(store_url, token=token, home=home)
+
+
+def _is_server_url(url: str) -> bool:
+    return url.startswith(("http://", "https://"))

@@ -80,12 +80,21 @@ def info(as_json: JsonOption = False) -> None:
 
     settings = load_settings()
     described = settings.describe()
-    store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
-    try:
-        described["schema_revision"] = store.current_revision()
-    finally:
-        store.dispose()
-    described["schema_head"] = head_revision()
+    if described["store_url"].startswith(("http://", "https://")):
+        # A shared server: its store is not ours to open; say who we are there.
+        from modelyard.yard import connect
+
+        described["server"] = described.pop("store_url")
+        del described["artifact_root"]
+        with connect() as remote:
+            described["user"] = remote.user
+    else:
+        store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
+        try:
+            described["schema_revision"] = store.current_revision()
+        finally:
+            store.dispose()
+        described["schema_head"] = head_revision()
     from modelyard import __version__
 
     described["version"] = __version__
