@@ -16,6 +16,7 @@ from modelyard.artifacts import ArtifactStore, get_artifact_store
 from modelyard.batch import BatchService
 from modelyard.config import Settings, load_settings
 from modelyard.data import DatasetService
+from modelyard.errors import InvalidInput
 from modelyard.registry.audit import AuditRecord, VerifyResult
 from modelyard.registry.audit import events as audit_events
 from modelyard.registry.audit import verify as audit_verify
@@ -73,7 +74,7 @@ class Yard:
             settings=settings,
         )
         self.deployments = DeploymentService(self.store, user=settings.user)
-        self.audit = AuditService(self.store)
+        self.audit = AuditService(self.store, user=settings.user)
         self.tokens = TokenService(self.store, user=settings.user)
 
     @property
@@ -137,10 +138,31 @@ class Yard:
 
 
 class AuditService:
-    """``yard.audit``: read and verify the audit trail."""
+    """``yard.audit``: read and verify the audit trail; record pipeline events."""
 
-    def __init__(self, store: MetadataStore) -> None:
+    def __init__(self, store: MetadataStore, *, user: str) -> None:
         self._store = store
+        self._user = user
+
+    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> int:
+        """Append a pipeline event (gate verdicts, approval requests, promotion decisions).
+
+        Only the actions in ``RECORDABLE_ACTIONS`` may be written this way: the
+        registry's own events (registrations, sign-offs, alias moves) are
+        written by the registry in the same transaction as the change, never
+        by callers. Returns the event's sequence number.
+        """
+        from modelyard.registry.audit import RECORDABLE_ACTIONS, append
+
+        if action not in RECORDABLE_ACTIONS:
+            raise InvalidInput(
+                f"action {action!r} cannot be recorded by callers; "
+                f"recordable: {', '.join(sorted(RECORDABLE_ACTIONS))}"
+            )
+        if not isinstance(subject, str) or not subject.strip() or len(subject) > 512:
+            raise InvalidInput("subject must be a non-empty string of at most 512 characters")
+        with self._store.write_connection() as conn:
+            return append(conn, self._user, action, subject, dict(detail))
 
     def events(
         self,

@@ -92,7 +92,7 @@ def test_pull_request_workflow_runs_the_gates_and_comments(workflows: Path) -> N
     assert "pull_request" in flow["on"]
     assert flow["permissions"] == {"contents": "read", "pull-requests": "write"}
     job = flow["jobs"]["validate"]
-    assert 'modelyard pipeline run "$PIPELINE" --json' in _runs(job)
+    assert 'modelyard pipeline run "$PIPELINE" --ci' in _runs(job)
     assert "modelyard deploy ci-summary" in _runs(job)
     comment = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script"))
     assert "createComment" in comment["with"]["script"]

@@ -53,6 +53,14 @@ def run(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step again.")] = False,
     workers: Annotated[int | None, typer.Option(help="Steps run at once (default 2-4).")] = None,
+    ci: Annotated[
+        bool,
+        typer.Option(
+            "--ci",
+            help="CI mode: the result as JSON on stdout, the log on stderr, and sign-offs "
+            "only requested (people sign; the release waits for them).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run a pipeline: steps in dependency order, unchanged steps from the cache."""
@@ -61,8 +69,9 @@ def run(
     if workers is not None and workers < 1:
         raise InvalidInput(f"--workers must be at least 1; got {workers}")
     pipeline = load_pipeline(ref)
+    as_json = as_json or ci
     console = _console(as_json)
-    options = {"console": console, "use_cache": not no_cache, "max_workers": workers}
+    options = {"console": console, "use_cache": not no_cache, "max_workers": workers, "ci": ci}
     if resume:
         if param:
             raise InvalidInput("--resume reuses the failed run's parameters; drop --param")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -67,6 +68,11 @@ class RemoteAudit:
 
     def verify(self) -> VerifyResult:
         return _decode.verify_result(self._http.get("/audit/verify"))
+
+    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> int:
+        """Record a pipeline event as the token's user; returns its sequence number."""
+        body = {"action": action, "subject": subject, "detail": dict(detail)}
+        return int(self._http.post("/audit/events", body)["seq"])
 
 
 class RemoteTokens:

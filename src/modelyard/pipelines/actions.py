@@ -57,6 +57,10 @@ def _yard() -> Yard:
     return step_context().yard
 
 
+def _in_ci() -> bool:
+    return step_context().ci
+
+
 def _frame(yard: Yard, data: Any) -> pd.DataFrame:
     import pandas as pd
 
@@ -189,7 +193,7 @@ def approve_version(
     awaiting sign-off (``request_approval``), for people to sign it by hand.
     """
     yard = _yard()
-    if not sign_off:
+    if not sign_off or _in_ci():
         request_approval.fn(version, "champion")
         return yard.models.get(version.ref)
     ensure_demo_users(yard)
@@ -209,19 +213,15 @@ def approve_version(
 @step
 def request_approval(version: ModelVersionInfo, alias: str = "champion") -> dict[str, Any]:
     """Record that ``version`` awaits sign-off for ``alias``; returns the roles still needed."""
-    from modelyard.registry import audit
 
     yard = _yard()
     missing = yard.models.missing_sign_offs(version.ref, alias)
     yard.models.set_tags(version.ref, {"approval": "requested: " + (", ".join(missing) or "none")})
-    with yard.store.write_connection() as conn:
-        audit.append(
-            conn,
-            yard.user,
-            "approval.request",
-            f"model/{version.ref}",
-            {"alias": alias, "missing": missing},
-        )
+    yard.audit.record(
+        "approval.request",
+        f"model/{version.ref}",
+        {"alias": alias, "missing": missing},
+    )
     return {"version": version.ref, "alias": alias, "missing": missing}
 
 
@@ -233,13 +233,20 @@ def set_alias(version: ModelVersionInfo, alias: str) -> ModelVersionInfo:
 
 @step(outputs=("version", "alias"))
 def promote(version: ModelVersionInfo) -> tuple[ModelVersionInfo, str]:
-    """Make ``version`` the champion when the model has none, else its challenger."""
+    """Make ``version`` the champion when the model has none, else its challenger.
+
+    A version still awaiting the sign-offs its policy requires (a release
+    pipeline run with ``sign_off=False``) is not promoted: the alias returned
+    is ``""`` and the release process moves aliases once people have signed.
+    """
     yard = _yard()
     try:
         champion = yard.models.get(f"{version.name}@champion")
     except NotFound:
         champion = None
     alias = "champion" if champion is None or champion.version == version.version else "challenger"
+    if yard.models.missing_sign_offs(version.ref, alias):
+        return version, ""
     return yard.models.set_alias(version.name, alias, version.version), alias
 
 
@@ -288,7 +295,10 @@ def route_traffic(
     weight: float = 10.0,
 ) -> dict[str, Any]:
     """Update the model's endpoint: a champion takes all traffic; a challenger gets
-    ``weight`` percent (canary) or a copy of every request (shadow)."""
+    ``weight`` percent (canary) or a copy of every request (shadow). A version
+    that was not promoted (``alias == ""``: awaiting sign-off) changes no route."""
+    if not alias:
+        return {"skipped": f"{version.ref} awaits sign-off: no alias, no route change"}
     challenger = f"{version.name}@challenger" if alias == "challenger" else None
     return set_routes(
         _yard(), version.name, endpoint=endpoint, challenger=challenger, mode=mode, weight=weight
@@ -400,7 +410,6 @@ def decide_promotion(
     traffic to the new champion.
     """
     from modelyard.pipelines.stats import compare_aucs
-    from modelyard.registry import audit
 
     challenger = yard.models.get(f"{model}@challenger")
     champion = yard.models.get(f"{model}@champion")
@@ -461,8 +470,7 @@ def decide_promotion(
         numbers["promotion.promote"] = 1.0 if decision == "promote" else 0.0
         yard.runs.log_metrics(run_id, [(k, v, None, None) for k, v in numbers.items()])
         yard.runs.set_tags(run_id, {"promotion.decision": decision, "promotion.reason": reason})
-    with yard.store.write_connection() as conn:
-        audit.append(conn, yard.user, "promotion.decide", f"model/{model}", figures)
+    yard.audit.record("promotion.decide", f"model/{model}", figures)
     if decision == "promote" and apply:
         yard.models.set_alias(model, "champion", challenger.version)
         yard.models.delete_alias(model, "challenger")

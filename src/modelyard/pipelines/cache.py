@@ -21,8 +21,12 @@ version or blob has gone is a miss, not an error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -52,6 +56,20 @@ class CacheEntry:
     run_id: str | None
     outputs: dict[str, Any]
     created_at: int
+
+
+def step_cache(yard: Any) -> StepCache | FileStepCache:
+    """``yard``'s step cache: in its own store, or in a file in its home when remote.
+
+    A remote Yard (a CI job talking to the platform server) keeps its cache
+    beside it, in ``<home>/pipeline-cache.db``: the entries are references to
+    the server's runs, datasets and versions, checked on every hit, and a
+    throwaway CI home simply starts cold.
+    """
+    store = getattr(yard, "store", None)
+    if store is not None:
+        return StepCache(store)
+    return FileStepCache(Path(yard.home) / "pipeline-cache.db")
 
 
 class StepCache:
@@ -105,3 +123,57 @@ class StepCache:
                 CacheEntry(r.cache_key, r.pipeline, r.step, r.run_id, dict(r.outputs), r.created_at)
                 for r in session.scalars(query)
             ]
+
+
+class FileStepCache:
+    """The step cache of a remote Yard: one SQLite file, no link to a runs table.
+
+    The metadata store's ``pipeline_step_cache`` has a foreign key to its
+    runs; a remote Yard's runs live on the server, so its cache is this plain
+    table (stdlib ``sqlite3``: one table, no migrations to carry).
+    """
+
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS step_cache (cache_key TEXT PRIMARY KEY, pipeline TEXT, "
+        "step TEXT, run_id TEXT, outputs TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    )
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        with self._connect() as conn:
+            conn.execute(self._SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._path, timeout=60, isolation_level=None)
+
+    def get(self, key: str) -> CacheEntry | None:
+        with contextlib.closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT cache_key, pipeline, step, run_id, outputs, created_at "
+                "FROM step_cache WHERE cache_key = ?",
+                (key,),
+            ).fetchone()
+        return None if row is None else CacheEntry(*row[:4], json.loads(row[4]), row[5])
+
+    def put(
+        self, key: str, *, pipeline: str, step: str, run_id: str | None, outputs: dict[str, Any]
+    ) -> None:
+        with contextlib.closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO step_cache VALUES (?, ?, ?, ?, ?, ?)",
+                (key, pipeline, step, run_id, json.dumps(outputs), now_ms()),
+            )
+
+    def delete(self, key: str) -> None:
+        with contextlib.closing(self._connect()) as conn:
+            conn.execute("DELETE FROM step_cache WHERE cache_key = ?", (key,))
+
+    def entries(self, pipeline: str | None = None, limit: int = 1000) -> list[CacheEntry]:
+        query = "SELECT cache_key, pipeline, step, run_id, outputs, created_at FROM step_cache"
+        args: tuple[Any, ...] = ()
+        if pipeline:
+            query, args = query + " WHERE pipeline = ?", (pipeline,)
+        with contextlib.closing(self._connect()) as conn:
+            rows = conn.execute(query + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
+            return [CacheEntry(*r[:4], json.loads(r[4]), r[5]) for r in rows.fetchall()]

@@ -26,6 +26,9 @@ class StepContext:
     pipeline_run_id: str
     attempt: int = 1
     params: dict[str, Any] = field(default_factory=dict)
+    # CI mode (``pipeline run --ci``): sign-offs are people's, so lifecycle steps
+    # request them and never make them.
+    ci: bool = False
 
 
 _current: ContextVar[StepContext | None] = ContextVar("modelyard_step_context", default=None)

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from modelyard.errors import InvalidInput, ModelyardError, PermissionDenied
 from modelyard.pipelines import values
-from modelyard.pipelines.cache import StepCache, cache_key
+from modelyard.pipelines.cache import cache_key, step_cache
 from modelyard.pipelines.context import StepContext, _current
 from modelyard.pipelines.errors import GateFailed
 from modelyard.pipelines.graph import Graph, Node, OutputRef, ParamRef
@@ -60,6 +60,7 @@ TAG_ATTEMPTS = "modelyard.attempts"
 TAG_CACHED_FROM = "modelyard.cached_from"
 TAG_RESUMED_FROM = "modelyard.resumed_from"
 TAG_TRIGGER = "modelyard.trigger"
+TAG_CI = "modelyard.ci"
 TAG_CACHE_HIT = "cache_hit"
 STEP_STATUS_PREFIX = "modelyard.step."
 
@@ -128,7 +129,9 @@ class Execution:
         prior: Mapping[str, PriorStep] | None = None,
         console: Console | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        ci: bool = False,
     ) -> None:
+        self.ci = ci
         self.yard = yard
         self.graph = graph
         self.parent_run_id = parent_run_id
@@ -137,7 +140,7 @@ class Execution:
         self.prior = dict(prior or {})
         self.console = console
         self.sleep = sleep
-        self.cache = StepCache(yard.store)
+        self.cache = step_cache(yard)
         # node -> output -> (value, encoded document)
         self.outputs: dict[str, dict[str, tuple[Any, dict[str, Any]]]] = {}
         self._lock = threading.Lock()
@@ -325,6 +328,7 @@ class Execution:
                         pipeline_run_id=self.parent_run_id,
                         attempt=attempts,
                         params=dict(self.params),
+                        ci=self.ci,
                     )
                     token = _current.set(ctx)
                     try:

@@ -403,7 +403,6 @@ def enforce_gates(
     model: str | None = None,
 ) -> list[GateResult]:
     """Evaluate, record (run, version tags, audit trail) and raise ``GateFailed`` on a failure."""
-    from modelyard.registry import audit
 
     results = evaluate_gates(gates, evidence)
     failed = [r for r in results if not r.passed]
@@ -425,20 +424,17 @@ def enforce_gates(
     if "/" in evidence.candidate:
         summary = "passed" if not failed else "failed: " + "; ".join(r.name for r in failed)
         yard.models.set_tags(evidence.candidate, {"gates": summary})
-    with yard.store.write_connection() as conn:
-        audit.append(
-            conn,
-            yard.user,
-            "gate.fail" if failed else "gate.pass",
-            f"model/{name}",
-            {
-                "candidate": evidence.candidate,
-                "champion": evidence.champion,
-                "holdout": evidence.holdout,
-                "run_id": run_id,
-                "results": [r.to_dict() for r in results],
-            },
-        )
+    yard.audit.record(
+        "gate.fail" if failed else "gate.pass",
+        f"model/{name}",
+        {
+            "candidate": evidence.candidate,
+            "champion": evidence.champion,
+            "holdout": evidence.holdout,
+            "run_id": run_id,
+            "results": [r.to_dict() for r in results],
+        },
+    )
     if failed:
         raise GateFailed(
             f"{evidence.candidate} stopped by {len(failed)} gate(s): "

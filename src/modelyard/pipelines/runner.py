@@ -41,6 +41,7 @@ from modelyard.pipelines.execution import (
     TAG_ATTEMPTS,
     TAG_CACHE_HIT,
     TAG_CACHED_FROM,
+    TAG_CI,
     TAG_CODE,
     TAG_KEY,
     TAG_KIND,
@@ -240,15 +241,19 @@ def run_pipeline(
     reference: str | None = None,
     prior: Mapping[str, PriorStep] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    ci: bool = False,
 ) -> PipelineRun:
     """Run ``pipeline`` on ``yard`` and return what happened (a failed step does not raise).
 
     ``only`` restricts the run to those steps (their inputs must come from
     steps inside it); ``prior`` lets a resumed run reuse earlier step records.
     Call ``.raise_for_status()`` on the result to turn a failure into
-    ``PipelineFailed``.
+    ``PipelineFailed``. ``ci`` runs it in CI mode: lifecycle steps request
+    sign-offs and never make them (recorded as the run's ``modelyard.ci`` tag).
     """
     started = time.perf_counter()
+    if ci:
+        tags = {**(tags or {}), TAG_CI: "true"}
     _require_local(yard)
     graph = pipeline.graph()
     bound = graph.bind_params(params)
@@ -278,6 +283,7 @@ def run_pipeline(
             prior=prior,
             console=console,
             sleep=sleep,
+            ci=ci,
         )
         if console is not None:
             changed = {k: v for k, v in bound.items() if graph.defaults().get(k, object()) != v}
@@ -327,10 +333,10 @@ def run_pipeline(
 
 
 def _require_local(yard: Any) -> None:
-    if not hasattr(yard, "store") or not hasattr(yard, "artifacts"):
+    """Pipelines run on any Yard with runs and models: local, or remote through the server."""
+    if not hasattr(yard, "runs") or not hasattr(yard, "models"):
         raise InvalidInput(
-            "pipelines run against a local Yard (a store URL and an artifact root), "
-            "not a remote one: connect with modelyard.connect(store_url, artifact_root=...)"
+            f"pipelines need a Yard from modelyard.connect(); got {type(yard).__name__}"
         )
 
 
@@ -471,6 +477,7 @@ def resume_pipeline(
         )
     params = orjson.loads(old.tags.get(TAG_PARAMS, "{}"))
     tags = {**options.pop("tags", {}), TAG_RESUMED_FROM: old.id}
+    options["ci"] = options.get("ci", False) or old.tags.get(TAG_CI) == "true"
     return run_pipeline(
         yard,
         pipeline,
@@ -508,7 +515,15 @@ def run_single_step(
     node = graph.node(step_name)
     params = graph.bind_params(orjson.loads(parent.tags.get(TAG_PARAMS, "{}")))
     recorded = prior_steps(yard, parent.id)
-    execution = Execution(yard, graph, parent.id, params, use_cache=use_cache, console=console)
+    execution = Execution(
+        yard,
+        graph,
+        parent.id,
+        params,
+        use_cache=use_cache,
+        console=console,
+        ci=parent.tags.get(TAG_CI) == "true",
+    )
     for dep in graph.dependencies(step_name):
         record = recorded.get(dep)
         if record is None or record.status not in OK_STATUSES or record.outputs is None:

@@ -188,7 +188,6 @@ def trigger(
 ) -> PipelineRun:
     """Run a named pipeline (or ``FILE:FUNCTION``) because of ``reason`` (``alert:<id>``, ...)."""
     from modelyard.pipelines.loading import parse_params
-    from modelyard.registry import audit
 
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a trigger needs a reason, e.g. 'alert:42' or 'schedule:1d'")
@@ -201,22 +200,19 @@ def trigger(
     result = run_pipeline(
         yard, pipeline, merged, tags=tags, reference=ref, console=console, **options
     )
-    with yard.store.write_connection() as conn:
-        audit.append(
-            conn,
-            yard.user,
-            "pipeline.trigger",
-            f"pipeline/{pipeline.name}",
-            {
-                "reason": reason,
-                "named": name,
-                "ref": ref,
-                "params": result.params,
-                "run_id": result.run_id,
-                "status": result.status,
-                "failed": {n: result.steps[n].error for n in result.failed},
-            },
-        )
+    yard.audit.record(
+        "pipeline.trigger",
+        f"pipeline/{pipeline.name}",
+        {
+            "reason": reason,
+            "named": name,
+            "ref": ref,
+            "params": result.params,
+            "run_id": result.run_id,
+            "status": result.status,
+            "failed": {n: result.steps[n].error for n in result.failed},
+        },
+    )
     return result
 
 

@@ -25,6 +25,11 @@ from modelyard._util.clock import now_ms
 from modelyard.store.models import AuditEvent
 
 GENESIS = "0" * 64
+# Events that pipelines record through ``yard.audit.record`` (locally or over the
+# REST API); every other action is written by the registry inside its own change.
+RECORDABLE_ACTIONS = frozenset(
+    {"approval.request", "gate.pass", "gate.fail", "promotion.decide", "pipeline.trigger"}
+)
 _PG_AUDIT_LOCK = 0x617564697400  # "audit": serialises appends across PostgreSQL sessions
 
 

@@ -446,6 +446,16 @@ class TokenPublic(BaseModel):
     status: str
 
 
+class AuditEventIn(_In):
+    action: str = Field(
+        description="One of the pipeline events: approval.request, gate.pass, gate.fail, "
+        "promotion.decide, pipeline.trigger.",
+        max_length=64,
+    )
+    subject: str = Field(min_length=1, max_length=512, description="e.g. model/credit-risk")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class TokenCreate(_In):
     user: str | None = Field(default=None, description="Default: the caller.")
     name: str = Field(default="", max_length=255)

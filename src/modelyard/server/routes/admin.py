@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
 from modelyard.server.pagination import encode_cursor
-from modelyard.server.routes._deps import NAME, Pages, Read, UserManage
+from modelyard.server.routes._deps import NAME, Pages, Read, RunWrite, UserManage
 from modelyard.server.schemas import (
+    AuditEventIn,
     AuditEventPublic,
     Page,
     RolesIn,
@@ -108,6 +109,19 @@ def audit_events(
         subject=subject, action=action, after_seq=after_seq, limit=pages.offset + pages.limit + 1
     )
     return pages.page(found[pages.offset :], lambda e: e.to_dict())
+
+
+@router.post("/audit/events", status_code=201, response_model=AuditEventPublic)
+def record_audit_event(body: AuditEventIn, ctx: RunWrite) -> dict:
+    """Record a pipeline event (a gate verdict, an approval request, a promotion decision).
+
+    The actor is the authenticated user; registry events (registrations,
+    sign-offs, alias moves) cannot be written here — the registry writes them
+    with the change itself.
+    """
+    seq = ctx.yard.audit.record(body.action, body.subject, body.detail)
+    found = ctx.yard.audit.events(after_seq=seq - 1, limit=1, newest_first=False)
+    return found[0].to_dict()
 
 
 @router.get("/audit/verify", response_model=VerifyPublic)
