@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.testing.platform import Site, make_site
+
 PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -98,3 +100,13 @@ def loans():
     from modelyard.data import synthetic
 
     return synthetic.generate(2_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A platform server process on a SQLite store with one user per role and a token each."""
+    found = make_site(tmp_path_factory.mktemp("site"))
+    try:
+        yield found
+    finally:
+        found.server.stop()

@@ -16,16 +16,6 @@ import pytest
 import modelyard
 from modelyard.client import RemoteYard
 from modelyard.registry.tokens import Unauthenticated
-from modelyard.testing.platform import make_site
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    found = make_site(tmp_path_factory.mktemp("from-env"))
-    try:
-        yield found
-    finally:
-        found.server.stop()
 
 
 def test_connect_goes_remote_when_the_environment_names_a_server(site, tmp_path, monkeypatch):

@@ -11,16 +11,6 @@ import pytest
 
 import modelyard
 from modelyard.errors import IntegrityError
-from modelyard.testing.platform import make_site
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    found = make_site(tmp_path_factory.mktemp("transfer"))
-    try:
-        yield found
-    finally:
-        found.server.stop()
 
 
 @pytest.fixture

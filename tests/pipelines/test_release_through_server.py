@@ -19,19 +19,9 @@ from pathlib import Path
 import pytest
 
 import modelyard
-from modelyard.testing.platform import make_site
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit_risk" / "pipeline.py"
 PARAMS = ["--param", "rows=3000", "--param", "n_estimators=30"]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    found = make_site(tmp_path_factory.mktemp("release"))
-    try:
-        yield found
-    finally:
-        found.server.stop()
 
 
 def _cli(site, home: Path, token_user: str, *args: str) -> subprocess.CompletedProcess[str]:
