@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from modelyard.batch._fs import OutputDir, filesystem
+from modelyard.batch.defaults import DEFAULT_PART_ROWS
 from modelyard.errors import BackendUnavailable, Conflict, InvalidInput
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT = "modelyard.batch-job/v1"
-DEFAULT_PART_ROWS = 1_000_000
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _VERSION_KEYS = ("ETag", "etag", "md5Hash", "generation", "mtime", "LastModified", "updated")
 

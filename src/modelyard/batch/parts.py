@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelyard.batch._fs import OutputDir
+from modelyard.batch.defaults import DEFAULT_BATCH_ROWS
 from modelyard.batch.job import InputFile, InputListing, Part, PartResult
 from modelyard.batch.scoring import (
     ScoringModel,
@@ -36,10 +37,6 @@ from modelyard.errors import BackendUnavailable, InvalidInput
 
 __all__ = ["WorkSpec", "csv_listing", "read_part", "run_part", "score_part"]
 
-# A worker's working memory is ~1.5 KB per row of a batch (Arrow → pandas → the
-# pipeline's copies); at 20,000 rows it stays ~90 MiB over the libraries, and
-# rows/s measured the same at 20,000 and 50,000 rows (LightGBM pipeline).
-DEFAULT_BATCH_ROWS = 20_000
 _CSV_BLOCK = 8 << 20
 
 

@@ -33,10 +33,10 @@ from modelyard._util.names import check_name
 from modelyard.artifacts import ArtifactStore
 from modelyard.batch._fs import OutputDir, normalise_url
 from modelyard.batch.bundle import ModelBundle, manifest_files
+from modelyard.batch.defaults import DEFAULT_BATCH_ROWS, DEFAULT_PART_ROWS
 from modelyard.batch.engines import ENGINES, EngineStats, get_engine
 from modelyard.batch.entities import BatchJobInfo
 from modelyard.batch.job import (
-    DEFAULT_PART_ROWS,
     BatchJobSpec,
     InputListing,
     JobManifest,
@@ -48,7 +48,7 @@ from modelyard.batch.job import (
     plan_parts,
     read_manifest,
 )
-from modelyard.batch.parts import DEFAULT_BATCH_ROWS, WorkSpec, csv_listing, peak_rss_mb
+from modelyard.batch.parts import WorkSpec, csv_listing, peak_rss_mb
 from modelyard.batch.progress import Progress, make_progress
 from modelyard.batch.scoring import ScoringSpec, check_schema
 from modelyard.config import Settings

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from modelyard.yard import Yard, connect
+if TYPE_CHECKING:
+    from modelyard.client import RemoteYard
+    from modelyard.yard import Yard
 
 
 @lru_cache(maxsize=1)
-def yard() -> Yard:
+def yard() -> Yard | RemoteYard:
+    # Imported here: `modelyard --help` and commands that need no store should not
+    # pay for SQLAlchemy, Alembic and pandas (~0.9 s and ~170 MiB).
+    from modelyard.yard import connect
+
     return connect()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from modelyard.batch.parts import DEFAULT_BATCH_ROWS
+from modelyard.batch.defaults import DEFAULT_BATCH_ROWS
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
 from modelyard.errors import InvalidInput
