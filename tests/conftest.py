@@ -14,17 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.testing.environment import require
 from modelyard.testing.platform import Site, make_site
 
 PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _require(what: str, hint: str, exc: BaseException | None = None) -> None:
-    message = f"{what} is not available ({exc}); {hint}"
-    if IN_CI:
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +46,7 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any driver or connection failure means "not available"
-        _require(
+        require(
             "PostgreSQL at 127.0.0.1:5432",
             "start it (pg_ctlcluster ... main start) or set MODELYARD_TEST_PG",
             exc,

@@ -10,6 +10,7 @@ import pytest
 
 from modelyard.artifacts import get_artifact_store, parse_digest
 from modelyard.errors import BackendUnavailable, InvalidInput
+from modelyard.testing.environment import require
 
 HEX = "ab" + "0" * 62
 
@@ -31,7 +32,10 @@ def test_gs_selects_gcsfs() -> None:
     normalised gs:// root; ``token="anon"`` builds the filesystem offline. The
     behaviour of the store itself is covered by the S3 run of the same suite.
     """
-    gcsfs = pytest.importorskip("gcsfs")
+    try:
+        import gcsfs
+    except ImportError as exc:
+        require("gcsfs", "pip install -e '.[gcs]' (make test installs every extra)", exc)
     for url in ("gs://bucket/x", "gcs://bucket/x/"):
         store = get_artifact_store(url, storage_options={"token": "anon"})
         assert isinstance(store.fs, gcsfs.GCSFileSystem)

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 import modelyard
+from modelyard.testing.environment import require
 from modelyard.testing.platform import PlatformServer
 
 PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 USERS = {
     "root": ["admin", "developer"],
     "dev": ["developer"],
@@ -71,10 +71,7 @@ def _postgres_database() -> tuple[str, Callable[[], None]]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any driver or connection failure means "not available"
-        message = f"PostgreSQL at 127.0.0.1:5432 is not available ({exc}); start it"
-        if IN_CI:
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
+        require("PostgreSQL at 127.0.0.1:5432", "start it or set MODELYARD_TEST_PG", exc)
 
     def drop() -> None:
         with admin.connect() as conn:

@@ -23,6 +23,7 @@ import yaml
 
 from modelyard.cli.main import main
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.testing.environment import require
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def _check_jsonschema() -> str:
         Path(sys.executable).with_name("check-jsonschema")
     )
     if not Path(found).exists():
-        pytest.skip("check-jsonschema is not installed")
+        require("check-jsonschema", "pip install -e '.[dev]' (make test installs it)")
     return found
 
 

@@ -9,7 +9,6 @@ checked here field by field.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from modelyard.registry.deployments import parse_deployment
+from modelyard.testing.environment import require_tool
 
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
@@ -34,9 +34,7 @@ CORE_KINDS = {
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: cannot run 'kubectl kustomize'")
+    kubectl = require_tool("kubectl", "install kubectl (it runs 'kubectl kustomize')")
     result = subprocess.run(
         [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=120
     )

@@ -16,6 +16,8 @@ from typing import Any
 import hcl2
 import pytest
 
+from modelyard.testing.environment import require_tool
+
 
 def _unquote(value: Any) -> Any:
     if isinstance(value, str):
@@ -219,9 +221,9 @@ def test_readme_and_gitignore(generated: Path) -> None:
 
 
 def test_terraform_fmt_accepts_the_files(generated: Path, platform_tree: Path, tmp_path) -> None:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed; the files were parsed with python-hcl2 only")
+    terraform = require_tool(
+        "terraform", "install terraform (the files are still parsed with python-hcl2 elsewhere)"
+    )
     for folder in (generated / "terraform", platform_tree / "terraform"):
         shutil.copy(folder / "terraform.tfvars.example", tmp_path / "example.tfvars")
         for target in (folder, tmp_path):

@@ -10,13 +10,13 @@ verified. Screenshots of the main pages go to ``test-output/screenshots/``.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 import modelyard
+from modelyard.testing.environment import require
 from modelyard.testing.platform import PlatformServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,16 +30,12 @@ ARGS = [
     "--no-first-run",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _require_chromium() -> None:
     if Path(CHROMIUM).exists():
         return
-    message = f"chromium is not installed at {CHROMIUM}; run 'apt-get install chromium'"
-    if IN_CI:
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    require(f"chromium at {CHROMIUM}", "run 'apt-get install chromium'")
 
 
 @pytest.fixture(scope="module")
