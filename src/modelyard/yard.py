@@ -16,14 +16,13 @@ from modelyard.artifacts import ArtifactStore, get_artifact_store
 from modelyard.batch import BatchService
 from modelyard.config import Settings, load_settings
 from modelyard.data import DatasetService
-from modelyard.errors import InvalidInput
-from modelyard.registry.audit import AuditRecord, VerifyResult
+from modelyard.registry.audit import AuditRecord, VerifyResult, record_pipeline_event
 from modelyard.registry.audit import events as audit_events
 from modelyard.registry.audit import verify as audit_verify
 from modelyard.registry.deployments import DeploymentService
 from modelyard.registry.models import ModelService
 from modelyard.registry.tokens import TokenService
-from modelyard.registry.users import UserService
+from modelyard.registry.users import UserService, resolve_actor
 from modelyard.store import MetadataStore
 from modelyard.tracking import ActiveRun, RunService
 from modelyard.tracking.service import DatasetVersionRef
@@ -144,25 +143,16 @@ class AuditService:
         self._store = store
         self._user = user
 
-    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> int:
+    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> AuditRecord:
         """Append a pipeline event (gate verdicts, approval requests, promotion decisions).
 
-        Only the actions in ``RECORDABLE_ACTIONS`` may be written this way: the
-        registry's own events (registrations, sign-offs, alias moves) are
-        written by the registry in the same transaction as the change, never
-        by callers. Returns the event's sequence number.
+        Only ``registry.audit.RECORDABLE_ACTIONS`` may be written this way, by
+        a user with ``run.write``: the registry's own events (registrations,
+        sign-offs, alias moves) are written with the change itself.
         """
-        from modelyard.registry.audit import RECORDABLE_ACTIONS, append
-
-        if action not in RECORDABLE_ACTIONS:
-            raise InvalidInput(
-                f"action {action!r} cannot be recorded by callers; "
-                f"recordable: {', '.join(sorted(RECORDABLE_ACTIONS))}"
-            )
-        if not isinstance(subject, str) or not subject.strip() or len(subject) > 512:
-            raise InvalidInput("subject must be a non-empty string of at most 512 characters")
         with self._store.write_connection() as conn:
-            return append(conn, self._user, action, subject, dict(detail))
+            actor = resolve_actor(conn, self._user)
+            return record_pipeline_event(conn, actor, action, subject, dict(detail))
 
     def events(
         self,

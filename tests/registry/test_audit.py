@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from modelyard.data.synthetic import FEATURES
@@ -66,3 +67,39 @@ def test_verify_detects_insert(as_user, small_model, credit_frame) -> None:
         )
     result = yard.audit.verify()
     assert not result.ok and result.first_bad_seq == 6 and "does not link" in result.problem
+
+
+def test_recording_a_pipeline_event_needs_run_write_and_a_small_detail(tmp_path) -> None:
+    import modelyard
+    from modelyard.errors import InvalidInput, PermissionDenied
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with modelyard.connect(url, artifact_root=str(tmp_path / "a"), user="root") as admin:
+        admin.users.add("root", ["admin"])
+        admin.users.add("vic", ["viewer"])
+        admin.users.add("dev", ["developer"])
+        with (
+            admin.as_user("vic") as viewer,
+            pytest.raises(PermissionDenied, match="may not record pipeline events"),
+        ):
+            viewer.audit.record("gate.pass", "model/m", {"auc": 0.8})
+        with admin.as_user("dev") as dev:
+            with pytest.raises(InvalidInput, match="at most 16,384"):
+                dev.audit.record("gate.pass", "model/m", {"blob": "x" * 20_000})
+            with pytest.raises(InvalidInput, match="cannot be recorded by callers"):
+                dev.audit.record("approval.approve", "model/m/1", {})
+            event = dev.audit.record("gate.pass", "model/m", {"auc": 0.8})
+        assert (event.actor, event.action, event.payload) == ("dev", "gate.pass", {"auc": 0.8})
+        assert [e.seq for e in admin.audit.events(action="gate.pass")] == [event.seq]
+        assert admin.audit.verify().ok
+
+
+def test_the_subject_filter_treats_underscores_literally(tmp_path) -> None:
+    import modelyard
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with modelyard.connect(url, artifact_root=str(tmp_path / "a"), user="root") as yard:
+        yard.audit.record("gate.pass", "model/credit_risk", {})
+        yard.audit.record("gate.pass", "model/credit-risk/3", {})
+        found = yard.audit.events(subject="model/credit_risk")
+        assert [e.subject for e in found] == ["model/credit_risk"]

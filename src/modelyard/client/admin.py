@@ -69,10 +69,10 @@ class RemoteAudit:
     def verify(self) -> VerifyResult:
         return _decode.verify_result(self._http.get("/audit/verify"))
 
-    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> int:
-        """Record a pipeline event as the token's user; returns its sequence number."""
+    def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> AuditRecord:
+        """Record a pipeline event as the token's user."""
         body = {"action": action, "subject": subject, "detail": dict(detail)}
-        return int(self._http.post("/audit/events", body)["seq"])
+        return _decode.audit_record(self._http.post("/audit/events", body))
 
 
 class RemoteTokens:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelyard.errors import BackendUnavailable, InvalidInput, NotFound
+from modelyard.errors import BackendUnavailable, InvalidInput, NotFound, PermissionDenied
 from modelyard.pipelines.context import current_or_none, step_context
 from modelyard.pipelines.dsl import step
 from modelyard.pipelines.gates import Gate, enforce_gates, gather_evidence
@@ -194,6 +194,8 @@ def approve_version(
     """
     yard = _yard()
     if not sign_off or _in_ci():
+        # Only requested: the next run must look again (people may have signed by then).
+        step_context().dont_cache("sign-offs requested, not made")
         request_approval.fn(version, "champion")
         return yard.models.get(version.ref)
     ensure_demo_users(yard)
@@ -235,19 +237,28 @@ def set_alias(version: ModelVersionInfo, alias: str) -> ModelVersionInfo:
 def promote(version: ModelVersionInfo) -> tuple[ModelVersionInfo, str]:
     """Make ``version`` the champion when the model has none, else its challenger.
 
-    A version still awaiting the sign-offs its policy requires (a release
-    pipeline run with ``sign_off=False``) is not promoted: the alias returned
-    is ``""`` and the release process moves aliases once people have signed.
+    Returns alias ``""`` (not promoted) in CI mode, where the release process
+    moves aliases after people sign, and for a version still awaiting the
+    sign-offs its policy requires — that outcome is not cached, so the next
+    run tries again once they are in.
     """
     yard = _yard()
+    if _in_ci():
+        step_context().dont_cache("CI mode: the release moves aliases")
+        return version, ""
     try:
         champion = yard.models.get(f"{version.name}@champion")
     except NotFound:
         champion = None
     alias = "champion" if champion is None or champion.version == version.version else "challenger"
-    if yard.models.missing_sign_offs(version.ref, alias):
+    try:
+        return yard.models.set_alias(version.name, alias, version.version), alias
+    except PermissionDenied as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        if not details.get("missing_sign_offs"):
+            raise
+        step_context().dont_cache(exc.message)
         return version, ""
-    return yard.models.set_alias(version.name, alias, version.version), alias
 
 
 def set_routes(
@@ -296,9 +307,9 @@ def route_traffic(
 ) -> dict[str, Any]:
     """Update the model's endpoint: a champion takes all traffic; a challenger gets
     ``weight`` percent (canary) or a copy of every request (shadow). A version
-    that was not promoted (``alias == ""``: awaiting sign-off) changes no route."""
+    that was not promoted (``alias == ""``: CI mode, or awaiting sign-off) changes no route."""
     if not alias:
-        return {"skipped": f"{version.ref} awaits sign-off: no alias, no route change"}
+        return {"skipped": f"{version.ref} was not promoted (CI mode or awaiting sign-off)"}
     challenger = f"{version.name}@challenger" if alias == "challenger" else None
     return set_routes(
         _yard(), version.name, endpoint=endpoint, challenger=challenger, mode=mode, weight=weight

@@ -27,8 +27,14 @@ class StepContext:
     attempt: int = 1
     params: dict[str, Any] = field(default_factory=dict)
     # CI mode (``pipeline run --ci``): sign-offs are people's, so lifecycle steps
-    # request them and never make them.
+    # request them and never make them, and aliases are the release's to move.
     ci: bool = False
+    uncached: list[str] = field(default_factory=list)
+
+    def dont_cache(self, reason: str) -> None:
+        """Keep this execution's outputs out of the cache: they depend on outside state
+        (sign-offs not yet made), so the next run must ask again."""
+        self.uncached.append(reason)
 
 
 _current: ContextVar[StepContext | None] = ContextVar("modelyard_step_context", default=None)

@@ -368,7 +368,7 @@ class Execution:
             result_failed = self._record_failure(node, exc, started)
             result_failed.attempts = attempts
             return result_failed
-        if step.cache:
+        if step.cache and not ctx.uncached:
             self.cache.put(
                 key, pipeline=self.graph.name, step=node.name, run_id=run_id, outputs=encoded
             )

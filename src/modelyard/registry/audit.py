@@ -22,9 +22,13 @@ from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from modelyard._util.clock import now_ms
+from modelyard.errors import InvalidInput
+from modelyard.registry.roles import Actor
 from modelyard.store.models import AuditEvent
 
 GENESIS = "0" * 64
+# The largest detail a caller may record: the trail only grows, and verify walks it all.
+MAX_DETAIL_BYTES = 16 * 1024
 # Events that pipelines record through ``yard.audit.record`` (locally or over the
 # REST API); every other action is written by the registry inside its own change.
 RECORDABLE_ACTIONS = frozenset(
@@ -98,6 +102,13 @@ def append(
     conn: Session | Connection, actor: str, action: str, subject: str, payload: dict[str, Any]
 ) -> int:
     """Append one event inside the caller's transaction (Session or Connection); returns its seq."""
+    return append_record(conn, actor, action, subject, payload).seq
+
+
+def append_record(
+    conn: Session | Connection, actor: str, action: str, subject: str, payload: dict[str, Any]
+) -> AuditRecord:
+    """:func:`append`, returning the whole event as stored."""
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
@@ -105,6 +116,7 @@ def append(
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     time = now_ms()
     body = _canonical(payload)
+    digest = event_hash(seq, time, actor, action, subject, body, prev)
     conn.execute(
         _INSERT,
         {
@@ -115,10 +127,36 @@ def append(
             "subject": subject,
             "payload": body,
             "prev_hash": prev,
-            "hash": event_hash(seq, time, actor, action, subject, body, prev),
+            "hash": digest,
         },
     )
-    return seq
+    return AuditRecord(seq, time, actor, action, subject, body, prev, digest)
+
+
+def record_pipeline_event(
+    conn: Session | Connection, actor: Actor, action: str, subject: str, detail: dict[str, Any]
+) -> AuditRecord:
+    """Append an event a pipeline reports (see ``RECORDABLE_ACTIONS``), checked first.
+
+    The actor needs ``run.write``; registry events are refused (the registry
+    writes them with the change itself); the detail is capped, because the
+    trail only grows and ``verify`` walks all of it.
+    """
+    if action not in RECORDABLE_ACTIONS:
+        raise InvalidInput(
+            f"action {action!r} cannot be recorded by callers; "
+            f"recordable: {', '.join(sorted(RECORDABLE_ACTIONS))}"
+        )
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 512:
+        raise InvalidInput("subject must be a non-empty string of at most 512 characters")
+    size = len(orjson.dumps(detail, default=str))
+    if size > MAX_DETAIL_BYTES:
+        raise InvalidInput(
+            f"detail is {size:,} bytes as JSON; an audit event's detail may be at most "
+            f"{MAX_DETAIL_BYTES:,} (keep figures here, attach reports to the run)"
+        )
+    actor.require("run.write", "record pipeline events in the audit trail")
+    return append_record(conn, actor.name, action, subject, detail)
 
 
 def _record(row: AuditEvent) -> AuditRecord:
@@ -139,7 +177,8 @@ def events(
     query = select(AuditEvent).where(AuditEvent.seq > after_seq)
     if subject:
         query = query.where(
-            (AuditEvent.subject == subject) | AuditEvent.subject.like(f"{subject}/%")
+            (AuditEvent.subject == subject)
+            | AuditEvent.subject.startswith(f"{subject}/", autoescape=True)
         )
     if action:
         query = query.where(AuditEvent.action == action)

@@ -119,9 +119,7 @@ def record_audit_event(body: AuditEventIn, ctx: RunWrite) -> dict:
     sign-offs, alias moves) cannot be written here — the registry writes them
     with the change itself.
     """
-    seq = ctx.yard.audit.record(body.action, body.subject, body.detail)
-    found = ctx.yard.audit.events(after_seq=seq - 1, limit=1, newest_first=False)
-    return found[0].to_dict()
+    return ctx.yard.audit.record(body.action, body.subject, body.detail).to_dict()
 
 
 @router.get("/audit/verify", response_model=VerifyPublic)
