@@ -319,3 +319,17 @@ def test_the_ui_dashboard_reads_these_results(myard, monitored) -> None:
     board = monitoring.dashboard(myard, "credit-risk")
     assert board["enabled"] and board["heatmap"] and board["trend"]
     assert pd.Series([r["kind"] for r in board["results"]]).nunique() == 4
+
+
+def test_report_of_a_version_registered_without_a_holdout(
+    tmp_path, credit_model, train_frame
+) -> None:
+    """The README's path: a model registered from a notebook with only an input example."""
+    with modelyard.connect(
+        f"sqlite:///{tmp_path / 'yard.db'}", artifact_root=str(tmp_path / "a"), user="alice"
+    ) as yard:
+        x = train_frame[list(FEATURES)]
+        yard.models.register("plain", credit_model, example=x.head(50), target=TARGET)
+        yard.monitors.run("plain/1", data=synthetic.generate(3_000, seed=4), rules=False)
+        html = yard.monitors.report("plain/1", tmp_path / "out").read_text()
+    assert "Baseline: none" in html

@@ -9,7 +9,6 @@ registrant (tier 1, four eyes). Tests that move aliases build their own yard.
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import threading
 import time
@@ -47,20 +46,6 @@ def credit_models(train_frame: pd.DataFrame) -> tuple[Any, Any]:
     first = lightgbm_pipeline(n_estimators=50).fit(x, y)
     second = lightgbm_pipeline(n_estimators=60, num_leaves=15, random_state=11).fit(x, y)
     return first, second
-
-
-def _root_conftest() -> Any:
-    """tests/conftest.py as a module (the name ``conftest`` is ambiguous across test folders)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_modelyard_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# Fails under CI=true, skips (saying what to start) otherwise.
-_require = _root_conftest()._require
 
 
 def open_yard(root: Path, user: str = "alice") -> modelyard.Yard:

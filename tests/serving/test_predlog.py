@@ -14,13 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pytest
-from serving_support import _require, open_yard, records, serving_config, start_server
+from serving_support import open_yard, records, serving_config, start_server
 
 from modelyard.flavors.signature import ColumnSpec, Signature
 from modelyard.serving import create_app, read_feedback, read_predictions
 from modelyard.serving.config import PredictionLogConfig
 from modelyard.serving.inputs import Payload
 from modelyard.serving.predlog import META_COLUMNS, PredictionLog, RedisStreamSink, read_stream
+from modelyard.testing.environment import require
 
 
 def test_100000_predictions_all_in_the_log_after_shutdown(yard_root, holdout, tmp_path) -> None:
@@ -126,7 +127,7 @@ def test_redis_stream_round_trip() -> None:
     try:
         sink = RedisStreamSink(url, stream, maxlen=None)
     except Exception as exc:
-        _require("Redis at 127.0.0.1:6379", "start redis-server", exc)
+        require("Redis at 127.0.0.1:6379", "start redis-server", exc)
     log = PredictionLog(sink, PredictionLogConfig(sink="redis"))
     try:
         _feed(log, 2_000)

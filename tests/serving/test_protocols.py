@@ -179,3 +179,11 @@ def test_tritonclient_gets_correct_probabilities(live, holdout, expected) -> Non
         assert np.array_equal(as_json.as_numpy("probabilities"), expected)
     finally:
         client.close()
+
+
+def test_dataframe_split_names_its_own_columns_for_a_model_without_a_signature() -> None:
+    from modelyard.serving.protocols.mlflow import parse_json
+
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2.5], [3, 4.0]]}}
+    payload = parse_json(body, None)
+    assert payload.names == ["a", "b"] and payload.n == 2

@@ -50,7 +50,7 @@ def parse_json(body: Any, signature: Signature | None) -> Payload:
     if key == "dataframe_split":
         if type(value) is not dict or "data" not in value:
             raise InvalidInput("dataframe_split: must be an object with 'columns' and 'data'")
-        columns = value.get("columns", _names(signature))
+        columns = value["columns"] if "columns" in value else _names(signature)
         return Payload.from_rows(columns, value["data"], "dataframe_split.data")
     if key == "dataframe_records":
         return Payload.from_records(value, key)
