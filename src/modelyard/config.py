@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default=None, description="The TOML file that was read, if any."
     )
     sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler address for batch jobs (default: a LocalCluster).",
+    )
+    spark_master: str | None = Field(
+        default=None, description="Spark master for batch jobs (default: local[2])."
+    )
 
     @field_validator("user")
     @classmethod
@@ -79,6 +86,8 @@ class Settings(BaseSettings):
             "artifact_root": self.resolved_artifact_root,
             "user": self.user,
             "config_file": str(self.config_file) if self.config_file else None,
+            "dask_scheduler": self.dask_scheduler,
+            "spark_master": self.spark_master,
         }
 
     @classmethod

@@ -234,9 +234,9 @@ class BatchService:
         if engine in ("local", "dask") and workers is not None:
             chosen.setdefault("workers", workers)
         if engine == "dask":
-            chosen.setdefault("scheduler", getattr(self._settings, "dask_scheduler", None))
+            chosen.setdefault("scheduler", self._settings.dask_scheduler)
         if engine == "spark":
-            chosen.setdefault("master", getattr(self._settings, "spark_master", None))
+            chosen.setdefault("master", self._settings.spark_master)
         return chosen
 
     # -- the model ----------------------------------------------------------

@@ -12,14 +12,14 @@ the verified bytes, checks their digests on the worker and loads the model
 there — once per worker process, whatever the number of partitions.
 
 The cluster: ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) from
-the call, the settings (``dask_scheduler``) or ``MODELYARD_DASK_SCHEDULER``;
+the call or the settings (``dask_scheduler`` in modelyard.toml, or
+``MODELYARD_DASK_SCHEDULER``);
 without one, a ``LocalCluster`` of ``workers`` single-threaded processes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -55,7 +55,7 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
-        self.scheduler = scheduler or os.environ.get("MODELYARD_DASK_SCHEDULER") or None
+        self.scheduler = scheduler or None
         self.workers = workers or 2
 
     def run(

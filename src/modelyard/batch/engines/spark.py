@@ -13,8 +13,8 @@ The model directory is shipped once per executor with
 loads the model once, on its first task.
 
 The session: an active one is used as is (and left running); otherwise one
-is built for ``master`` — from the call, the settings (``spark_master``) or
-``MODELYARD_SPARK_MASTER`` — defaulting to ``local[2]``, and stopped at the end.
+is built for ``master`` — from the call or the settings (``spark_master`` in
+modelyard.toml, or ``MODELYARD_SPARK_MASTER``) — defaulting to ``local[2]``, and stopped at the end.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def spark_session(master: str | None = None, app_name: str = "modelyard-batch") 
     """A Spark session for ``master`` (``local[2]`` by default), quiet and Arrow-enabled."""
     from pyspark.sql import SparkSession
 
-    master = master or os.environ.get("MODELYARD_SPARK_MASTER") or DEFAULT_MASTER
+    master = master or DEFAULT_MASTER
     if master.startswith("local"):
         # Local executors run this interpreter (with Modelyard) and bind to loopback.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

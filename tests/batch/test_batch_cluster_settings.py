@@ -1,0 +1,26 @@
+"""The Dask scheduler and Spark master come from the configuration when the call names none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import modelyard
+
+
+def test_cluster_addresses_from_modelyard_toml_and_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelyard.toml").write_text(
+        'dask_scheduler = "tcp://10.0.0.5:8786"\nspark_master = "yarn"\n'
+    )
+    with modelyard.connect() as yard:
+        assert yard.batch._engine_options("dask", 2, None) == {
+            "workers": 2,
+            "scheduler": "tcp://10.0.0.5:8786",
+        }
+        assert yard.batch._engine_options("spark", None, None) == {"master": "yarn"}
+        # What the call names wins over the configuration.
+        chosen = yard.batch._engine_options("spark", None, {"master": "local[1]"})
+        assert chosen == {"master": "local[1]"}
+    monkeypatch.setenv("MODELYARD_SPARK_MASTER", "spark://head:7077")
+    with modelyard.connect() as yard:  # the environment beats the file
+        assert yard.batch._engine_options("spark", None, None) == {"master": "spark://head:7077"}
