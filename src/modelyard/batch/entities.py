@@ -7,8 +7,6 @@ from typing import Any
 
 from modelyard._util.clock import ms_to_iso
 
-STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
-
 
 @dataclass(frozen=True)
 class BatchJobInfo:

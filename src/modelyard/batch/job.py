@@ -505,7 +505,3 @@ def completed_with_files(manifest: JobManifest, out: OutputDir) -> dict[int, Par
         for index, result in manifest.completed.items()
         if result.output in present and (result.rejects is None or result.rejects in present)
     }
-
-
-def part_files(results: Iterable[PartResult]) -> list[str]:
-    return [r.output for r in sorted(results, key=lambda r: r.index)]

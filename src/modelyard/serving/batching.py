@@ -79,10 +79,6 @@ class MicroBatcher:
                 self._timer = loop.call_soon(self._flush)
         return await future
 
-    @property
-    def pending_rows(self) -> int:
-        return self._rows
-
     def _run_single(self, prepared: Any) -> np.ndarray:
         out = self._score([prepared])
         if self._observe is not None:
