@@ -77,6 +77,10 @@ def test_bad_input_exits_non_zero_with_a_message(cli) -> None:
     assert scenario.code == 2 and "income_shift" in scenario.err
     usage = cli("runs", "show")
     assert usage.code == 2
+    no_output = cli("data", "synth", "--rows", "10")
+    assert no_output.code == 2 and "--output is required" in no_output.err
+    listed = cli("data", "synth", "--list")  # needs no output file
+    assert listed.code == 0 and "income_shift" in listed.out
 
 
 def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:

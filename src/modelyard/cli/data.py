@@ -19,7 +19,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 @data_app.command("synth")
 def synth(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Parquet or CSV file to write.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Parquet or CSV file to write.")
+    ] = None,
     rows: Annotated[
         int, typer.Option("--rows", "-n", help="Number of loan applications.")
     ] = 10_000,
@@ -38,6 +40,8 @@ def synth(
     if list_scenarios:
         out.console.print(synthetic.describe_scenarios())
         return
+    if output is None:
+        raise InvalidInput("--output is required: the .parquet or .csv file to write")
     suffix = output.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv"):
         raise InvalidInput(f"--output {str(output)!r}: use a .parquet or .csv file name")

@@ -58,7 +58,8 @@ class MetadataStore:
         backend = parsed.get_backend_name()
         if backend not in _SUPPORTED:
             raise InvalidInput(
-                f"store_url uses {backend!r}; supported: sqlite:///PATH, postgresql+psycopg://..."
+                f"store_url uses {backend!r}; supported: sqlite:///PATH, "
+                "postgresql+psycopg://..., or a platform server's http(s):// URL"
             )
         self.url = parsed
         self.dialect = backend
