@@ -202,7 +202,7 @@ def connect(
         )
         if settings.store_url is None or not _is_server_url(settings.store_url):
             return Yard(settings)
-        store_url = settings.store_url
+        store_url, home = settings.store_url, str(settings.home)
     from modelyard.client import RemoteYard
 
     return RemoteYard(store_url, token=token, home=home)

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,11 @@ def test_connect_goes_remote_when_the_environment_names_a_server(site, tmp_path,
             run.log_metrics({"auc": 0.81})
     # It is on the server's store, not in a local SQLite file next to the job.
     assert not (tmp_path / "home" / "yard.db").exists()
+    # A home named in modelyard.toml is the remote Yard's home too (its caches live there).
+    monkeypatch.delenv("MODELYARD_HOME")
+    (tmp_path / "modelyard.toml").write_text('home = "ci-home"\n')
+    with modelyard.connect() as yard:
+        assert Path(yard.home) == Path("ci-home")
     admin = modelyard.connect(site.store_url, artifact_root=site.artifact_root, user="root")
     try:
         stored = admin.runs.get(run.id)
