@@ -83,3 +83,15 @@ def test_sessions_need_the_users_own_token_and_end_at_logout(users):
         dev.tokens.session(secret)
     actions = [e.action for e in dev.audit.events(subject="user/dev", limit=3)]
     assert actions[:2] == ["user.logout", "user.login"]
+
+
+def test_a_session_ends_when_its_token_is_revoked_and_never_outlives_it(users):
+    dev = users("dev")
+    created = dev.tokens.create(expires_in="1h")
+    secret, session = dev.tokens.login("dev", created.secret)
+    # A 12-hour session opened with a 1-hour token lasts one hour.
+    assert session.expires_at <= created.info.expires_at
+    assert dev.tokens.session(secret) == session
+    dev.tokens.revoke(created.info.id)
+    with pytest.raises(Unauthenticated, match="token you signed in with was revoked"):
+        dev.tokens.session(secret)

@@ -252,6 +252,10 @@ class TokenService:
 
     def identify(self, secret: str | None) -> Actor:
         """The token's user with their roles, in one query (the server's per-request check)."""
+        return self._identify(secret)[2]
+
+    def _identify(self, secret: str | None) -> tuple[str, int | None, Actor]:
+        """The token's id and expiry, and its user with their roles."""
         if not secret:
             raise Unauthenticated("no API token: send 'Authorization: Bearer myd_...'")
         if not secret.startswith(TOKEN_PREFIX):
@@ -274,7 +278,7 @@ class TokenService:
                 conn.execute(
                     update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
                 )
-        return Actor(user, frozenset(roles or ()))
+        return token_id, expires_at, Actor(user, frozenset(roles or ()))
 
     # -- web sessions -------------------------------------------------------
     def login(
@@ -282,10 +286,11 @@ class TokenService:
     ) -> tuple[str, SessionInfo]:
         """Open a browser session for ``user`` proven by one of its API tokens.
 
+        The session lives no longer than that token and ends when it is revoked.
         Returns the session secret (for the cookie) and the session.
         """
         try:
-            actor = self.identify(token)
+            token_id, token_expires_at, actor = self._identify(token)
         except Unauthenticated as exc:
             raise Unauthenticated(f"sign-in refused: {exc.message}") from exc
         owner = actor.name
@@ -293,7 +298,10 @@ class TokenService:
             raise Unauthenticated("sign-in refused: the token does not belong to that user")
         secret = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = now_ms()
-        info = SessionInfo(owner, secrets.token_urlsafe(32), now + hours * 3_600_000, actor.roles)
+        expires_at = now + hours * 3_600_000
+        if token_expires_at is not None:
+            expires_at = min(expires_at, token_expires_at)
+        info = SessionInfo(owner, secrets.token_urlsafe(32), expires_at, actor.roles)
         with self._store.write() as session:
             session.execute(delete(WebSession).where(WebSession.expires_at <= now))
             session.add(
@@ -303,6 +311,7 @@ class TokenService:
                     csrf_token=info.csrf_token,
                     created_at=now,
                     expires_at=info.expires_at,
+                    token_id=token_id,
                 )
             )
             audit.append(session, owner, "user.login", f"user/{owner}", {"via": "web"})
@@ -320,12 +329,18 @@ class TokenService:
                     WebSession.expires_at,
                     User.disabled,
                     User.roles,
+                    WebSession.token_id,
+                    ApiToken.revoked_at,
                 )
                 .join(User, User.name == WebSession.user)
+                .outerjoin(ApiToken, ApiToken.id == WebSession.token_id)
                 .where(WebSession.id_hash == hash_secret(secret))
             ).first()
-        if row is None or row[2] <= now_ms():
+        # A session opened before sessions recorded their token has no token_id: ended.
+        if row is None or row[2] <= now_ms() or row[5] is None:
             raise Unauthenticated("your session has ended; sign in again")
+        if row[6] is not None:
+            raise Unauthenticated("the token you signed in with was revoked; sign in again")
         if row[3]:
             raise Unauthenticated(f"user {row[0]!r} is disabled")
         return SessionInfo(row[0], row[1], row[2], frozenset(row[4] or ()))

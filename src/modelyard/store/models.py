@@ -374,6 +374,8 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    # The token that proved the login: the session ends when it is revoked.
+    token_id: Mapped[str | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
 
 
 class StepCacheEntry(Base):
