@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now_ms() -> int:
@@ -19,3 +20,23 @@ def ms_to_datetime(ms: int | None) -> datetime | None:
 def ms_to_iso(ms: int | None) -> str | None:
     value = ms_to_datetime(ms)
     return value.isoformat(timespec="milliseconds") if value else None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str, what: str) -> timedelta:
+    """``30s``, ``15m``, ``12h``, ``1d``, ``2w`` (also ``1.5h``) as a timedelta.
+
+    ``what`` names the option or field in the error (``--window``, ``expires_in``).
+    """
+    from modelyard.errors import InvalidInput
+
+    match = _DURATION.match(text.lower()) if isinstance(text, str) else None
+    if not match or float(match[1]) <= 0:
+        raise InvalidInput(
+            f"{what} takes a positive duration such as 12h, 1d or 7d (units s, m, h, d, w). "
+            f"Got {text!r} instead."
+        )
+    return timedelta(seconds=float(match[1]) * _SECONDS[match[2]])

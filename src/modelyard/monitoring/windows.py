@@ -14,7 +14,6 @@ later version reads as null in earlier parts) and filters ``_ts``, ``_model``,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from modelyard._util import clock
 from modelyard._util.clock import now_ms
 from modelyard.errors import InvalidInput
 
@@ -36,24 +36,12 @@ __all__ = [
     "split",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 BATCH_ROWS = 65_536
 
 
 def parse_duration(text: str, what: str = "--window") -> timedelta:
-    """``30m``, ``12h``, ``1d``, ``7d``, ``2w`` as a timedelta.
-
-    Raises:
-        InvalidInput: ``text`` is not a positive number followed by s, m, h, d or w.
-    """
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not match or float(match[1]) <= 0:
-        raise InvalidInput(
-            f"{what} takes a positive duration such as 12h, 1d or 7d (units s, m, h, d, w). "
-            f"Got {text!r} instead."
-        )
-    return timedelta(seconds=float(match[1]) * _SECONDS[match[2]])
+    """``30m``, ``12h``, ``1d``, ``7d``, ``2w`` as a timedelta (``InvalidInput`` otherwise)."""
+    return clock.parse_duration(text, what)
 
 
 def as_datetime(value: Any, what: str) -> datetime | None:

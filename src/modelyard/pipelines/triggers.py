@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from modelyard._util.clock import parse_duration
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.pipelines.loading import load_pipeline, split_reference
 from modelyard.pipelines.runner import TAG_TRIGGER, PipelineRun, run_pipeline
@@ -257,18 +258,9 @@ def on_alert(
     return runs
 
 
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
 def parse_interval(text: str) -> float:
     """Seconds in ``30s``, ``15m``, ``6h``, ``1d`` or ``1w``."""
-    match = _INTERVAL.match(text) if isinstance(text, str) else None
-    if not match or float(match[1]) <= 0:
-        raise InvalidInput(
-            f"--every takes a positive duration such as 30s, 15m, 6h, 1d; got {text!r}"
-        )
-    return float(match[1]) * _UNIT[match[2]]
+    return parse_duration(text, "--every").total_seconds()
 
 
 def schedule(

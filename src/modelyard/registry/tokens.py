@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from modelyard._util.clock import now_ms
+from modelyard._util.clock import parse_duration as parse_duration_text
 from modelyard.errors import InvalidInput, ModelyardError, NotFound, PermissionDenied
 from modelyard.registry import audit
 from modelyard.registry.roles import Actor
@@ -48,8 +48,6 @@ SESSION_PREFIX = "mys_"
 DEFAULT_EXPIRY = "90d"
 SESSION_HOURS = 12
 _TOUCH_EVERY_MS = 60_000  # last_used_at is refreshed at most once a minute per token
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class Unauthenticated(ModelyardError):
@@ -71,8 +69,8 @@ def parse_duration(value: str | int | timedelta | None) -> int | None:
         seconds = int(value.total_seconds())
     elif isinstance(value, int) and not isinstance(value, bool):
         seconds = value
-    elif isinstance(value, str) and (match := _DURATION.match(value.lower())):
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    elif isinstance(value, str):
+        seconds = int(parse_duration_text(value, "expires_in").total_seconds())
     else:
         raise InvalidInput(
             f"expires_in must look like '90d', '12h', '30m', '2w' or 'never'; got {value!r}"
