@@ -122,7 +122,7 @@ def test_shadow_routes(pyard, champion_and_challenger) -> None:
         set_routes(pyard, "credit-risk", mode="blue-green")
 
 
-def _write_logs(pyard, frame: pd.DataFrame, endpoint: str) -> None:
+def _write_logs(pyard, frame: pd.DataFrame, endpoint: str, labels: list[str] | None = None) -> None:
     """Shadow traffic as serving logs it: both models score every request; labels later."""
     import pyarrow as pa
 
@@ -160,7 +160,7 @@ def _write_logs(pyard, frame: pd.DataFrame, endpoint: str) -> None:
             "_row": pa.array([0] * n, pa.int64()),
             "_entity": pa.array([None] * n, pa.string()),
             "_ts": ts,
-            "label": [str(v) for v in y],
+            "label": labels if labels is not None else [str(v) for v in y],
         }
     )
     sink.write("feedback", endpoint, "2026-01-01", feedback)
@@ -177,3 +177,19 @@ def test_decision_from_the_prediction_log_is_paired_for_a_shadow(
     figures = decide_promotion(pyard, "credit-risk", endpoint="credit-risk")
     assert figures["method"] == "delong-paired" and figures["n_champion"] == 1_500
     assert figures["decision"] == "promote"
+
+
+def test_the_window_reads_labels_as_monitoring_does(pyard, champion_and_challenger) -> None:
+    from modelyard.pipelines.actions import labelled_window
+
+    frame = synthetic.generate(200, seed=5)
+    y = split_xy(frame)[1].tolist()
+    labels = ["t" if v else "n" for v in y[:190]] + ["not sure"] * 10
+    _write_logs(pyard, frame, "credit-risk", labels=labels)
+    window = labelled_window(pyard, "credit-risk")
+    # 'not sure' is dropped on both arms, never read as a negative; 't' is a default.
+    assert len(window) == 2 * 190
+    champion = window[window["arm"] == "champion"].sort_values(
+        "request_id", key=lambda s: s.str[4:].astype(int)
+    )
+    assert champion["label"].tolist() == [int(v) for v in y[:190]]

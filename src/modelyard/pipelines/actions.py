@@ -318,8 +318,6 @@ def route_traffic(
 
 # -- the promotion decision -----------------------------------------------------
 
-_POSITIVE = {"1", "1.0", "true", "yes", "default", "bad"}
-
 
 def labelled_window(
     yard: Yard, endpoint: str, since: Any = None, until: Any = None
@@ -338,6 +336,8 @@ def labelled_window(
             "reading labelled traffic needs modelyard.serving's prediction log; "
             "pass a labelled frame (arm, score, label) instead"
         ) from exc
+    from modelyard.monitoring.performance import to_binary
+
     root = yard.settings.resolved_artifact_root
     predictions = read_predictions(root, endpoint, since, until).to_pandas()
     feedback = read_feedback(root, endpoint, since, until).to_pandas()
@@ -364,13 +364,17 @@ def labelled_window(
     ]
     joined = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
     joined = joined.drop_duplicates(["_request_id", "_row", "_route"], keep="first")
+    # The same reading of labels as monitoring's performance checks; unreadable ones are
+    # dropped, never counted as negatives.
+    labels = to_binary(joined["label"])
+    joined = joined[labels >= 0]
     return pd.DataFrame(
         {
             "arm": joined["_route"].astype(str),
             "request_id": joined["_request_id"].astype(str),
             "row": joined["_row"],
             "score": joined["_score"].astype(float),
-            "label": joined["label"].astype(str).str.lower().isin(_POSITIVE).astype(int),
+            "label": labels[labels >= 0].astype(int),
         },
         columns=columns,
     )
