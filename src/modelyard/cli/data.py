@@ -27,14 +27,29 @@ def synth(
     ] = 10_000,
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Drift scenario.")] = "none",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    start_date: Annotated[str, typer.Option(help="First application date.")] = "2026-01-01",
+    start_date: Annotated[
+        str | None,
+        typer.Option(help="First application date [default: 2026-01-01; 2025-01-01 out of time]."),
+    ] = None,
     days: Annotated[int, typer.Option(help="Days the applications span.")] = 90,
     severity: Annotated[float, typer.Option(help="Scales the scenario's shift.")] = 1.0,
+    out_of_time: Annotated[
+        bool,
+        typer.Option(
+            "--out-of-time",
+            help="Twelve months with a regime change, late categories and late nulls, "
+            "as real data split in time order (see modelyard.data.out_of_time).",
+        ),
+    ] = False,
+    change_date: Annotated[
+        str, typer.Option(help="With --out-of-time: the date the regime changes.")
+    ] = "2025-10-01",
     list_scenarios: Annotated[
         bool, typer.Option("--list", help="List scenarios and exit.")
     ] = False,
 ) -> None:
     """Write synthetic loan applications drawn from a known default model."""
+    from modelyard.data import out_of_time as oot
     from modelyard.data import synthetic
 
     if list_scenarios:
@@ -45,9 +60,25 @@ def synth(
     suffix = output.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv"):
         raise InvalidInput(f"--output {str(output)!r}: use a .parquet or .csv file name")
-    frame = synthetic.generate(
-        rows, seed=seed, scenario=scenario, start_date=start_date, days=days, severity=severity
-    )
+    if out_of_time:
+        if scenario != "none":
+            raise InvalidInput(
+                f"--scenario {scenario!r} cannot be combined with --out-of-time, whose regime "
+                "change, late categories and late nulls are its own scenario"
+            )
+        frame = oot.generate_out_of_time(
+            rows, seed=seed, start_date=start_date or oot.START_DATE, change_date=change_date
+        )
+        scenario = f"out-of-time, change on {frame.attrs['change_date']}"
+    else:
+        frame = synthetic.generate(
+            rows,
+            seed=seed,
+            scenario=scenario,
+            start_date=start_date or "2026-01-01",
+            days=days,
+            severity=severity,
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     if suffix == ".csv":
