@@ -74,7 +74,7 @@ def endpoint(generated: Path, demo, tmp_path_factory: pytest.TempPathFactory) ->
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
                 pytest.fail(f"the Dockerfile's CMD exited: {(home / 'serve.log').read_text()}")
@@ -84,7 +84,7 @@ def endpoint(generated: Path, demo, tmp_path_factory: pytest.TempPathFactory) ->
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"not ready after 60 s: {(home / 'serve.log').read_text()}")
+                pytest.fail(f"not ready after 300 s: {(home / 'serve.log').read_text()}")
             time.sleep(0.2)
         yield url
     finally:

@@ -44,7 +44,7 @@ class PlatformServer:
         home: str | os.PathLike[str],
         port: int | None = None,
         log: str | os.PathLike[str] | None = None,
-        startup_timeout_s: float = 60.0,
+        startup_timeout_s: float = 300.0,
     ) -> None:
         self.store_url = store_url
         self.artifact_root = artifact_root
