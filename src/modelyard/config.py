@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from modelyard.errors import InvalidInput
@@ -22,6 +22,12 @@ from modelyard.errors import InvalidInput
 __all__ = ["Settings", "load_settings"]
 
 CONFIG_FILE_NAME = "modelyard.toml"
+
+# Asymmetric JWS algorithms only: "none" and the HMAC family (whose key would be a
+# secret the issuer shares with every relying party) are never accepted for OIDC.
+OIDC_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
 
 
 def _default_user() -> str:
@@ -59,6 +65,78 @@ class Settings(BaseSettings):
         default=None, description="Spark master for batch jobs (default: local[2])."
     )
 
+    # Single sign-on (OpenID Connect) for the platform server: off unless oidc_issuer is set.
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL (https); enables SSO on the platform server.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The platform server's client id at the issuer."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The client secret (confidential client, client_secret_basic)."
+    )
+    oidc_audiences: list[str] = Field(
+        default_factory=list,
+        description="Audiences an API bearer JWT may carry (default: the client id).",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email groups", description="Scopes asked for at browser sign-in."
+    )
+    oidc_user_claim: str = Field(
+        default="preferred_username", description="The claim that names the Modelyard user."
+    )
+    oidc_roles_claim: str = Field(
+        default="groups",
+        description="The claim holding groups or roles (a dotted path reaches nested claims).",
+    )
+    oidc_role_map: dict[str, list[str]] = Field(
+        default_factory=dict, description="Group (claim value) -> Modelyard roles."
+    )
+    oidc_default_roles: list[str] = Field(
+        default_factory=list, description="Roles every SSO user holds (default: none)."
+    )
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: list(OIDC_ALGORITHMS),
+        description="JWS algorithms accepted on ID tokens and bearer JWTs.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="Public URL of /auth/oidc/callback (default: derived from the request).",
+    )
+    oidc_leeway_s: int = Field(
+        default=60, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat."
+    )
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_is_https(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0]
+        if scheme == "https" or (scheme == "http" and host in ("127.0.0.1", "localhost", "[::1]")):
+            return value
+        raise ValueError(f"must be an https:// URL (http only for localhost); got {value!r}")
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a not in OIDC_ALGORITHMS]
+        if refused or not value:
+            raise ValueError(
+                f"must be a non-empty list drawn from {', '.join(OIDC_ALGORITHMS)}; "
+                f"refused {refused} ('none' and HS* are never accepted)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("oidc_client_id is required when oidc_issuer is set")
+        return self
+
     @field_validator("user")
     @classmethod
     def _user_not_blank(cls, value: str) -> str:
@@ -88,6 +166,7 @@ class Settings(BaseSettings):
             "config_file": str(self.config_file) if self.config_file else None,
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
+            "oidc_issuer": self.oidc_issuer,
         }
 
     @classmethod

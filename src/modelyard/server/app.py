@@ -19,6 +19,7 @@ from modelyard import __version__
 from modelyard.config import Settings, load_settings
 from modelyard.server import errors
 from modelyard.server.auth import Platform, route_permissions
+from modelyard.server.oidc import OidcClient, OidcConfig
 from modelyard.server.routes import admin, artifacts, datasets, meta, models, operations, runs
 from modelyard.yard import Yard
 
@@ -32,8 +33,10 @@ Every Modelyard service over HTTP: datasets, runs, metrics, artifacts, models,
 versions, aliases, sign-offs, deployments, batch jobs and the audit trail.
 
 Authenticate with `Authorization: Bearer myd_...` (create a token with
-`modelyard tokens create`). No token: 401. A role that lacks the permission a
-route names in `x-permission`: 403 with `details.missing_permission`.
+`modelyard tokens create`) or, when single sign-on is configured, with a JWT
+from the OIDC issuer (`Authorization: Bearer eyJ...`). No token: 401. A role
+that lacks the permission a route names in `x-permission`: 403 with
+`details.missing_permission`.
 Lists take `?limit=&cursor=` and return `{"items": [...], "next_cursor": ...}`.
 """
 
@@ -58,15 +61,23 @@ def create_app(
         openapi_url="/openapi.json",
         responses=errors.ERROR_RESPONSES,
     )
-    app.state.platform = Platform(yard, secure_cookies=secure_cookies, session_hours=session_hours)
+    oidc_config = OidcConfig.from_settings(yard.settings)
+    app.state.platform = Platform(
+        yard,
+        secure_cookies=secure_cookies,
+        session_hours=session_hours,
+        oidc=OidcClient(oidc_config) if oidc_config else None,
+    )
     errors.install(app)
     for module in (meta, datasets, runs, artifacts, models, admin, operations):
         app.include_router(module.router, prefix=API_PREFIX)
     if ui:
+        from modelyard.server import sso
         from modelyard.server.ui import pages, static
 
         app.include_router(static.router)
         app.include_router(pages.router)
+        app.include_router(sso.router)
     _document_permissions(app)
     return app
 
@@ -100,7 +111,10 @@ def _document_permissions(app: FastAPI) -> None:
             schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "An API token from 'modelyard tokens create' (myd_...).",
+                "description": (
+                    "An API token from 'modelyard tokens create' (myd_...), or a JWT from "
+                    "the configured OIDC issuer."
+                ),
             }
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():

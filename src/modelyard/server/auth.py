@@ -1,8 +1,10 @@
 """Who is calling, and may they: bearer tokens for the API, session cookies for the UI.
 
 Every API route depends on ``requires(action, ...)``: it authenticates the
-bearer token (401 when absent, unknown, expired or revoked), resolves the
-user's roles, and refuses with 403 — naming the missing permission — unless
+bearer token (401 when absent, unknown, expired or revoked) — a platform token
+(``myd_...``), or, with single sign-on configured, a JWT from the OIDC issuer
+(``modelyard.server.oidc``; its user row is kept in step with the mapped
+roles) — resolves the user's roles, and refuses with 403 — naming the missing permission — unless
 the user may perform one of the actions (the permissions of
 ``modelyard.registry.roles``). The route then works on ``ctx.yard``: the
 shared store seen as the authenticated user, so the services check roles
@@ -26,8 +28,10 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from modelyard.errors import PermissionDenied
+from modelyard.registry.external_users import sync_external_user
 from modelyard.registry.roles import PERMISSIONS, Actor
 from modelyard.registry.tokens import TokenService, Unauthenticated
+from modelyard.server.oidc import OidcClient, looks_like_jwt
 from modelyard.yard import Yard
 
 SESSION_COOKIE = "modelyard_session"
@@ -52,9 +56,17 @@ class Ctx:
 class Platform:
     """What the app holds: the shared Yard, the token service, per-user views."""
 
-    def __init__(self, yard: Yard, *, secure_cookies: bool = False, session_hours: int = 12):
+    def __init__(
+        self,
+        yard: Yard,
+        *,
+        secure_cookies: bool = False,
+        session_hours: int = 12,
+        oidc: OidcClient | None = None,
+    ):
         self.yard = yard
         self.tokens = TokenService(yard.store, user="modelyard-server")
+        self.oidc = oidc
         self.secure_cookies = secure_cookies
         self.session_hours = session_hours
         self._views: OrderedDict[str, Yard] = OrderedDict()
@@ -71,6 +83,25 @@ class Platform:
             with self._lock:
                 self._verified = cached
         return cached[1], cached[0]
+
+    def sso_actor(self, claims: dict[str, Any]) -> Actor:
+        """The user a verified OIDC token names, their store row synced to the mapped roles."""
+        assert self.oidc is not None
+        config = self.oidc.config
+        display = claims.get("name")
+        return sync_external_user(
+            self.yard.store,
+            config.user_of(claims),
+            config.roles_of(claims),
+            source=config.source,
+            display_name=display if isinstance(display, str) else "",
+        )
+
+    def identify(self, bearer: str | None) -> Actor:
+        """The caller behind an Authorization header's value: platform token or OIDC JWT."""
+        if self.oidc is not None and bearer and looks_like_jwt(bearer):
+            return self.sso_actor(self.oidc.verify(bearer))
+        return self.tokens.identify(bearer)
 
     def view(self, user: str) -> Yard:
         """The shared store seen as ``user`` (cached: building services is not free)."""
@@ -97,7 +128,7 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthenticated("the Authorization header must be 'Bearer myd_...'")
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     return value.strip()
 
 
@@ -128,7 +159,7 @@ def requires(*actions: str) -> Callable[[Request], Ctx]:
             raise ValueError(f"unknown permission {action!r}")
 
     def dependency(request: Request) -> Ctx:
-        actor = platform(request).tokens.identify(_bearer(request))
+        actor = platform(request).identify(_bearer(request))
         return _context(request, actor, actions, None)
 
     dependency.permissions = actions  # type: ignore[attr-defined]

@@ -58,8 +58,18 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", None, next=_safe_next(next), error=None)
+def login_page(
+    request: Request, next: str | None = None, signed_out: str | None = None
+) -> Response:
+    return render(
+        request, "login.html", None, next=_safe_next(next), error=None, signed_out=signed_out
+    )
+
+
+def _sign_out_target(request: Request) -> str:
+    from modelyard.server.sso import sign_out_target
+
+    return sign_out_target(request)
 
 
 @router.post("/login")
@@ -88,8 +98,9 @@ def login(request: Request, form: Form) -> Response:
 def logout(request: Request, ctx: UI, form: Form) -> Response:
     check_csrf(ctx, form)
     platform(request).tokens.logout(request.cookies.get(SESSION_COOKIE, ""))
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(_sign_out_target(request), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie("modelyard_sso", path="/")
     return response
 
 
