@@ -142,6 +142,12 @@ class OidcClient:
     """One issuer's metadata, keys and token checks (thread-safe; one per server)."""
 
     def __init__(self, config: OidcConfig, *, http: httpx.Client | None = None) -> None:
+        try:
+            import joserfc  # noqa: F401
+        except ImportError as exc:
+            raise InvalidInput(
+                "single sign-on (oidc_issuer) needs the oidc extra: pip install 'modelyard[oidc]'"
+            ) from exc
         self.config = config
         self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_S, follow_redirects=False)
         self._lock = threading.Lock()
