@@ -229,7 +229,7 @@ class OidcClient:
     ) -> dict[str, Any]:
         """The claims of a valid ``token``; ``Unauthenticated`` with the reason otherwise."""
         from joserfc import jwt
-        from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
+        from joserfc.errors import ClaimError, ExpiredTokenError, JoseError, MissingClaimError
         from joserfc.jwt import JWTClaimsRegistry
 
         if not looks_like_jwt(token):
@@ -246,6 +246,8 @@ class OidcClient:
             decoded = jwt.decode(token, key, algorithms=[alg])
         except JoseError as exc:
             raise Unauthenticated(f"the token's signature does not verify ({exc.error})") from exc
+        if not isinstance(decoded.claims, dict):
+            raise Unauthenticated("malformed token: its payload is not a JSON object")
         claims = dict(decoded.claims)
         expected: dict[str, Any] = {
             "iss": {"essential": True, "value": self.config.issuer},
@@ -261,8 +263,10 @@ class OidcClient:
             raise Unauthenticated("the token has expired") from exc
         except MissingClaimError as exc:
             raise Unauthenticated(f"the token lacks the claim(s) {exc.description}") from exc
-        except JoseError as exc:
-            raise Unauthenticated(f"the token's claims are refused ({exc.description})") from exc
+        except ClaimError as exc:
+            raise Unauthenticated(
+                f"the token's claim {exc.claim!r} is refused ({exc.description})"
+            ) from exc
         return claims
 
     # -- the authorization code flow ------------------------------------------------------

@@ -45,8 +45,10 @@ class PlatformServer:
         port: int | None = None,
         log: str | os.PathLike[str] | None = None,
         startup_timeout_s: float = 300.0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.store_url = store_url
+        self.extra_env = dict(env or {})
         self.artifact_root = artifact_root
         self.home = Path(home)
         self.port = port or free_port()
@@ -63,6 +65,7 @@ class PlatformServer:
             MODELYARD_HOME=str(self.home),
             MODELYARD_USER="modelyard-server",
         )
+        env.update(self.extra_env)
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child
         command = [sys.executable, "-m", "modelyard.cli.main", "server", "--host", "127.0.0.1"]

@@ -22,6 +22,7 @@ const GROUPS = {
   alice: ['ml-validators', 'staff'],
   dana: ['ml-developers', 'staff'],
   zed: ['marketing'],
+  vera: ['ml-validators'],
 };
 const MACHINE_GROUPS = { 'modelyard-batch': ['ml-developers'] };
 const API_AUDIENCE = 'urn:modelyard:api';
