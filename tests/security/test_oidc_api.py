@@ -184,3 +184,14 @@ def test_a_bad_token_is_refused_with_401(sso_site, jwks_factory, case) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert reason in response.json()["message"], response.json()
+
+
+def test_an_sso_user_may_not_mint_a_platform_token_that_outlives_the_provider(sso_site) -> None:
+    with sso_site.api(_forge(sso_site)) as api:
+        response = api.post("/api/v1/tokens", json={"name": "forever", "expires_in": "never"})
+    assert response.status_code == 403
+    assert "may not create their own API tokens" in response.json()["message"]
+    # An admin still can, for a machine that cannot use client credentials.
+    with sso_site.api(sso_site.admin_token) as api:
+        made = api.post("/api/v1/tokens", json={"user": "dana", "name": "ci", "expires_in": "1d"})
+    assert made.status_code == 201, made.text

@@ -28,7 +28,9 @@ from modelyard.registry.roles import ROLES, Actor
 from modelyard.store import MetadataStore
 from modelyard.store.models import User
 
-__all__ = ["sync_external_user"]
+__all__ = ["SOURCE_PREFIX", "refuse_self_service_token", "sync_external_user"]
+
+SOURCE_PREFIX = "sso:"
 
 _ROW = select(User.roles, User.disabled, User.created_by)
 
@@ -66,6 +68,17 @@ def sync_external_user(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def refuse_self_service_token(created_by: str) -> None:
+    """Refuse a user the provider vouches for a long-lived token of their own making."""
+    if created_by.startswith(SOURCE_PREFIX):
+        raise PermissionDenied(
+            "users who sign in with single sign-on may not create their own API tokens: a "
+            "token would outlive the identity provider's groups; machines use the provider's "
+            "client credentials, or an admin creates a token",
+            details={"missing_permission": "user.manage"},
+        )
 
 
 def _check_owned(name: str, created_by: str, disabled: bool, source: str) -> None:

@@ -35,6 +35,7 @@ import httpx
 
 from modelyard.config import Settings
 from modelyard.errors import BackendUnavailable, InvalidInput
+from modelyard.registry.external_users import SOURCE_PREFIX
 from modelyard.registry.roles import ROLES, check_roles
 from modelyard.registry.tokens import Unauthenticated
 
@@ -70,7 +71,7 @@ class OidcConfig:
     @property
     def source(self) -> str:
         """What SSO users are marked with in the store and the audit trail."""
-        return f"sso:{self.issuer}"
+        return f"{SOURCE_PREFIX}{self.issuer}"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcConfig | None:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
+from modelyard.registry.external_users import refuse_self_service_token
 from modelyard.server.pagination import encode_cursor
 from modelyard.server.routes._deps import NAME, Pages, Read, RunWrite, UserManage
 from modelyard.server.schemas import (
@@ -66,7 +67,15 @@ def list_tokens(
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated)
 def create_token(body: TokenCreate, ctx: Read) -> dict:
-    """Create a token for yourself (any user) or for someone else (admins); shown once."""
+    """Create a token for yourself (any user) or for someone else (admins); shown once.
+
+    A user provided by single sign-on may not mint their own: a platform token
+    would outlive the provider's say (their groups, their account); machines
+    use the provider's client credentials instead, or an admin creates one.
+    """
+    owner = body.user or ctx.user
+    if owner == ctx.user and not ctx.can("user.manage"):
+        refuse_self_service_token(ctx.yard.users.get(owner).created_by)
     created = ctx.yard.tokens.create(body.user, name=body.name, expires_in=body.expires_in)
     return {**created.info.to_dict(), "token": created.secret}
 
