@@ -10,6 +10,7 @@ provider's own error) are driven with httpx.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,7 +119,7 @@ def test_a_forged_state_is_refused(sso_site) -> None:
         forged = back.replace("state=", "state=x")
         response = client.get(forged)
     assert response.status_code == 401
-    assert "the state does not match" in response.text
+    assert "the state does not match" in html.unescape(response.text)
     assert "modelyard_session" not in response.headers.get("set-cookie", "")
 
 
@@ -129,7 +130,7 @@ def test_a_code_delivered_to_a_browser_that_did_not_start_the_flow_is_refused(ss
     with httpx.Client(timeout=60) as victim:
         response = victim.get(back)
     assert response.status_code == 401
-    assert "this browser did not start it here" in response.text
+    assert "this browser did not start it here" in html.unescape(response.text)
 
 
 def test_the_providers_error_is_shown(sso_site) -> None:
@@ -139,4 +140,86 @@ def test_the_providers_error_is_shown(sso_site) -> None:
         timeout=60,
     )
     assert response.status_code == 401
-    assert "the identity provider refused: the user said no" in response.text
+    assert "the identity provider refused: the user said no" in html.unescape(response.text)
+
+
+def _flow_cookie(client: httpx.Client) -> dict:
+    import base64
+    import json
+
+    raw = client.cookies.get("modelyard_oidc_flow")
+    return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+
+
+def test_a_response_from_another_issuer_is_refused(sso_site) -> None:
+    # RFC 9207: the provider names itself in the response; a mix-up attack names another.
+    with httpx.Client(timeout=60) as client:
+        back = sso_site.follow_to_callback(client, _start(client, sso_site), "dana")
+        assert parse_qs(urlsplit(back).query)["iss"] == [sso_site.idp.issuer]
+        forged = httpx.URL(back).copy_set_param("iss", "https://evil.example")
+        response = client.get(str(forged))
+    assert response.status_code == 401
+    assert "the response came from the issuer 'https://evil.example'" in html.unescape(
+        response.text
+    )
+
+
+def test_a_callback_without_a_code_is_refused(sso_site) -> None:
+    with httpx.Client(timeout=60) as client:
+        back = sso_site.follow_to_callback(client, _start(client, sso_site), "dana")
+        response = client.get(str(httpx.URL(back).copy_remove_param("code")))
+    assert response.status_code == 401
+    assert "sent no code" in html.unescape(response.text)
+
+
+def test_a_code_redeemed_by_someone_else_first_is_refused(sso_site) -> None:
+    with httpx.Client(timeout=60) as client:
+        back = sso_site.follow_to_callback(client, _start(client, sso_site), "dana")
+        code = parse_qs(urlsplit(back).query)["code"][0]
+        stolen = httpx.post(
+            f"{sso_site.idp.issuer}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": sso_site.callback,
+                "code_verifier": _flow_cookie(client)["verifier"],
+            },
+            auth=("modelyard", "modelyard-test-secret"),
+            timeout=60,
+        )
+        assert stolen.status_code == 200
+        response = client.get(back)
+    assert response.status_code == 401
+    assert (
+        "the identity provider refused the sign-in code (grant request is invalid)"
+        in html.unescape(response.text)
+    )
+
+
+def test_signing_out_at_the_provider_goes_to_its_end_session_endpoint(sso_site) -> None:
+    response = httpx.get(f"{sso_site.url}/auth/oidc/logout", timeout=60)
+    assert response.status_code == 303
+    target = httpx.URL(response.headers["location"])
+    assert str(target).startswith(f"{sso_site.idp.issuer}/session/end")
+    assert target.params["client_id"] == "modelyard"
+    assert target.params["post_logout_redirect_uri"] == f"{sso_site.url}/login"
+
+
+def test_an_unreachable_provider_is_explained_on_the_sign_in_page(tmp_path) -> None:
+    import modelyard
+    from modelyard.testing.platform import PlatformServer, free_port
+
+    store_url, artifacts = f"sqlite:///{tmp_path / 'yard.db'}", str(tmp_path / "artifacts")
+    modelyard.connect(store_url, artifact_root=artifacts, home=str(tmp_path)).close()
+    env = {
+        "MODELYARD_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}",
+        "MODELYARD_OIDC_CLIENT_ID": "modelyard",
+    }
+    with PlatformServer(store_url, artifacts, home=tmp_path / "server", env=env) as server:
+        login = httpx.get(f"{server.url}/login", timeout=60)
+        assert 'data-testid="sso-login"' in login.text
+        response = httpx.get(f"{server.url}/auth/oidc/login", timeout=60)
+        assert response.status_code == 503
+        assert "single sign-on is unavailable" in html.unescape(response.text)
+        logout = httpx.get(f"{server.url}/auth/oidc/logout", timeout=60)
+        assert logout.status_code == 303 and logout.headers["location"] == "/login"

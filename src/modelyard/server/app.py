@@ -77,7 +77,8 @@ def create_app(
 
         app.include_router(static.router)
         app.include_router(pages.router)
-        app.include_router(sso.router)
+        if app.state.platform.oidc is not None:
+            app.include_router(sso.router)
     _document_permissions(app)
     return app
 

@@ -34,6 +34,7 @@ from modelyard.server.auth import SESSION_COOKIE, Platform, platform
 
 __all__ = ["FLOW_COOKIE", "SSO_COOKIE", "router"]
 
+# Mounted by create_app only when oidc_issuer is configured.
 router = APIRouter(include_in_schema=False)
 
 FLOW_COOKIE = "modelyard_oidc_flow"
@@ -64,8 +65,7 @@ def oidc_login(request: Request, next: str | None = None) -> Response:
     from modelyard.server.ui.pages import _safe_next
 
     holder = platform(request)
-    if holder.oidc is None:
-        return _fail(request, "single sign-on is not configured on this server", 404)
+    assert holder.oidc is not None  # the router is mounted only with SSO configured
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     challenge = _b64(hashlib.sha256(verifier.encode()).digest())
     try:
@@ -142,8 +142,7 @@ def oidc_callback(
     error_description: str | None = None,
 ) -> Response:
     holder = platform(request)
-    if holder.oidc is None:
-        return _fail(request, "single sign-on is not configured on this server", 404)
+    assert holder.oidc is not None  # the router is mounted only with SSO configured
     if error:
         return _fail(request, f"the identity provider refused: {error_description or error}", 401)
     try:
