@@ -195,3 +195,14 @@ def test_an_sso_user_may_not_mint_a_platform_token_that_outlives_the_provider(ss
     with sso_site.api(sso_site.admin_token) as api:
         made = api.post("/api/v1/tokens", json={"user": "dana", "name": "ci", "expires_in": "1d"})
     assert made.status_code == 201, made.text
+
+
+def test_the_remote_client_works_with_a_jwt(sso_site, tmp_path) -> None:
+    import modelyard
+
+    remote = modelyard.connect(sso_site.url, token=sso_site.machine_token(), home=str(tmp_path))
+    try:
+        remote.models.create("remote-model", risk_tier=3)
+        assert "remote-model" in [m.name for m in remote.models.list()]
+    finally:
+        remote.close()
