@@ -71,13 +71,10 @@ def test_a_machine_jwt_from_client_credentials_writes_with_its_mapped_role(sso_s
     assert created.status_code in (200, 201), created.text
     assert created.json()["created_by"] == "modelyard-batch"
     # The SSO user's row was created by the issuer, and the audit trail says so.
-    local = sso_site.local()
-    try:
-        user = local.users.get("modelyard-batch")
-        assert user.roles == ("developer",)
-        assert user.created_by == f"sso:{sso_site.idp.issuer}"
-    finally:
-        local.close()
+    with sso_site.admin() as admin:
+        user = admin.get("/api/v1/users/modelyard-batch").json()
+    assert user["roles"] == ["developer"]
+    assert user["created_by"] == f"sso:{sso_site.idp.issuer}"
 
 
 def test_a_group_that_maps_to_no_role_grants_nothing(sso_site) -> None:
@@ -117,14 +114,13 @@ def test_losing_a_group_at_the_provider_drops_the_role(sso_site) -> None:
     demoted = _forge(sso_site, groups=["staff"])
     with sso_site.api(demoted) as api:
         assert api.post("/api/v1/models", json={"name": "dana-model"}).status_code == 403
-    local = sso_site.local()
-    try:
-        assert local.users.get("dana").roles == ()
-        events = local.audit.events(subject="user/dana", newest_first=False)
-        assert [e.action for e in events] == ["user.add", "user.roles"]
-        assert events[-1].actor == f"sso:{sso_site.idp.issuer}"
-    finally:
-        local.close()
+    with sso_site.admin() as admin:
+        assert admin.get("/api/v1/users/dana").json()["roles"] == []
+        events = admin.get(
+            "/api/v1/audit/events", params={"subject": "user/dana", "order": "oldest"}
+        ).json()["items"]
+    assert [e["action"] for e in events] == ["user.add", "user.roles"]
+    assert events[-1]["actor"] == f"sso:{sso_site.idp.issuer}"
 
 
 def _tampered(site) -> str:
