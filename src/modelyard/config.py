@@ -53,18 +53,6 @@ class Settings(BaseSettings):
         description="fsspec URL or path of the artifact store (default: home/artifacts).",
     )
     user: str = Field(default_factory=_default_user, description="The acting user's name.")
-    config_file: Path | None = Field(
-        default=None, description="The TOML file that was read, if any."
-    )
-    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
-    dask_scheduler: str | None = Field(
-        default=None,
-        description="Dask scheduler address for batch jobs (default: a LocalCluster).",
-    )
-    spark_master: str | None = Field(
-        default=None, description="Spark master for batch jobs (default: local[2])."
-    )
-
     # Single sign-on (OpenID Connect) for the platform server: off unless oidc_issuer is set.
     oidc_issuer: str | None = Field(
         default=None,
@@ -137,6 +125,18 @@ class Settings(BaseSettings):
             raise ValueError("oidc_client_id is required when oidc_issuer is set")
         return self
 
+    config_file: Path | None = Field(
+        default=None, description="The TOML file that was read, if any."
+    )
+    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler address for batch jobs (default: a LocalCluster).",
+    )
+    spark_master: str | None = Field(
+        default=None, description="Spark master for batch jobs (default: local[2])."
+    )
+
     @field_validator("user")
     @classmethod
     def _user_not_blank(cls, value: str) -> str:
@@ -166,7 +166,6 @@ class Settings(BaseSettings):
             "config_file": str(self.config_file) if self.config_file else None,
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
-            "oidc_issuer": self.oidc_issuer,
         }
 
     @classmethod
