@@ -133,14 +133,20 @@ def test_a_code_delivered_to_a_browser_that_did_not_start_the_flow_is_refused(ss
     assert "this browser did not start it here" in html.unescape(response.text)
 
 
-def test_the_providers_error_is_shown(sso_site) -> None:
-    response = httpx.get(
-        f"{sso_site.url}/auth/oidc/callback",
-        params={"error": "access_denied", "error_description": "the user said no"},
-        timeout=60,
-    )
+def test_the_providers_error_is_shown_to_the_browser_that_started_the_flow(sso_site) -> None:
+    params = {"error": "access_denied", "error_description": "the user said no"}
+    with httpx.Client(timeout=60) as client:
+        state = parse_qs(urlsplit(_start(client, sso_site)).query)["state"][0]
+        response = client.get(
+            f"{sso_site.url}/auth/oidc/callback", params={**params, "state": state}
+        )
     assert response.status_code == 401
     assert "the identity provider refused: the user said no" in html.unescape(response.text)
+    # Anyone else's link cannot put words on the sign-in page.
+    planted = httpx.get(f"{sso_site.url}/auth/oidc/callback", params=params, timeout=60)
+    assert planted.status_code == 401
+    assert "the user said no" not in planted.text
+    assert "did not start it here" in html.unescape(planted.text)
 
 
 def _flow_cookie(client: httpx.Client) -> dict:

@@ -143,12 +143,14 @@ def oidc_callback(
 ) -> Response:
     holder = platform(request)
     assert holder.oidc is not None  # the router is mounted only with SSO configured
-    if error:
-        return _fail(request, f"the identity provider refused: {error_description or error}", 401)
     try:
         flow = _read_flow(request)
         if not state or not hmac.compare_digest(state.encode(), flow["state"].encode()):
             raise Unauthenticated("sign-in refused: the state does not match this browser's")
+        if error:
+            # Shown only once the state matched: nobody else's link can put words here.
+            reason = error_description or error
+            raise Unauthenticated(f"the identity provider refused: {reason}")
         if iss is not None and iss != holder.oidc.config.issuer:
             raise Unauthenticated(f"sign-in refused: the response came from the issuer {iss!r}")
         if not code:
@@ -158,7 +160,9 @@ def oidc_callback(
         )
     except ModelyardError as exc:
         return _fail(request, exc.message, exc.http_status)
-    response = RedirectResponse(flow["next"], status_code=303)
+    from modelyard.server.ui.pages import _safe_next
+
+    response = RedirectResponse(_safe_next(flow["next"]), status_code=303)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     cookie: dict[str, Any] = {
         "max_age": holder.session_hours * 3600,
