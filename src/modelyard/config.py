@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     spark_master: str | None = Field(
         default=None, description="Spark master for batch jobs (default: local[2])."
     )
+    audit_checkpoint: str | None = Field(
+        default=None,
+        description=(
+            "Path or fsspec URL where the audit chain's head is checkpointed after every "
+            "audited change (a URL ending in '/' keeps write-once objects, for buckets "
+            "with retention); 'modelyard audit verify --checkpoint' detects deleted tail "
+            "events against it."
+        ),
+    )
 
     @field_validator("user")
     @classmethod
@@ -166,6 +175,7 @@ class Settings(BaseSettings):
             "config_file": str(self.config_file) if self.config_file else None,
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
+            "audit_checkpoint": self.audit_checkpoint,
         }
 
     @classmethod

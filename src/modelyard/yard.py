@@ -16,9 +16,17 @@ from modelyard.artifacts import ArtifactStore, get_artifact_store
 from modelyard.batch import BatchService
 from modelyard.config import Settings, load_settings
 from modelyard.data import DatasetService
+from modelyard.errors import InvalidInput
 from modelyard.registry.audit import AuditRecord, VerifyResult, record_pipeline_event
+from modelyard.registry.audit import event_at as audit_event_at
 from modelyard.registry.audit import events as audit_events
+from modelyard.registry.audit import head as audit_head
 from modelyard.registry.audit import verify as audit_verify
+from modelyard.registry.checkpoint import Checkpoint
+from modelyard.registry.checkpoint import check as _check
+from modelyard.registry.checkpoint import read as _read_checkpoint
+from modelyard.registry.checkpoint import write as _write_checkpoint
+from modelyard.registry.checkpoint import writer as _checkpoint_writer
 from modelyard.registry.deployments import DeploymentService
 from modelyard.registry.models import ModelService
 from modelyard.registry.tokens import TokenService
@@ -73,7 +81,9 @@ class Yard:
             settings=settings,
         )
         self.deployments = DeploymentService(self.store, user=settings.user)
-        self.audit = AuditService(self.store, user=settings.user)
+        self.audit = AuditService(self.store, user=settings.user, sink=settings.audit_checkpoint)
+        if self._owns_store and settings.audit_checkpoint:
+            self.store.on_audit_commit(_checkpoint_writer(settings.audit_checkpoint))
         self.tokens = TokenService(self.store, user=settings.user)
 
     @property
@@ -139,9 +149,10 @@ class Yard:
 class AuditService:
     """``yard.audit``: read and verify the audit trail; record pipeline events."""
 
-    def __init__(self, store: MetadataStore, *, user: str) -> None:
+    def __init__(self, store: MetadataStore, *, user: str, sink: str | None = None) -> None:
         self._store = store
         self._user = user
+        self._sink = sink
 
     def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> AuditRecord:
         """Append a pipeline event (gate verdicts, approval requests, promotion decisions).
@@ -173,10 +184,32 @@ class AuditService:
                 newest_first=newest_first,
             )
 
-    def verify(self) -> VerifyResult:
-        """Walk the hash chain; the result names the first event that does not hold."""
+    def verify(self, checkpoint: str | None = None) -> VerifyResult:
+        """Walk the hash chain; the result names the first event that does not hold.
+
+        With ``checkpoint`` (a path or URL written by ``checkpoint()`` or by the
+        ``audit_checkpoint`` setting), a chain that lost its last events, or was
+        rewritten up to the checkpointed head, is reported too.
+        """
+        mark = _read_checkpoint(checkpoint) if checkpoint else None
         with self._store.read() as session:
-            return audit_verify(session)
+            result = audit_verify(session)
+            if mark is None:
+                return result
+            return _check(result, mark, lambda seq: audit_event_at(session, seq), checkpoint)
+
+    def checkpoint(self, to: str | None = None) -> Checkpoint:
+        """Write the current head to ``to`` (default: the ``audit_checkpoint`` setting)."""
+        target = to or self._sink
+        if not target:
+            raise InvalidInput(
+                "no checkpoint sink: pass to=PATH_OR_URL (--to) or set MODELYARD_AUDIT_CHECKPOINT"
+            )
+        with self._store.read() as session:
+            current = audit_head(session)
+        if current is None:
+            raise InvalidInput("the audit trail is empty: there is no head to checkpoint yet")
+        return _write_checkpoint(target, *current)
 
 
 def connect(

@@ -8,7 +8,10 @@ paths build their statements once and run them on a Core connection.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.store.models import (
     Alias,
@@ -58,3 +61,13 @@ RUN_INPUTS = select(RunInput.dataset_version_id, RunInput.role).where(
 INSERT_METRIC = insert(VersionMetric)
 INSERT_DATASET = insert(VersionDataset)
 INSERT_TAG = insert(VersionTag)
+
+
+def insert_model_if_absent(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (name) DO NOTHING RETURNING id``: the first registration's row."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(RegisteredModel)
+        .on_conflict_do_nothing(index_elements=[RegisteredModel.name])
+        .returning(RegisteredModel.id)
+    )

@@ -32,7 +32,12 @@ from modelyard.store.models import (
 def model_row(session: Session, name: str, *, lock: bool = False) -> RegisteredModel:
     check_name(name, "model name")
     query = select(RegisteredModel).where(RegisteredModel.name == name)
-    row = session.scalar(query.with_for_update() if lock else query)
+    if lock:
+        # The model row is the governance lock of a model: sign-offs, protected-alias
+        # moves and policy changes all take it first. populate_existing: a copy loaded
+        # before the lock was granted may be stale (another writer just committed).
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"no model {name!r}; see 'modelyard models list'")
     return row

@@ -5,9 +5,12 @@ action, subject, canonical JSON payload, and the previous event's hash. An
 UPDATE of any stored event breaks its own hash; a DELETE leaves a gap in the
 sequence and breaks the next event's ``prev_hash``; an INSERT out of order
 breaks a ``prev_hash`` link. ``verify`` walks the chain and names the first
-broken event. A chain can still be rewritten wholesale by someone who can
-write the table and recompute every hash: export ``head()`` to an outside
-system (a ticket, a WORM bucket) to anchor it.
+broken event. Two things the chain alone cannot show: deleting the *last*
+events (the shorter chain is still a valid chain) and a wholesale rewrite by
+someone who can write the table and recompute every hash. Both are caught by
+a checkpoint of the head kept outside the database (``checkpoint.py``):
+``verify`` against it reports a chain shorter than the checkpoint, or a
+different event where the checkpoint names one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from modelyard._util.clock import now_ms
 from modelyard.errors import InvalidInput
 from modelyard.registry.roles import Actor
+from modelyard.store.engine import AUDIT_HEAD_KEY
 from modelyard.store.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -68,6 +72,8 @@ class VerifyResult:
     head: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    # The checkpoint the chain was checked against (its seq), when one was given.
+    checkpoint_seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +82,7 @@ class VerifyResult:
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
+            "checkpoint_seq": self.checkpoint_seq,
         }
 
 
@@ -130,6 +137,8 @@ def append_record(
             "hash": digest,
         },
     )
+    # Handed to the store's after-commit callbacks (the audit checkpoint).
+    conn.info[AUDIT_HEAD_KEY] = (seq, digest)
     return AuditRecord(seq, time, actor, action, subject, body, prev, digest)
 
 
@@ -176,9 +185,12 @@ def events(
 ) -> list[AuditRecord]:
     query = select(AuditEvent).where(AuditEvent.seq > after_seq)
     if subject:
+        # "model/NAME" covers the model, its versions (model/NAME/3) and its
+        # aliases (model/NAME@champion); never another model (model/NAME-2).
         query = query.where(
             (AuditEvent.subject == subject)
             | AuditEvent.subject.startswith(f"{subject}/", autoescape=True)
+            | AuditEvent.subject.startswith(f"{subject}@", autoescape=True)
         )
     if action:
         query = query.where(AuditEvent.action == action)
@@ -233,3 +245,14 @@ def verify(session: Session) -> VerifyResult:
 
 def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+def head(session: Session | Connection) -> tuple[int, str] | None:
+    """(seq, hash) of the last event, or None for an empty trail."""
+    row = session.execute(_LAST).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def event_at(session: Session, seq: int) -> AuditRecord | None:
+    row = session.get(AuditEvent, seq)
+    return _record(row) if row is not None else None

@@ -143,3 +143,37 @@ class UserInfo:
             "created_at": self.created_at,
             "created_by": self.created_by,
         }
+
+
+@dataclass(frozen=True)
+class PolicyChangeInfo:
+    """A request to weaken a model's risk tier or policy, and its sign-offs."""
+
+    id: int
+    model: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    required_roles: tuple[str, ...]
+    status: str
+    comment: str
+    requested_by: str
+    requested_at: int
+    decided_by: str | None
+    decided_at: int | None
+    sign_offs: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "before": self.before,
+            "after": self.after,
+            "required_roles": list(self.required_roles),
+            "status": self.status,
+            "comment": self.comment,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "sign_offs": [dict(s) for s in self.sign_offs],
+        }

@@ -1,10 +1,16 @@
 """Roles, what each may do, and who the acting user is.
 
     viewer     read everything
-    developer  create models, register versions, set unprotected aliases, log runs
+    developer  create models, register versions, set and delete unprotected aliases, log runs
     validator  validate versions and sign off the validation stage
-    approver   sign off the approval stage, move protected aliases
-    admin      manage users and policies (and everything a developer may do)
+    approver   sign off the approval stage, move and delete protected aliases
+    admin      manage users, tighten policies, request a weaker policy (which someone
+               else must sign off), move protected aliases, and what a developer may do
+
+Protected aliases (``champion`` unless a model's policy says otherwise) still
+need the policy's sign-offs whoever moves them. docs/trust-model.md has the
+same table, and tests/security/test_roles_table.py checks both against what
+the registry does.
 
 With no user registered at all, the store is in *open mode* (a laptop, the
 embedded default): every acting user holds every role. Four-eyes rules still
@@ -31,7 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "version.validate": frozenset({"validator", "developer", "admin"}),
     "version.archive": frozenset({"developer", "approver", "admin"}),
     "alias.set": frozenset({"developer", "approver", "admin"}),
-    "alias.set_protected": frozenset({"developer", "approver", "admin"}),
+    # Moving or deleting a protected alias (champion): never a developer's call.
+    "alias.set_protected": frozenset({"approver", "admin"}),
     "approval.validator": frozenset({"validator"}),
     "approval.approver": frozenset({"approver"}),
     "user.manage": frozenset({"admin"}),

@@ -21,8 +21,8 @@ from modelyard._util.clock import now_ms
 from modelyard._util.names import check_alias, check_name, parse_ref
 from modelyard.artifacts import ArtifactStore
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from modelyard.registry import _fast, _rows, audit
-from modelyard.registry.entities import ModelInfo, ModelVersionInfo
+from modelyard.registry import _fast, _rows, audit, governance
+from modelyard.registry.entities import ModelInfo, ModelVersionInfo, PolicyChangeInfo
 from modelyard.registry.policy import Policy, check_tier
 from modelyard.registry.users import resolve_actor
 from modelyard.store import MetadataStore
@@ -122,6 +122,38 @@ class ModelRegistry:
         )
         return row
 
+    def _first_registration(self, conn: Any, name: str) -> int:
+        """Get or create the model row of a first registration, then lock it.
+
+        Sixteen processes registering a new model at once all get here: the
+        insert is ``ON CONFLICT DO NOTHING`` (PostgreSQL waits for the winner's
+        commit, then does nothing), so exactly one creates the row (and its
+        ``model.create`` event) and every one then locks it to number versions.
+        """
+        now = now_ms()
+        values = {
+            "name": name,
+            "description": "",
+            "owner": self._user,
+            "risk_tier": 1,
+            "policy": {},
+            "created_by": self._user,
+            "created_at": now,
+            "updated_at": now,
+        }
+        created = conn.execute(_fast.insert_model_if_absent(conn.dialect.name), values).scalar()
+        if created is not None:
+            audit.append(
+                conn,
+                self._user,
+                "model.create",
+                f"model/{name}",
+                {"after": {"description": "", "owner": self._user, "risk_tier": 1, "policy": {}}},
+            )
+        model_id = conn.execute(_fast.MODEL_FOR_UPDATE, {"name": name}).scalar()
+        assert model_id is not None  # inserted above, or by the transaction we waited for
+        return int(model_id)
+
     def update(
         self,
         name: str,
@@ -130,7 +162,17 @@ class ModelRegistry:
         owner: str | None = None,
         risk_tier: int | None = None,
         policy: Mapping[str, Any] | None = None,
+        detach_unqualified: bool = False,
     ) -> ModelInfo:
+        """Change a model's description, owner, or (admins) tighten its risk tier or policy.
+
+        A change that relaxes the policy (a lower tier, a sign-off no longer
+        required, an alias no longer protected) is refused: it needs four-eyes
+        (``request_policy_change`` and a second person's sign-off). A tighter
+        policy is re-checked against every protected alias: one pointing at a
+        version that no longer qualifies is refused, or with
+        ``detach_unqualified`` removed (an ``alias.detach`` audit event).
+        """
         with self._store.write() as session:
             actor = resolve_actor(session, self._user)
             actor.require("model.update", "update models")
@@ -146,11 +188,9 @@ class ModelRegistry:
             if owner is not None:
                 row.owner = owner
             if risk_tier is not None or policy is not None:
-                actor.require("policy.manage", "change a model's risk tier or policy")
-                row.risk_tier = check_tier(risk_tier if risk_tier is not None else row.risk_tier)
-                if policy is not None:
-                    Policy.for_model(row.risk_tier, policy)
-                    row.policy = dict(policy)
+                governance.apply_strengthening(
+                    session, actor, row, risk_tier, policy, detach=detach_unqualified
+                )
             row.updated_at = now_ms()
             after = {
                 "description": row.description,
@@ -166,6 +206,54 @@ class ModelRegistry:
                 {"before": before, "after": after},
             )
             return _rows.model_info(session, row)
+
+    # -- governed policy changes ------------------------------------------
+    def request_policy_change(
+        self,
+        name: str,
+        *,
+        risk_tier: int | None = None,
+        policy: Mapping[str, Any] | None = None,
+        comment: str = "",
+    ) -> PolicyChangeInfo:
+        """Ask for a relaxing change of the risk tier or policy; applied after a second sign-off.
+
+        The signers must hold the sign-off roles the *current* policy requires
+        (an approver at least), and none may be the requester.
+        """
+        with self._store.write() as session:
+            actor = resolve_actor(session, self._user)
+            model = _rows.model_row(session, name, lock=True)
+            return governance.request_change(session, actor, model, risk_tier, policy, comment)
+
+    def sign_off_policy_change(
+        self,
+        name: str,
+        change_id: int,
+        *,
+        comment: str = "",
+        role: str | None = None,
+        detach_unqualified: bool = False,
+    ) -> PolicyChangeInfo:
+        """Sign a pending policy change off; the last required sign-off applies it."""
+        with self._store.write() as session:
+            actor = resolve_actor(session, self._user)
+            model = _rows.model_row(session, name, lock=True)
+            return governance.sign_off_change(
+                session, actor, model, change_id, role, comment, detach=detach_unqualified
+            )
+
+    def reject_policy_change(self, name: str, change_id: int, *, comment: str) -> PolicyChangeInfo:
+        """Close a pending policy change unapplied (its requester, or a would-be signer)."""
+        with self._store.write() as session:
+            actor = resolve_actor(session, self._user)
+            model = _rows.model_row(session, name, lock=True)
+            return governance.reject_change(session, actor, model, change_id, comment)
+
+    def policy_changes(self, name: str, *, status: str | None = None) -> list[PolicyChangeInfo]:
+        with self._store.read() as session:
+            resolve_actor(session, self._user)
+            return governance.list_changes(session, _rows.model_row(session, name), status)
 
     def get_model(self, name: str) -> ModelInfo:
         with self._store.read() as session:
@@ -317,9 +405,7 @@ class ModelRegistry:
             model_id = conn.execute(_fast.MODEL_FOR_UPDATE, {"name": name}).scalar()
             if model_id is None:
                 actor.require("model.create", "create models")
-                with Session(bind=conn) as session:
-                    model_id = self._insert_model(session, name, "", None, 1, None).id
-                    session.flush()
+                model_id = self._first_registration(conn, name)
             number = (conn.execute(_fast.MAX_VERSION, {"model_id": model_id}).scalar() or 0) + 1
             now = now_ms()
             flavor = manifest.get("flavor", "unknown")
@@ -561,8 +647,8 @@ class ModelRegistry:
         ref = version if isinstance(version, str) else f"{name}/{_rows.version_number(version)}"
         with self._store.write() as session:
             actor = resolve_actor(session, self._user)
+            model = _rows.model_row(session, name, lock=True)  # the model's governance lock
             row = _rows.version_row(session, ref)
-            model = _rows.model_row(session, name, lock=True)
             if row.model_id != model.id:
                 raise InvalidInput(f"{ref} is not a version of model {name!r}")
             policy = Policy.for_model(model.risk_tier, model.policy)
@@ -573,12 +659,7 @@ class ModelRegistry:
             if row.state == "archived":
                 raise Conflict(f"{name}/{row.version} is archived; it cannot take an alias")
             if protected:
-                decisions = session.execute(
-                    select(Approval.role, Approval.user, Approval.decision)
-                    .where(Approval.version_id == row.id)
-                    .order_by(Approval.id)
-                ).all()
-                missing = policy.missing_sign_offs(decisions)
+                missing = governance.missing(policy, governance.standing(session, row.id))
                 if missing:
                     raise PermissionDenied(
                         f"{name}/{row.version} cannot become {alias!r}: the tier-{model.risk_tier} "
@@ -655,20 +736,21 @@ class ModelRegistry:
         return self._decide(ref, "rejected", comment, role)
 
     def _decide(self, ref: str, decision: str, comment: str, role: str | None) -> ModelVersionInfo:
+        if isinstance(ref, ModelVersionInfo):
+            ref = ref.ref
+        parsed = parse_ref(ref, "model reference")
         with self._store.write() as session:
             actor = resolve_actor(session, self._user)
-            row = _rows.version_row(session, ref)
+            # Lock first, then read: a concurrent sign-off of the same model waits here
+            # and then sees this one (the sign_offs constraint is the backstop).
+            _rows.model_row(session, parsed.name, lock=True)
+            row = _rows.version_row(session, parsed)
             info = _rows.version_info(session, row)
             policy = self._policy_of(session, row.model_id)
+            signed = governance.standing(session, row.id)
             sign_roles = [r for r in ("validator", "approver") if r in actor.roles]
             if role is None:
-                pending = [
-                    r
-                    for r in policy.missing_sign_offs(
-                        (a.role, a.user, a.decision) for a in info.approvals
-                    )
-                    if r in sign_roles
-                ]
+                pending = [r for r in governance.missing(policy, signed) if r in sign_roles]
                 role = (pending or sign_roles or [None])[0]
             if role is None or role not in ("validator", "approver"):
                 raise PermissionDenied(
@@ -683,35 +765,31 @@ class ModelRegistry:
                     f"four-eyes: {self._user} registered {info.ref} and cannot sign it off",
                     details={"rule": "four-eyes", "registrant": info.created_by},
                 )
-            standing = {a.role: a.user for a in info.approvals if a.decision == "approved"}
-            for a in info.approvals:
-                if a.decision == "rejected":
-                    standing.pop(a.role, None)
-            other = [r for r, u in standing.items() if u == self._user and r != role]
+            other = [r for r, u in signed.items() if u == self._user and r != role]
             if decision == "approved" and other:
                 raise PermissionDenied(
                     f"four-eyes: {self._user} already signed off {info.ref} as {other[0]}; "
-                    f"the {role} must be someone else"
+                    f"the {role} must be someone else",
+                    details={"rule": "four-eyes"},
                 )
-            session.add(
-                Approval(
-                    version_id=row.id,
-                    role=role,
-                    user=self._user,
-                    decision=decision,
-                    comment=comment,
-                    created_at=now_ms(),
-                )
+            approval = Approval(
+                version_id=row.id,
+                role=role,
+                user=self._user,
+                decision=decision,
+                comment=comment,
+                created_at=now_ms(),
             )
+            session.add(approval)
             session.flush()
-            before = row.state
-            decisions = session.execute(
-                select(Approval.role, Approval.user, Approval.decision)
-                .where(Approval.version_id == row.id)
-                .order_by(Approval.id)
-            ).all()
             if decision == "approved":
-                if not policy.missing_sign_offs(decisions):
+                governance.record_sign_off(session, row.id, role, self._user, approval.id, info.ref)
+            else:
+                governance.withdraw_sign_off(session, row.id, role)
+            before = row.state
+            still_missing = governance.missing(policy, governance.standing(session, row.id))
+            if decision == "approved":
+                if not still_missing:
                     row.state = "approved" if row.state != "deployed" else row.state
                 elif role == "validator" and row.state == "registered":
                     row.state = "validated"
@@ -734,11 +812,13 @@ class ModelRegistry:
 
     def missing_sign_offs(self, ref: str, alias: str = "champion") -> list[str]:
         """Sign-offs still needed before ``alias`` may point at ``ref`` (empty when none)."""
-        info = self.get(ref)
-        policy = self.policy(info.name)
-        if alias not in policy.protected_aliases:
-            return []
-        return policy.missing_sign_offs((a.role, a.user, a.decision) for a in info.approvals)
+        with self._store.read() as session:
+            resolve_actor(session, self._user)
+            row = _rows.version_row(session, ref)
+            policy = self._policy_of(session, row.model_id)
+            if alias not in policy.protected_aliases:
+                return []
+            return governance.missing(policy, governance.standing(session, row.id))
 
     # -- audit ------------------------------------------------------------
     def audit_events(self, **filters: Any) -> list[audit.AuditRecord]:

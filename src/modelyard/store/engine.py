@@ -9,7 +9,8 @@ the parent row with ``SELECT ... FOR UPDATE``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from modelyard.errors import BackendUnavailable, Conflict, InvalidInput
 from modelyard.store import migrate
 
-__all__ = ["MetadataStore"]
+__all__ = ["AUDIT_HEAD_KEY", "MetadataStore"]
+
+# Where the audit module leaves (seq, hash) of the last event it appended in a
+# transaction (``Session.info`` or ``Connection.info``); the store hands it to
+# ``on_audit_commit`` callbacks once the transaction has committed.
+AUDIT_HEAD_KEY = "modelyard.audit_head"
+AuditCallback = Callable[[int, str], None]
+_log = logging.getLogger("modelyard.store")
 
 _SUPPORTED = ("sqlite", "postgresql")
 
@@ -81,6 +89,7 @@ class MetadataStore:
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._audit_callbacks: list[AuditCallback] = []
         if migrate_on_connect:
             self.upgrade()
 
@@ -103,11 +112,34 @@ class MetadataStore:
         with self._translate(), self._read() as session:
             yield session
 
+    def on_audit_commit(self, callback: AuditCallback) -> None:
+        """Call ``callback(seq, hash)`` after each commit that appended audit events.
+
+        It runs after the commit, so it never names an event that was rolled
+        back (the audit checkpoint relies on that); an error in it is logged,
+        not raised: the change it reports is already committed.
+        """
+        self._audit_callbacks.append(callback)
+
+    def _audit_committed(self, head: tuple[int, str] | None) -> None:
+        if head is None:
+            return
+        for callback in self._audit_callbacks:
+            try:
+                callback(*head)
+            except Exception:  # the change is committed; say so loudly, do not undo
+                _log.exception("after-commit audit callback %r failed", callback)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
+        head = None
         with self._translate(), self._write() as session, session.begin():
-            yield session
+            try:
+                yield session
+            finally:
+                head = session.info.pop(AUDIT_HEAD_KEY, None)
+        self._audit_committed(head)
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
@@ -118,8 +150,14 @@ class MetadataStore:
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a write transaction: the fast path for hot logging calls."""
+        head = None
         with self._translate(), self._write_engine.begin() as connection:
-            yield connection
+            connection.info.pop(AUDIT_HEAD_KEY, None)  # info outlives a checkout
+            try:
+                yield connection
+            finally:
+                head = connection.info.pop(AUDIT_HEAD_KEY, None)
+        self._audit_committed(head)
 
     @contextmanager
     def _translate(self) -> Iterator[None]:

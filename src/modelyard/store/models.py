@@ -259,6 +259,55 @@ class Approval(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class SignOff(Base):
+    """A standing sign-off: at most one per (version, role), and one person holds at most one.
+
+    ``approvals`` keeps every decision ever made; this table holds only the
+    sign-offs that stand now. Its key and unique constraint make four-eyes a
+    database rule: two concurrent requests by one person for both roles cannot
+    both commit, whatever the code path (migration i13_governance_signoffs).
+    """
+
+    __tablename__ = "sign_offs"
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255))
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("version_id", "user", name="uq_sign_offs_version_user"),)
+
+
+class PolicyChange(Base):
+    """A requested weakening of a model's risk tier or policy, applied after four-eyes."""
+
+    __tablename__ = "policy_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    required_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))  # pending | applied | rejected
+    comment: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PolicyChangeSignOff(Base):
+    """A sign-off of a policy change; the same database rule as ``SignOff``."""
+
+    __tablename__ = "policy_change_sign_offs"
+    change_id: Mapped[int] = mapped_column(ForeignKey("policy_changes.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("change_id", "user", name="uq_policy_change_sign_offs_change_user"),
+    )
+
+
 class AuditEvent(Base):
     """One link of the audit hash chain; ``hash`` covers every other column and ``prev_hash``."""
 
