@@ -92,13 +92,26 @@ def _brief(payload: dict) -> str:
 
 
 @audit_app.command("verify")
-def verify(as_json: JsonOption = False) -> None:
+def verify(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint path or URL (see 'audit checkpoint'): also detect deleted "
+            "tail events and a chain rewritten up to the checkpointed head.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Walk the hash chain; exit 6 and name the first bad event if it was tampered with."""
-    result = yard().audit.verify()
+    result = yard().audit.verify(checkpoint=checkpoint)
     if as_json:
         out.print_json(result.to_dict())
     elif result.ok:
-        out.console.print(f"audit chain intact: {result.events} events, head {result.head[:16]}")
+        against = f", matches checkpoint at event {result.checkpoint_seq}" if checkpoint else ""
+        out.console.print(
+            f"audit chain intact: {result.events} events, head {result.head[:16]}{against}"
+        )
     else:
         out.err_console.print(
             f"[bold red]audit chain broken[/bold red] at event {result.first_bad_seq}: "
@@ -106,3 +119,19 @@ def verify(as_json: JsonOption = False) -> None:
         )
     if not result.ok:
         raise typer.Exit(6)
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Path or fsspec URL; default: MODELYARD_AUDIT_CHECKPOINT."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the chain's head outside the database, for 'audit verify --checkpoint'."""
+    mark = yard().audit.checkpoint(to)
+    if as_json:
+        out.print_json(mark.to_dict())
+    else:
+        out.console.print(f"checkpointed event {mark.seq} (head {mark.hash[:16]})")

@@ -10,6 +10,7 @@ from rich.tree import Tree
 
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
+from modelyard.cli.policy import policy_app
 from modelyard.errors import InvalidInput
 
 models_app = typer.Typer(
@@ -360,3 +361,6 @@ def import_mlflow(
     """Import an MLflow model directory (sklearn or LightGBM flavor) as a new version."""
     v = yard().models.import_mlflow(name, path, description=description)
     out.console.print(f"imported {path} as {v.ref} ({v.flavor})")
+
+
+models_app.add_typer(policy_app, name="policy")

@@ -10,6 +10,7 @@ from modelyard.registry.entities import (
     ApprovalInfo,
     ModelInfo,
     ModelVersionInfo,
+    PolicyChangeInfo,
     UserInfo,
     VersionArtifactInfo,
 )
@@ -162,4 +163,23 @@ def audit_record(d: dict[str, Any]) -> AuditRecord:
 
 
 def verify_result(d: dict[str, Any]) -> VerifyResult:
-    return VerifyResult(d["ok"], d["events"], d["head"], d["first_bad_seq"], d["problem"])
+    return VerifyResult(
+        d["ok"], d["events"], d["head"], d["first_bad_seq"], d["problem"], d.get("checkpoint_seq")
+    )
+
+
+def policy_change(d: dict[str, Any]) -> PolicyChangeInfo:
+    return PolicyChangeInfo(
+        id=d["id"],
+        model=d["model"],
+        before=d["before"],
+        after=d["after"],
+        required_roles=tuple(d["required_roles"]),
+        status=d["status"],
+        comment=d["comment"],
+        requested_by=d["requested_by"],
+        requested_at=d["requested_at"],
+        decided_by=d["decided_by"],
+        decided_at=d["decided_at"],
+        sign_offs=tuple(d["sign_offs"]),
+    )

@@ -12,6 +12,10 @@ from modelyard.client import _decode
 from modelyard.client._http import Transport
 from modelyard.errors import InvalidInput
 from modelyard.registry.audit import AuditRecord, VerifyResult
+from modelyard.registry.checkpoint import Checkpoint
+from modelyard.registry.checkpoint import check as check_checkpoint
+from modelyard.registry.checkpoint import read as read_checkpoint
+from modelyard.registry.checkpoint import write as write_checkpoint
 from modelyard.registry.entities import UserInfo
 from modelyard.registry.roles import Actor, check_roles
 from modelyard.registry.tokens import DEFAULT_EXPIRY, NewToken, TokenInfo
@@ -66,8 +70,30 @@ class RemoteAudit:
         )
         return [_decode.audit_record(e) for e in islice(found, limit)]
 
-    def verify(self) -> VerifyResult:
-        return _decode.verify_result(self._http.get("/audit/verify"))
+    def verify(self, checkpoint: str | None = None) -> VerifyResult:
+        """The server's walk of the chain, checked here against ``checkpoint`` if given.
+
+        The checkpoint is read by this process, never by the server: a reader
+        cannot make the server open paths or URLs of their choosing.
+        """
+        mark = read_checkpoint(checkpoint) if checkpoint else None
+        result = _decode.verify_result(self._http.get("/audit/verify"))
+        if mark is None:
+            return result
+        return check_checkpoint(result, mark, self._event_at, checkpoint)
+
+    def _event_at(self, seq: int) -> AuditRecord | None:
+        found = self.events(after_seq=seq - 1, limit=1, newest_first=False)
+        return found[0] if found and found[0].seq == seq else None
+
+    def checkpoint(self, to: str) -> Checkpoint:
+        """Write the server's current head to ``to`` (a path or URL this process can write)."""
+        if not to:
+            raise InvalidInput("pass to=PATH_OR_URL: where to write the checkpoint")
+        head = self.events(limit=1)
+        if not head:
+            raise InvalidInput("the audit trail is empty: there is no head to checkpoint yet")
+        return write_checkpoint(to, head[0].seq, head[0].hash)
 
     def record(self, action: str, subject: str, detail: Mapping[str, Any]) -> AuditRecord:
         """Record a pipeline event as the token's user."""

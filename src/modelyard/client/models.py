@@ -23,7 +23,7 @@ from modelyard.client._http import Transport
 from modelyard.errors import InvalidInput, PermissionDenied
 from modelyard.registry import lifecycle
 from modelyard.registry.audit import AuditRecord
-from modelyard.registry.entities import ModelInfo, ModelVersionInfo
+from modelyard.registry.entities import ModelInfo, ModelVersionInfo, PolicyChangeInfo
 from modelyard.registry.loading import ModelCache
 from modelyard.registry.policy import Policy
 from modelyard.registry.service import EXAMPLE_FILE, EXAMPLE_ROWS, RESERVED_ALIASES
@@ -87,10 +87,49 @@ class RemoteModels:
         owner: str | None = None,
         risk_tier: int | None = None,
         policy: Mapping[str, Any] | None = None,
+        detach_unqualified: bool = False,
     ) -> ModelInfo:
         body = {"description": description, "owner": owner, "risk_tier": risk_tier}
         body["policy"] = dict(policy) if policy is not None else None
+        body["detach_unqualified"] = detach_unqualified or None
         return _decode.model(self._http.patch(f"/models/{name}", body))
+
+    def request_policy_change(
+        self,
+        name: str,
+        *,
+        risk_tier: int | None = None,
+        policy: Mapping[str, Any] | None = None,
+        comment: str = "",
+    ) -> PolicyChangeInfo:
+        body = {
+            "risk_tier": risk_tier,
+            "policy": dict(policy) if policy is not None else None,
+            "comment": comment,
+        }
+        return _decode.policy_change(self._http.post(f"/models/{name}/policy-changes", body))
+
+    def sign_off_policy_change(
+        self,
+        name: str,
+        change_id: int,
+        *,
+        comment: str = "",
+        role: str | None = None,
+        detach_unqualified: bool = False,
+    ) -> PolicyChangeInfo:
+        body = {"comment": comment, "role": role, "detach_unqualified": detach_unqualified}
+        path = f"/models/{name}/policy-changes/{change_id}/sign-off"
+        return _decode.policy_change(self._http.post(path, body))
+
+    def reject_policy_change(self, name: str, change_id: int, *, comment: str) -> PolicyChangeInfo:
+        path = f"/models/{name}/policy-changes/{change_id}/reject"
+        return _decode.policy_change(self._http.post(path, {"comment": comment}))
+
+    def policy_changes(self, name: str, *, status: str | None = None) -> list[PolicyChangeInfo]:
+        params = {"status": status} if status else {}
+        found = self._http.get(f"/models/{name}/policy-changes", **params)
+        return [_decode.policy_change(c) for c in found]
 
     def get_model(self, name: str) -> ModelInfo:
         check_name(name, "model name")

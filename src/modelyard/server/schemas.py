@@ -259,6 +259,38 @@ class ModelUpdate(_In):
     owner: str | None = None
     risk_tier: int | None = Field(default=None, ge=1, le=3)
     policy: dict[str, Any] | None = None
+    detach_unqualified: bool | None = None
+
+
+class PolicyChangeIn(_In):
+    risk_tier: int | None = Field(default=None, ge=1, le=3)
+    policy: dict[str, Any] | None = None
+    comment: str = Field(default="", max_length=4000)
+
+
+class PolicySignOffIn(_In):
+    comment: str = Field(default="", max_length=4000)
+    role: Literal["validator", "approver"] | None = None
+    detach_unqualified: bool = False
+
+
+class PolicyRejectIn(_In):
+    comment: str = Field(min_length=1, max_length=4000)
+
+
+class PolicyChangePublic(BaseModel):
+    id: int
+    model: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    required_roles: list[str]
+    status: str
+    comment: str
+    requested_by: str
+    requested_at: int
+    decided_by: str | None
+    decided_at: int | None
+    sign_offs: list[dict[str, Any]]
 
 
 class ApprovalPublic(BaseModel):
@@ -410,6 +442,7 @@ class VerifyPublic(BaseModel):
     head: str
     first_bad_seq: int | None
     problem: str | None
+    checkpoint_seq: int | None = None
 
 
 class UserPublic(BaseModel):

@@ -22,6 +22,7 @@ VersionArchive = Annotated[Ctx, Depends(requires("version.archive"))]
 AliasSet = Annotated[Ctx, Depends(requires("alias.set", "alias.set_protected"))]
 SignOff = Annotated[Ctx, Depends(requires("approval.validator", "approval.approver"))]
 UserManage = Annotated[Ctx, Depends(requires("user.manage"))]
+PolicyManage = Annotated[Ctx, Depends(requires("policy.manage"))]
 DeploymentManage = Annotated[Ctx, Depends(requires("deployment.manage"))]
 Pages = Annotated[PageParams, Depends(page_params)]
 

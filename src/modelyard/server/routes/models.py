@@ -20,6 +20,7 @@ from modelyard.server.routes._deps import (
     ModelName,
     ModelUpdate,
     Pages,
+    PolicyManage,
     Read,
     SignOff,
     VersionArchive,
@@ -40,6 +41,10 @@ from modelyard.server.schemas import (
     ModelPublic,
     Page,
     ParityPublic,
+    PolicyChangeIn,
+    PolicyChangePublic,
+    PolicyRejectIn,
+    PolicySignOffIn,
     TagsIn,
     ValidateIn,
     ValidationPublic,
@@ -110,6 +115,49 @@ def get_model(name: ModelName, ctx: Read) -> dict:
 @router.patch("/{name}", response_model=ModelPublic)
 def update(name: ModelName, body: ModelUpdateIn, ctx: ModelUpdate) -> dict:
     return model_public(ctx.yard.models.update(name, **body.model_dump(exclude_none=True)))
+
+
+ChangeId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="A policy change.")]
+
+
+@router.get("/{name}/policy-changes", response_model=list[PolicyChangePublic])
+def policy_changes(
+    name: ModelName,
+    ctx: Read,
+    status: Annotated[str | None, Query(pattern="^(pending|applied|rejected)$")] = None,
+) -> list[dict]:
+    return [c.to_dict() for c in ctx.yard.models.policy_changes(name, status=status)]
+
+
+@router.post("/{name}/policy-changes", status_code=201, response_model=PolicyChangePublic)
+def request_policy_change(name: ModelName, body: PolicyChangeIn, ctx: PolicyManage) -> dict:
+    """Request a relaxing change of the risk tier or policy; a second person signs it off."""
+    change = ctx.yard.models.request_policy_change(
+        name, risk_tier=body.risk_tier, policy=body.policy, comment=body.comment
+    )
+    return change.to_dict()
+
+
+@router.post("/{name}/policy-changes/{change_id}/sign-off", response_model=PolicyChangePublic)
+def sign_off_policy_change(
+    name: ModelName, change_id: ChangeId, body: PolicySignOffIn, ctx: SignOff
+) -> dict:
+    change = ctx.yard.models.sign_off_policy_change(
+        name,
+        change_id,
+        comment=body.comment,
+        role=body.role,
+        detach_unqualified=body.detach_unqualified,
+    )
+    return change.to_dict()
+
+
+@router.post("/{name}/policy-changes/{change_id}/reject", response_model=PolicyChangePublic)
+def reject_policy_change(
+    name: ModelName, change_id: ChangeId, body: PolicyRejectIn, ctx: Read
+) -> dict:
+    """Close a pending change (its requester, or a holder of a role it needs)."""
+    return ctx.yard.models.reject_policy_change(name, change_id, comment=body.comment).to_dict()
 
 
 @router.get("/{name}/versions", response_model=Page[VersionPublic])
