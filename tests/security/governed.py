@@ -1,0 +1,57 @@
+"""A governed store for the security tests: users with roles, and versions that cost no training.
+
+One small scikit-learn model is saved once per store; further versions reuse
+its stored directory through ``register_artifact`` (the metadata-only path),
+so a test can register dozens of versions and spend its time on the race or
+the rule it is about, not on packaging models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import modelyard
+
+USERS = {
+    "root": ["admin"],
+    "dev": ["developer"],
+    "val": ["validator"],
+    "appr": ["approver"],
+    "both": ["validator", "approver"],
+    "val2": ["validator"],
+    "appr2": ["approver"],
+    "viewer": ["viewer"],
+}
+
+
+def tiny_model() -> tuple[object, pd.DataFrame]:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame({"income": rng.normal(size=200), "debt": rng.normal(size=200)})
+    y = (x["income"] - x["debt"] > 0).astype(int)
+    return LogisticRegression().fit(x, y), x
+
+
+def open_store(store_url: str, tmp_path: Path, user: str = "root") -> modelyard.Yard:
+    return modelyard.connect(
+        store_url,
+        artifact_root=str(tmp_path / "artifacts"),
+        user=user,
+        home=str(tmp_path / "home"),
+    )
+
+
+def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> None:
+    """Add ``users`` (the first must be an admin: the store leaves open mode)."""
+    for name, roles in users.items():
+        yard.users.add(name, roles)
+
+
+def seed_digest(yard: modelyard.Yard) -> str:
+    """The artifact digest of one saved model, registered once under the model ``seed``."""
+    model, example = tiny_model()
+    return yard.models.register("seed", model, example=example.head(20)).artifact_digest
