@@ -48,4 +48,3 @@ def test_sixteen_concurrent_first_registrations(store_url: str, tmp_path: Path) 
         )
         assert len(registered) == WRITERS
         assert yard.audit.verify().ok
-
