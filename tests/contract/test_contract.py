@@ -94,8 +94,10 @@ def test_models_register_alias_sign_offs_lineage_load(
     assert [v.version for v in yard.models.versions(name)] == [2, 1]
     assert yard.models.get_model(name).latest_version == 2
     assert yard.models.set_alias(name, "staging", 2).aliases == ("staging",)
+    with pytest.raises(PermissionDenied, match="may not set alias 'champion'"):
+        yard.models.set_alias(name, "champion", 1)  # a developer never moves champion
     with pytest.raises(PermissionDenied, match="sign-off"):
-        yard.models.set_alias(name, "champion", 1)
+        yard_as("appr").models.set_alias(name, "champion", 1)
     assert yard.models.missing_sign_offs(v1.ref) == ["validator", "approver"]
     yard_as("val").models.approve(v1.ref, role="validator", comment="holdout ok")
     approved = yard_as("appr").models.approve(v1.ref, comment="go")
@@ -104,7 +106,7 @@ def test_models_register_alias_sign_offs_lineage_load(
         ("validator", "val"),
         ("approver", "appr"),
     ]
-    champion = yard.models.set_alias(name, "champion", v1)
+    champion = yard_as("appr").models.set_alias(name, "champion", v1)
     assert champion.state == "deployed"
     assert yard.models.get(f"{name}@champion").version == 1
     assert yard.models.get(f"{name}@latest").version == 2

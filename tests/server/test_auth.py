@@ -18,6 +18,7 @@ SAMPLES = {
     "digest": "sha256:" + "0" * 64,
     "run_id": "0" * 32,
     "token_id": "0" * 32,
+    "change_id": "1",
     "job_id": "0" * 32,
     "key": "auc",
     "file": "validation_report.html",

@@ -609,9 +609,13 @@ class ModelRegistry:
             return info
 
     def archive(self, ref: str) -> ModelVersionInfo:
+        parsed = parse_ref(ref.ref if isinstance(ref, ModelVersionInfo) else ref, "model reference")
         with self._store.write() as session:
             resolve_actor(session, self._user).require("version.archive", "archive versions")
-            row = _rows.version_row(session, ref)
+            # Under the governance lock: a concurrent move of champion onto this version
+            # either happened first (refused below) or sees it archived (refused there).
+            _rows.model_row(session, parsed.name, lock=True)
+            row = _rows.version_row(session, parsed)
             info = _rows.version_info(session, row)
             policy = self._policy_of(session, row.model_id)
             held = [a for a in info.aliases if a in policy.protected_aliases]
