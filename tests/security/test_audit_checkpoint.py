@@ -90,10 +90,12 @@ def test_cli_checkpoint_and_verify(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     yard = _governed(store_url, tmp_path)  # no sink configured: the CLI writes the checkpoint
+    token = yard.tokens.create("root", name="cli", expires_in="1d").secret
     yard.close()
     monkeypatch.setenv("MODELYARD_STORE_URL", store_url)
     monkeypatch.setenv("MODELYARD_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
     monkeypatch.setenv("MODELYARD_USER", "root")
+    monkeypatch.setenv("MODELYARD_TOKEN", token)  # identity is proven once a store has users
     monkeypatch.setenv("COLUMNS", "200")
     target = tmp_path / "head.json"
 

@@ -198,3 +198,44 @@ def test_remote_client_requests_and_signs_off(site) -> None:
     remote_appr = modelyard.connect(site.url, token=site.tokens["appr"])
     assert remote_appr.models.sign_off_policy_change("remote-flip", change.id).status == "applied"
     assert remote_appr.models.get_model("remote-flip").risk_tier == 3
+
+
+def test_the_policy_commands(
+    store, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from modelyard.cli import _context
+    from modelyard.cli.main import main
+
+    tokens = {
+        u: store.tokens.create(u, name="cli", expires_in="1d").secret
+        for u in ("root", "appr", "val")
+    }
+    monkeypatch.setenv("MODELYARD_STORE_URL", store_url)
+    monkeypatch.setenv("MODELYARD_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(user: str, *args: str) -> tuple[int, str]:
+        monkeypatch.setenv("MODELYARD_USER", user)
+        monkeypatch.setenv("MODELYARD_TOKEN", tokens[user])
+        _context.yard.cache_clear()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, " ".join((captured.out + captured.err).split())
+
+    try:
+        code, text = run("root", "models", "policy", "set", "credit-risk", "--risk-tier", "3")
+        assert code != 0 and "four-eyes: risk tier lowered from 1 to 3" in text
+        code, text = run("root", "models", "policy", "set", "credit-risk", "--policy", "[1]")
+        assert code != 0 and "--policy must be a JSON object" in text
+        code, text = run("root", "models", "policy", "request", "credit-risk", "--risk-tier", "3")
+        assert code == 0 and "policy change 1 of credit-risk: pending" in text
+        code, text = run("val", "models", "policy", "sign-off", "credit-risk", "1")
+        assert code == 0 and "signed off by val as validator" in text
+        code, text = run("appr", "models", "policy", "sign-off", "credit-risk", "1", "--json")
+        assert code == 0 and '"status": "applied"' in text
+        code, text = run("root", "models", "policy", "list", "credit-risk")
+        assert code == 0 and "applied" in text
+        code, text = run("root", "models", "policy", "set", "credit-risk", "--risk-tier", "1")
+        assert code == 0 and "tier 1" in text  # champion (v1) has its sign-offs: it stays
+    finally:
+        _context.yard.cache_clear()
