@@ -160,3 +160,95 @@ def test_twenty_concurrent_sign_off_pairs_through_the_server(
         _check_no_double_sign_off(yard, versions)
     finally:
         yard.close()
+
+
+def test_the_migration_keeps_one_sign_off_per_person_from_older_data(store_url: str) -> None:
+    """A store that suffered the race before the constraint: the upgrade keeps the first."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from modelyard.store import MetadataStore
+    from modelyard.store.migrate import alembic_config
+
+    engine = sa.create_engine(store_url)
+    config = alembic_config()
+    models = sa.table(
+        "models",
+        *(sa.column(c) for c in ("id", "name", "description", "owner", "risk_tier")),
+        *(sa.column(c) for c in ("policy", "created_by", "created_at", "updated_at")),
+    )
+    versions = sa.table(
+        "model_versions",
+        *(sa.column(c) for c in ("id", "model_id", "version", "artifact_digest", "flavor")),
+        *(sa.column(c) for c in ("task", "manifest", "state", "description", "created_by")),
+        *(sa.column(c) for c in ("created_at", "updated_at")),
+    )
+    approvals = sa.table(
+        "approvals",
+        *(sa.column(c) for c in ("id", "version_id", "role", "user", "decision", "comment")),
+        sa.column("created_at"),
+    )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        conn.execute(
+            models.insert().values(
+                id=1,
+                name="m",
+                description="",
+                owner="dev",
+                risk_tier=1,
+                policy="{}",
+                created_by="dev",
+                created_at=1,
+                updated_at=1,
+            )
+        )
+        for number in (1, 2):
+            conn.execute(
+                versions.insert().values(
+                    id=number,
+                    model_id=1,
+                    version=number,
+                    artifact_digest="sha256:x",
+                    flavor="sklearn",
+                    task="classification",
+                    manifest="{}",
+                    state="approved",
+                    description="",
+                    created_by="dev",
+                    created_at=1,
+                    updated_at=1,
+                )
+            )
+        history = [
+            (1, "validator", "both", "approved"),  # the race: both roles by one person
+            (1, "approver", "both", "approved"),
+            (2, "validator", "val", "approved"),
+            (2, "approver", "appr", "approved"),
+            (2, "approver", "appr2", "rejected"),  # withdraws appr's sign-off
+        ]
+        for i, (version_id, role, user, decision) in enumerate(history, start=1):
+            conn.execute(
+                approvals.insert().values(
+                    id=i,
+                    version_id=version_id,
+                    role=role,
+                    user=user,
+                    decision=decision,
+                    comment="",
+                    created_at=i,
+                )
+            )
+    engine.dispose()
+    store = MetadataStore(store_url)
+    try:
+        with store.read() as session:
+            rows = session.execute(
+                select(
+                    SignOff.version_id, SignOff.role, SignOff.user, SignOff.approval_id
+                ).order_by(SignOff.version_id, SignOff.role)
+            ).all()
+        assert [tuple(r) for r in rows] == [(1, "validator", "both", 1), (2, "validator", "val", 3)]
+    finally:
+        store.dispose()
