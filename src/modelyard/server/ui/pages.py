@@ -187,7 +187,9 @@ def _version_view(request: Request, ctx: Ctx, name: str, version: int, **extra: 
     info = ctx.yard.models.get(f"{name}/{version}")
     model = ctx.yard.models.get_model(name)
     policy = ctx.yard.models.policy(name)
-    missing = policy.missing_sign_offs((a.role, a.user, a.decision) for a in info.approvals)
+    # The standing sign-offs, as the registry checks them (not a replay of the history).
+    gated = policy.protected_aliases[0] if policy.protected_aliases else "champion"
+    missing = ctx.yard.models.missing_sign_offs(info.ref, gated)
     deployments = _deployments_of(ctx, info)
     lineage = ctx.yard.models.lineage(info.ref)
     sign_roles = [r for r in ("validator", "approver") if ctx.actor.can(f"approval.{r}")]
