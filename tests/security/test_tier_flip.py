@@ -239,3 +239,45 @@ def test_the_policy_commands(
         assert code == 0 and "tier 1" in text  # champion (v1) has its sign-offs: it stays
     finally:
         _context.yard.cache_clear()
+
+
+def test_raising_the_tier_and_moving_champion_at_once_never_ends_unqualified(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Both writes take the model's lock: whichever goes second sees the other and refuses."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    yard = open_store(store_url, tmp_path)
+    try:
+        add_users(yard)
+        digest = seed_digest(yard)
+        rounds = 10
+        for i in range(rounds):
+            yard.models.create(f"race-{i}", risk_tier=3)
+            yard.models.register_artifact(f"race-{i}", digest)  # v1: no sign-off at all
+        start = threading.Barrier(2 * rounds)
+
+        def attempt(job: tuple[int, str]) -> str:
+            i, what = job
+            start.wait()
+            try:
+                if what == "move":
+                    yard.view_as("appr").models.set_alias(f"race-{i}", "champion", 1)
+                else:
+                    yard.models.update(f"race-{i}", risk_tier=1)
+            except (PermissionDenied, Conflict):
+                return "refused"
+            return "done"
+
+        jobs = [(i, what) for i in range(rounds) for what in ("move", "raise")]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            outcomes = list(pool.map(attempt, jobs))
+        assert all(
+            sorted(outcomes[k : k + 2]) == ["done", "refused"] for k in range(0, len(jobs), 2)
+        ), outcomes
+        for i in range(rounds):
+            info = yard.models.get_model(f"race-{i}")
+            assert not (info.risk_tier == 1 and "champion" in info.aliases), info
+    finally:
+        yard.close()
