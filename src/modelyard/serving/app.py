@@ -532,8 +532,9 @@ def create_app(
         targets: ``"credit-risk@champion"``, several references (one endpoint
             per model name), a deployment file path, a stored deployment's
             name, or :class:`DeploymentSpec` objects.
-        yard: The registry to load from; by default ``modelyard.connect()``
-            (closed again on shutdown).
+        yard: The registry to load from (a local Yard, or a remote one the caller
+            opened with ``modelyard.connect``); by default the configured local
+            store (:func:`modelyard.yard.open_local`, closed again on shutdown).
         config: Server options; by default :meth:`ServingConfig.from_env`.
 
     Raises:
@@ -543,9 +544,9 @@ def create_app(
 
     owns_yard = yard is None
     if yard is None:
-        from modelyard.yard import connect
+        from modelyard.yard import open_local
 
-        yard = connect()
+        yard = open_local()
     config = config or ServingConfig.from_env()
     try:
         specs, stored = resolve_targets(targets, yard)
