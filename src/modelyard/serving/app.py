@@ -57,6 +57,7 @@ from modelyard.serving.protocols import v2 as v2_protocol
 from modelyard.serving.routing import Endpoint
 from modelyard.serving.security import ApiKeyAuth
 from modelyard.serving.service import ServingCore, new_request_id
+from modelyard.serving.threads import limit_native_threads
 from modelyard.serving.upgrades import VersionManager
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class ServingRuntime:
         if self.started:
             return
         self.started = True
+        # The event loop scores on this thread: its OpenMP pool gets the limit too.
+        limit_native_threads(self.core.config.native_threads)
         self.predlog.start()
         self.manager.start()
         # Everything loaded so far (frameworks, models) lives as long as the process: move it
@@ -548,6 +551,7 @@ def create_app(
 
         yard = open_local()
     config = config or ServingConfig.from_env()
+    limit_native_threads(config.native_threads)  # before any model loads or warms
     try:
         specs, stored = resolve_targets(targets, yard)
         metrics = ServingMetrics()

@@ -81,6 +81,12 @@ class ServingConfig(_Frozen):
     warm_rows: int = Field(default=1_000, ge=0, description="Example rows scored when loading.")
     max_loaded_versions: int = Field(default=6, ge=1)
     max_shadow_backlog: int = Field(default=1_000, ge=0)
+    native_threads: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="OpenMP/BLAS threads and model n_jobs in this process; more come from workers.",
+    )
     gc_freeze: bool = Field(
         default=True, description="Exempt what is loaded at start-up from garbage collection."
     )
