@@ -50,7 +50,7 @@ from modelyard.serving.errors import (
 )
 from modelyard.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from modelyard.serving.openapi import build_openapi
-from modelyard.serving.predlog import PredictionLog, make_sink
+from modelyard.serving.predlog import PredictionLog, make_sink, open_write_ahead_log
 from modelyard.serving.protocols import mlflow as mlflow_protocol
 from modelyard.serving.protocols import plain as plain_protocol
 from modelyard.serving.protocols import v2 as v2_protocol
@@ -559,8 +559,12 @@ def create_app(
         manager = VersionManager(yard, config, metrics, endpoints, stored)
         for endpoint in endpoints.values():
             manager.load_endpoint(endpoint)
-        sink = make_sink(config.prediction_log, yard.settings.resolved_artifact_root)
-        predlog = PredictionLog(sink, config.prediction_log, metrics)
+        artifact_root = yard.settings.resolved_artifact_root
+        sink = make_sink(config.prediction_log, artifact_root)
+        wal = open_write_ahead_log(
+            config.prediction_log, artifact_root, yard.settings.home, metrics
+        )
+        predlog = PredictionLog(sink, config.prediction_log, metrics, wal)
     except BaseException:
         if owns_yard:
             yard.close()
