@@ -302,11 +302,14 @@ class PredictionLog:
             self._drop(rows)
             return
         now = time.monotonic()
-        for key, table in tables.items():
+        last = len(tables) - 1
+        for i, (key, table) in enumerate(tables.items()):
             table_id = -1
             if self._wal is not None:
+                # The chunk's last table carries how far the admitted sequence is covered.
+                through = self._taken + rows if i == last else None
                 try:
-                    table_id = self._wal.append(key, table)
+                    table_id = self._wal.append(key, table, through)
                 except OSError:  # a full local disk: the rows still go to the sink
                     logger.exception("cannot append to the prediction log's write-ahead file")
             held = self._files.setdefault(key, ([], now))

@@ -92,8 +92,12 @@ class WriteAheadLog:
         self._open_segment()
 
     # -- writing ------------------------------------------------------------------
-    def append(self, key: Key, table: pa.Table) -> int:
-        """Append one table (buffered; durable after :meth:`sync`); returns its id."""
+    def append(self, key: Key, table: pa.Table, through: int | None = None) -> int:
+        """Append one table (buffered; durable after :meth:`sync`); returns its id.
+
+        ``through``: with this table, rows ``1..through`` of the admitted sequence are
+        in the file (given on the last table of a flushed chunk).
+        """
         import pyarrow as pa
 
         sink = pa.BufferOutputStream()
@@ -101,7 +105,10 @@ class WriteAheadLog:
             writer.write_table(table)
         table_id = self._next_id
         self._next_id += 1
-        header = {"id": table_id, "kind": key[0], "endpoint": key[1], "day": key[2]}
+        header: dict[str, Any] = {"id": table_id, "kind": key[0], "endpoint": key[1], "day": key[2]}
+        if through is not None:
+            header["through"] = through
+            self._through = through
         self._record(_DATA, header, sink.getvalue().to_pybytes())
         self._segments[self._number].add(table_id)
         self._where[table_id] = self._number
@@ -262,10 +269,9 @@ def _recover_one(directory: Path, open_sink: Callable[[dict[str, Any]], Any]) ->
     for segment in sorted(directory.glob("seg-*.wal")):
         for tag, header, payload in _records(segment.read_bytes()):
             if tag == _DATA:
-                tables[header["id"]] = (
-                    (header["kind"], header["endpoint"], header["day"]),
-                    payload,
-                )
+                key = (header["kind"], header["endpoint"], header["day"])
+                tables[header["id"]] = (key, payload)
+                through = max(through, int(header.get("through", 0)))
             elif tag == _MARK:
                 through = max(through, int(header["through"]))
             elif tag == _DONE:
