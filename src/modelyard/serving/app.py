@@ -246,6 +246,7 @@ class ServingApp(FastAPI):
         content_type = _JSON
         try:
             self._auth.check(scope["headers"], path)
+            _check_media(kind, wanted)
             body = await _read_body(receive, self._limit, wanted.get(b"content-length"))
             if kind == "feedback":
                 content, endpoint_name = self._feedback(body, params, request_id)
@@ -344,13 +345,9 @@ class ServingApp(FastAPI):
         return content, json_len, answer
 
     def _mlflow_payload(self, endpoint: Endpoint, body: bytes, content_type: bytes | None) -> Any:
-        kind = (content_type or b"application/json").split(b";")[0].strip().lower()
+        kind = (content_type or b"").split(b";")[0].strip().lower()
         if kind == b"text/csv":
             return mlflow_protocol.parse_csv(body)
-        if kind not in (b"application/json", b""):
-            raise UnsupportedMedia(
-                f"/invocations reads application/json or text/csv, not {kind.decode('latin-1')}"
-            )
         signature = endpoint.primary().served().signature
         return mlflow_protocol.parse_json(_loads(body), signature)
 
@@ -359,6 +356,8 @@ class ServingApp(FastAPI):
         if type(data) is not dict or set(data) - {"labels", "endpoint"}:
             raise InvalidInput("the body must be {'labels': [...]} and optionally 'endpoint'")
         name = params.get("name") or data.get("endpoint")
+        if name is not None and type(name) is not str:
+            raise InvalidInput("endpoint: must be a string (an endpoint's name)")
         if name is None and len(self._core.endpoints) > 1:
             raise InvalidInput("several endpoints are served here: name one in 'endpoint'")
         endpoint = self._core.endpoint(name)
@@ -427,6 +426,30 @@ def _feedback_row(item: Any, i: int) -> dict[str, Any]:
     if row is not None and (type(row) is not int or row < 0):
         raise InvalidInput(f"{where}.row: must be an integer >= 0")
     return {"request_id": request_id, "row": row, "entity": entity, "label": label}
+
+
+# What each hot route reads. A body in another media type, or with none, gets 415: it is
+# not parsed as JSON on a guess.
+_MEDIA = {
+    "plain": (b"application/json",),
+    "feedback": (b"application/json",),
+    "v2": (b"application/json",),
+    "mlflow": (b"application/json", b"text/csv"),
+}
+# The Open Inference Protocol's binary extension is framed by Inference-Header-Content-Length;
+# tritonclient sends such bodies with no Content-Type, as Triton accepts them.
+_V2_BINARY = (b"application/octet-stream", b"application/json", b"")
+
+
+def _check_media(kind: str, wanted: dict[bytes, bytes]) -> None:
+    accepted = _MEDIA[kind]
+    if kind == "v2" and b"inference-header-content-length" in wanted:
+        accepted = _V2_BINARY
+    media = (wanted.get(b"content-type") or b"").split(b";", 1)[0].strip().lower()
+    if media not in accepted:
+        given = media.decode("latin-1") if media else "no Content-Type"
+        names = " or ".join(a.decode() for a in accepted)
+        raise UnsupportedMedia(f"Content-Type: this route reads {names}; got {given}")
 
 
 def _match(path: str) -> tuple[str, dict[str, str]] | None:
@@ -625,13 +648,13 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
 
     @app.get("/v2/health/live", tags=["health"], summary="The server is live")
     def live() -> Response:
-        return Response(status_code=200)
+        return _json(200, {"live": True})
 
     @app.get("/v2/health/ready", tags=["health"], summary="Every model is ready")
     def ready() -> Response:
         if core.ready():
-            return Response(status_code=200)
-        return _json(400, {"error": "models are still loading"})
+            return _json(200, {"ready": True})
+        return _json(400, {"ready": False, "error": "models are still loading"})
 
     def model_metadata(name: str, version: str | None) -> Response:
         try:
@@ -665,8 +688,8 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
         except Exception as exc:
             return v2_error(exc)
         if endpoint.ready():
-            return Response(status_code=200)
-        return _json(400, {"error": f"{name} is still loading"})
+            return _json(200, {"name": endpoint.name, "ready": True})
+        return _json(400, {"name": endpoint.name, "ready": False, "error": f"{name} is loading"})
 
     @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata")
     def metadata(name: str) -> Response:
@@ -700,13 +723,14 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
     def metrics() -> Response:
         return Response(core.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # MLflow's scoring server answers these with 200; its clients read only the status.
     @app.get("/ping", tags=["health"], summary="MLflow-compatible health check")
     def ping() -> Response:
-        return Response(b"\n", status_code=200, media_type="application/json")
+        return _json(200, {"status": "ok"})
 
     @app.get("/health", tags=["health"], summary="MLflow-compatible health check")
     def health() -> Response:
-        return Response(b"\n", status_code=200, media_type="application/json")
+        return _json(200, {"status": "ok"})
 
     @app.get("/version", tags=["health"], summary="Server version")
     def server_version() -> Response:

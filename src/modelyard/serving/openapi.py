@@ -228,7 +228,7 @@ def _plain_operation(
                 "headers": _HEADERS,
             },
             **_error_responses(
-                "#/components/schemas/Error", auth, (400, 401, 404, 413, 422, 500, 503)
+                "#/components/schemas/Error", auth, (400, 401, 404, 413, 415, 422, 500, 503)
             ),
         },
     }
@@ -279,7 +279,7 @@ def _v2_operation(auth: bool) -> dict[str, Any]:
                 "headers": _HEADERS,
             },
             **_error_responses(
-                "#/components/schemas/V2Error", auth, (400, 401, 404, 413, 422, 500, 503)
+                "#/components/schemas/V2Error", auth, (400, 401, 404, 413, 415, 422, 500, 503)
             ),
         },
         **({"security": [{"ApiKeyHeader": []}, {"BearerKey": []}]} if auth else {}),
@@ -382,7 +382,9 @@ def _feedback_operation(auth: bool) -> dict[str, Any]:
                     }
                 },
             },
-            **_error_responses("#/components/schemas/Error", auth, (400, 401, 404, 413, 422, 503)),
+            **_error_responses(
+                "#/components/schemas/Error", auth, (400, 401, 404, 413, 415, 422, 503)
+            ),
         },
         **({"security": [{"ApiKeyHeader": []}, {"BearerKey": []}]} if auth else {}),
     }

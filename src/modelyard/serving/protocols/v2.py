@@ -118,7 +118,7 @@ def _tensors(inputs: Any, binary: memoryview) -> dict[str, tuple[list[int], str,
         where = f"inputs[{i}] ({name})"
         if name in tensors:
             raise InvalidInput(f"{where}: duplicate input name")
-        if datatype not in _NUMPY:
+        if type(datatype) is not str or datatype not in _NUMPY:
             raise InvalidInput(
                 f"{where}.datatype: must be one of {sorted(_NUMPY)}, not {datatype!r}"
             )
