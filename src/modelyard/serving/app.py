@@ -356,7 +356,7 @@ class ServingApp(FastAPI):
         if type(data) is not dict or set(data) - {"labels", "endpoint"}:
             raise InvalidInput("the body must be {'labels': [...]} and optionally 'endpoint'")
         name = params.get("name") or data.get("endpoint")
-        if name is not None and type(name) is not str:
+        if "endpoint" in data and type(data["endpoint"]) is not str:
             raise InvalidInput("endpoint: must be a string (an endpoint's name)")
         if name is None and len(self._core.endpoints) > 1:
             raise InvalidInput("several endpoints are served here: name one in 'endpoint'")
@@ -416,14 +416,16 @@ def _feedback_row(item: Any, i: int) -> dict[str, Any]:
     label = item["label"]
     if type(label) not in (str, int, float, bool):
         raise InvalidInput(f"{where}.label: must be a string, number or boolean")
+    for key in ("request_id", "entity"):
+        if key in item and type(item[key]) is not str:
+            raise InvalidInput(f"{where}.{key}: must be a string")
     request_id, entity = item.get("request_id"), item.get("entity")
     if request_id is None and entity is None:
         raise InvalidInput(f"{where}: give 'request_id' (and 'row') or 'entity'")
-    for key, value in (("request_id", request_id), ("entity", entity)):
-        if value is not None and type(value) is not str:
-            raise InvalidInput(f"{where}.{key}: must be a string")
     row = item.get("row", 0 if request_id is not None else None)
-    if row is not None and (type(row) is not int or row < 0):
+    if type(row) is float and row.is_integer():
+        row = int(row)  # 3.0 is the integer 3 in JSON
+    if "row" in item and (type(row) is not int or not 0 <= row < 2**63):
         raise InvalidInput(f"{where}.row: must be an integer >= 0")
     return {"request_id": request_id, "row": row, "entity": entity, "label": label}
 
