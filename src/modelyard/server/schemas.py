@@ -7,11 +7,16 @@ field added to an entity is a conscious API change.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+# Integers a client sends are stored as 64-bit: a larger one is a 422 naming the field,
+# never an OverflowError in the database driver.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A dataset version id.")]
 
 Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -144,7 +149,7 @@ class RunCreate(_In):
     experiment: str = Field(default="default", min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=255)
     tags: dict[str, str] = Field(default_factory=dict)
-    inputs: list[int] = Field(default_factory=list, description="Dataset version ids.")
+    inputs: list[RowId] = Field(default_factory=list, description="Dataset version ids.")
     parent_run_id: str | None = None
     environment: dict[str, Any] | None = Field(
         default=None, description="Reserved: the client's environment is captured server-side."
@@ -167,8 +172,8 @@ class ParamsIn(_In):
 class MetricPointIn(_In):
     key: str = Field(min_length=1, max_length=255)
     value: float
-    step: int | None = None
-    timestamp: int | None = None
+    step: Int64 | None = None
+    timestamp: Int64 | None = Field(default=None, description="Milliseconds since the epoch.")
 
 
 class MetricsIn(_In):
@@ -184,7 +189,7 @@ class TagsIn(_In):
 
 
 class InputsIn(_In):
-    inputs: list[int] = Field(description="Dataset version ids.")
+    inputs: list[RowId] = Field(description="Dataset version ids.")
     role: str = Field(default="input", min_length=1, max_length=64)
 
 
@@ -333,7 +338,7 @@ class VersionCreate(_In):
 
 
 class AliasSet(_In):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2_147_483_647)
 
 
 class Decision(_In):
