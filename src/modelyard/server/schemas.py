@@ -14,9 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 # Integers a client sends are stored as 64-bit: a larger one is a 422 naming the field,
-# never an OverflowError in the database driver.
-Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-RowId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A dataset version id.")]
+# never an OverflowError in the database driver. The bound is 2**53, the largest integer
+# every JSON reader (a browser, a validator comparing in float64) reads exactly.
+INT_MAX = 2**53
+Int64 = Annotated[int, Field(ge=-INT_MAX, le=INT_MAX)]
+RowId = Annotated[int, Field(ge=1, le=INT_MAX, description="A dataset version id.")]
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-9]{0,8})?$"
 
 Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -86,10 +90,25 @@ class DatasetVersionPublic(BaseModel):
 
 
 class DatasetVersionCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["blob"],
+                    "properties": {"blob": {"type": "string"}, "uris": {"maxItems": 0}},
+                },
+                {
+                    "required": ["uris"],
+                    "properties": {"uris": {"minItems": 1}, "blob": {"type": "null"}},
+                },
+            ]
+        },
+    )
     blob: str | None = Field(
         default=None,
         description="Digest of an uploaded Parquet or CSV file (PUT /api/v1/artifacts/blobs).",
-        max_length=71,
+        pattern=DIGEST,
     )
     format: Literal["parquet", "csv"] = "parquet"
     uris: list[str] = Field(
@@ -166,7 +185,7 @@ class RunEnd(_In):
 
 
 class ParamsIn(_In):
-    params: dict[str, str]
+    params: dict[Annotated[str, Field(min_length=1)], str]
 
 
 class MetricPointIn(_In):
@@ -195,7 +214,7 @@ class InputsIn(_In):
 
 class RunArtifactIn(_In):
     name: str = Field(min_length=1, max_length=1024)
-    digest: str = Field(max_length=71)
+    digest: str = Field(pattern=DIGEST)
     is_dir: bool = False
 
 
@@ -329,7 +348,7 @@ def version_public(info: Any) -> dict[str, Any]:
 
 class VersionCreate(_In):
     artifact_digest: str = Field(
-        max_length=71, description="Manifest digest of a model directory saved by save_model."
+        pattern=DIGEST, description="Manifest digest of a model directory saved by save_model."
     )
     run_id: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -352,8 +371,27 @@ class VersionMetricsIn(_In):
 
 
 class ValidateIn(_In):
-    dataset: str | None = Field(default=None, description="A dataset reference, e.g. 'holdout/1'.")
-    data_blob: str | None = Field(default=None, description="Digest of an uploaded Parquet file.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["dataset"],
+                    "properties": {"dataset": {"type": "string"}, "data_blob": {"type": "null"}},
+                },
+                {
+                    "required": ["data_blob"],
+                    "properties": {"data_blob": {"type": "string"}, "dataset": {"type": "null"}},
+                },
+            ]
+        },
+    )
+    dataset: str | None = Field(
+        default=None, description="A dataset reference, e.g. 'holdout/1'.", pattern=REF
+    )
+    data_blob: str | None = Field(
+        default=None, description="Digest of an uploaded Parquet file.", pattern=DIGEST
+    )
     target: str | None = None
     reference: str | None = Field(default=None, description="A dataset reference.")
     reference_blob: str | None = None
@@ -452,11 +490,9 @@ class TokenPublic(BaseModel):
 
 
 class AuditEventIn(_In):
-    action: str = Field(
-        description="One of the pipeline events: approval.request, gate.pass, gate.fail, "
-        "promotion.decide, pipeline.trigger.",
-        max_length=64,
-    )
+    action: Literal[
+        "approval.request", "gate.pass", "gate.fail", "promotion.decide", "pipeline.trigger"
+    ] = Field(description="One of the pipeline events a caller may record.")
     subject: str = Field(min_length=1, max_length=512, description="e.g. model/credit-risk")
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -464,7 +500,11 @@ class AuditEventIn(_In):
 class TokenCreate(_In):
     user: str | None = Field(default=None, description="Default: the caller.")
     name: str = Field(default="", max_length=255)
-    expires_in: str = Field(default="90d", description="'90d', '12h', '2w' or 'never'.")
+    expires_in: str = Field(
+        default="90d",
+        description="'90d', '12h', '2w' or 'never'.",
+        pattern=r"^(never|[1-9][0-9]{0,4}(\.[0-9]{1,3})?[smhdw])$",
+    )
 
 
 class TokenCreated(TokenPublic):

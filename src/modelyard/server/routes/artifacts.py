@@ -64,7 +64,7 @@ class _BodyReader(io.RawIOBase):
     response_model=BlobPublic,
     openapi_extra={
         "requestBody": {
-            "required": True,
+            "required": False,  # an empty file is a blob too
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
@@ -76,7 +76,12 @@ async def upload(
     ctx: ArtifactWrite,
     x_content_sha256: Annotated[
         str | None,
-        Header(pattern=r"^(sha256:)?[0-9a-f]{64}$", description="The client's hash of the body."),
+        # Not in the schema: a value must equal the body's hash, which a schema cannot say.
+        Header(
+            pattern=r"^(sha256:)?[0-9a-f]{64}$",
+            description="The client's hash of the body.",
+            include_in_schema=False,
+        ),
     ] = None,
 ) -> dict:
     """Store the request body as a blob; returns its digest and size."""
