@@ -76,7 +76,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        400: "bad_request",
+        415: "unsupported_media_type",
+    }
     body = {"error": codes.get(exc.status_code, "error"), "message": str(exc.detail)}
     if exc.status_code == 404:
         body["message"] = f"no route {request.method} {request.url.path}"

@@ -1,10 +1,11 @@
 """415 for an API body in a media type its route does not read (or with none).
 
 FastAPI would parse such a body as JSON on a guess, or fail later with a
-confusing 422. Each route's media types come from the route itself: a JSON
-body model means ``application/json``; a route that reads raw bytes declares
-its types in ``openapi_extra`` (the artifact upload reads
-``application/octet-stream``). A request without a body is not checked.
+confusing 422. A route with a JSON body model reads ``application/json``
+only; this middleware answers anything else with 415. A route that reads raw
+bytes (the artifact upload) checks its media type itself, after
+authentication (:func:`check_raw_media`): absent, a body is octet-stream
+(RFC 9110). A request without a body is not checked.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.routing import compile_path
 
-__all__ = ["MediaTypeCheck", "accepted_media"]
+__all__ = ["MediaTypeCheck", "accepted_media", "check_raw_media", "refusal"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -51,7 +52,7 @@ class MediaTypeCheck:
             table = []
             for path, methods, route in api_routes(self._fastapi):
                 media = accepted_media(route)
-                if media is not None and path.startswith(self._prefix):
+                if media == ("application/json",) and path.startswith(self._prefix):
                     table.append((compile_path(path)[0], frozenset(methods), media))
             self._table = table
         return self._table
@@ -81,14 +82,23 @@ class MediaTypeCheck:
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, accepted: tuple[str, ...], given: str) -> None:
-    body = orjson.dumps(
-        {
-            "error": "unsupported_media_type",
-            "message": f"Content-Type: this route reads {' or '.join(accepted)}; "
-            f"got {given or 'no Content-Type'}",
-        }
+def refusal(accepted: tuple[str, ...], given: str) -> str:
+    return (
+        f"Content-Type: this route reads {' or '.join(accepted)}; got {given or 'no Content-Type'}"
     )
+
+
+def check_raw_media(content_type: str | None, accepted: tuple[str, ...]) -> None:
+    """For a route that reads its body as bytes: raise a 415 unless the type is accepted."""
+    from starlette.exceptions import HTTPException
+
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media and media not in accepted:
+        raise HTTPException(415, refusal(accepted, media))
+
+
+async def _refuse(send: Send, accepted: tuple[str, ...], given: str) -> None:
+    body = orjson.dumps({"error": "unsupported_media_type", "message": refusal(accepted, given)})
     await send(
         {
             "type": "http.response.start",

@@ -26,7 +26,8 @@ Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON boolean is no integer or number, a number no string (as the schema says).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Page(BaseModel, Generic[T]):
@@ -92,6 +93,7 @@ class DatasetVersionPublic(BaseModel):
 class DatasetVersionCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "oneOf": [
                 {
@@ -373,6 +375,7 @@ class VersionMetricsIn(_In):
 class ValidateIn(_In):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "oneOf": [
                 {

@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from modelyard.errors import InvalidInput
 from modelyard.server.auth import Ctx
+from modelyard.server.media import check_raw_media
 from modelyard.server.routes._deps import ArtifactWrite, Read
 from modelyard.server.schemas import BlobExists, BlobPublic
 
@@ -85,6 +86,7 @@ async def upload(
     ] = None,
 ) -> dict:
     """Store the request body as a blob; returns its digest and size."""
+    check_raw_media(request.headers.get("content-type"), ("application/octet-stream",))
     reader = _BodyReader(request.stream().__aiter__())
     store = ctx.yard.artifacts
     digest = await anyio.to_thread.run_sync(store.put_stream, reader)
