@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -17,8 +17,18 @@ T = TypeVar("T")
 # never an OverflowError in the database driver. The bound is 2**53, the largest integer
 # every JSON reader (a browser, a validator comparing in float64) reads exactly.
 INT_MAX = 2**53
-Int64 = Annotated[int, Field(ge=-INT_MAX, le=INT_MAX)]
-RowId = Annotated[int, Field(ge=1, le=INT_MAX, description="A dataset version id.")]
+
+
+def _json_int(value: object) -> object:
+    """JSON's integers: 3 and 3.0 (the same number in JSON), never true or "3"."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+Int64 = Annotated[JsonInt, Field(ge=-INT_MAX, le=INT_MAX)]
+RowId = Annotated[JsonInt, Field(ge=1, le=INT_MAX, description="A dataset version id.")]
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-9]{0,8})?$"
 
@@ -276,14 +286,14 @@ class ModelCreate(_In):
     name: str = Name
     description: str = ""
     owner: str | None = None
-    risk_tier: int = Field(default=1, ge=1, le=3)
+    risk_tier: JsonInt = Field(default=1, ge=1, le=3)
     policy: dict[str, Any] | None = None
 
 
 class ModelUpdate(_In):
     description: str | None = None
     owner: str | None = None
-    risk_tier: int | None = Field(default=None, ge=1, le=3)
+    risk_tier: JsonInt | None = Field(default=None, ge=1, le=3)
     policy: dict[str, Any] | None = None
 
 
@@ -359,7 +369,7 @@ class VersionCreate(_In):
 
 
 class AliasSet(_In):
-    version: int = Field(ge=1, le=2_147_483_647)
+    version: JsonInt = Field(ge=1, le=2_147_483_647)
 
 
 class Decision(_In):
