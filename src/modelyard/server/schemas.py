@@ -27,8 +27,11 @@ def _json_int(value: object) -> object:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_int)]
-Int64 = Annotated[JsonInt, Field(ge=-INT_MAX, le=INT_MAX)]
-RowId = Annotated[JsonInt, Field(ge=1, le=INT_MAX, description="A dataset version id.")]
+# Constraints before the validator: the other order publishes them as "ge"/"le".
+Int64 = Annotated[int, Field(ge=-INT_MAX, le=INT_MAX), BeforeValidator(_json_int)]
+RowId = Annotated[
+    int, Field(ge=1, le=INT_MAX, description="A dataset version id."), BeforeValidator(_json_int)
+]
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-9]{0,8})?$"
 
@@ -293,7 +296,7 @@ class ModelCreate(_In):
 class ModelUpdate(_In):
     description: str | None = None
     owner: str | None = None
-    risk_tier: JsonInt | None = Field(default=None, ge=1, le=3)
+    risk_tier: Annotated[int, Field(ge=1, le=3), BeforeValidator(_json_int)] | None = None
     policy: dict[str, Any] | None = None
 
 
