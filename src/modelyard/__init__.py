@@ -25,8 +25,9 @@ from modelyard.errors import (
 )
 
 if TYPE_CHECKING:
+    from modelyard._connect import connect
     from modelyard.config import Settings, load_settings
-    from modelyard.yard import Yard, connect
+    from modelyard.yard import Yard
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,7 @@ _LAZY = {
     "Settings": "modelyard.config",
     "load_settings": "modelyard.config",
     "Yard": "modelyard.yard",
-    "connect": "modelyard.yard",
+    "connect": "modelyard._connect",
 }
 
 __all__ = [

@@ -36,10 +36,9 @@ from modelyard.tracking import ActiveRun, RunService
 from modelyard.tracking.service import DatasetVersionRef
 
 if TYPE_CHECKING:
-    from modelyard.client import RemoteYard
     from modelyard.monitoring.service import MonitorService
 
-__all__ = ["Yard", "connect"]
+__all__ = ["Yard", "is_server_url", "open_local"]
 
 
 class Yard:
@@ -212,34 +211,26 @@ class AuditService:
         return _write_checkpoint(target, *current)
 
 
-def connect(
-    store_url: str | None = None,
-    *,
-    artifact_root: str | None = None,
-    user: str | None = None,
-    home: str | None = None,
-    token: str | None = None,
-) -> Yard | RemoteYard:
-    """Open a Yard. With no arguments: the configuration, else ``./.modelyard`` on SQLite.
+def is_server_url(url: str | None) -> bool:
+    """Whether a store URL names a Modelyard server (reached with the remote client)."""
+    return url is not None and url.startswith(("http://", "https://"))
 
-    ``connect("https://yard.internal", token="myd_...")`` returns a remote Yard
-    (``modelyard.client.RemoteYard``) with the same services over the REST API.
-    The same holds when the configuration names the server
-    (``MODELYARD_STORE_URL=https://...`` and ``MODELYARD_TOKEN``), which is how
-    CI jobs and the generated workflows reach the shared platform: the code and
-    the CLI commands stay the same, only the environment changes.
+
+def open_local(**settings: Any) -> Yard:
+    """A local Yard from the configuration; never the remote client.
+
+    What a process that must not depend on the client (a serving worker) opens.
+
+    Raises:
+        InvalidInput: The configuration names a Modelyard server instead of a database.
     """
-    if store_url is None or not _is_server_url(store_url):
-        settings = load_settings(
-            store_url=store_url, artifact_root=artifact_root, user=user, home=home
+    from modelyard.errors import InvalidInput
+
+    resolved = load_settings(**settings)
+    if is_server_url(resolved.store_url):
+        raise InvalidInput(
+            f"store_url: {resolved.store_url!r} is a Modelyard server; this process reads "
+            "the registry directly (a database URL and an artifact root), or is given a "
+            "Yard opened with modelyard.connect()"
         )
-        if settings.store_url is None or not _is_server_url(settings.store_url):
-            return Yard(settings)
-        store_url, home = settings.store_url, str(settings.home)
-    from modelyard.client import RemoteYard
-
-    return RemoteYard(store_url, token=token, home=home)
-
-
-def _is_server_url(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
+    return Yard(resolved)

@@ -58,7 +58,11 @@ def test_malformed_json_is_400(live) -> None:
         )
         assert response.status_code == 400
         assert response.json()["error"] == "bad_request"
-    v2 = httpx.post(f"{live.url}/v2/models/credit-risk/infer", content=b"[[")
+    v2 = httpx.post(
+        f"{live.url}/v2/models/credit-risk/infer",
+        content=b"[[",
+        headers={"Content-Type": "application/json"},
+    )
     assert v2.status_code == 400 and isinstance(v2.json()["error"], str)
 
 
@@ -74,7 +78,11 @@ def test_body_over_limit_is_413(live, holdout) -> None:
             yield b'{"age": 40},'
         yield b"{}]}"
 
-    streamed = httpx.post(f"{live.url}/v1/models/credit-risk/predict", content=chunks())
+    streamed = httpx.post(
+        f"{live.url}/v1/models/credit-risk/predict",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
     assert streamed.status_code == 413
 
 

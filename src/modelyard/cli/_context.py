@@ -14,6 +14,6 @@ if TYPE_CHECKING:
 def yard() -> Yard | RemoteYard:
     # Imported here: `modelyard --help` and commands that need no store should not
     # pay for SQLAlchemy, Alembic and pandas (~0.9 s and ~170 MiB).
-    from modelyard.yard import connect
+    from modelyard._connect import connect
 
     return connect()

@@ -82,7 +82,7 @@ def info(as_json: JsonOption = False) -> None:
     described = settings.describe()
     if described["store_url"].startswith(("http://", "https://")):
         # A shared server: its store is not ours to open; say who we are there.
-        from modelyard.yard import connect
+        from modelyard._connect import connect
 
         described["server"] = described.pop("store_url")
         del described["artifact_root"]

@@ -19,6 +19,7 @@ from modelyard import __version__
 from modelyard.config import Settings, load_settings
 from modelyard.server import errors
 from modelyard.server.auth import Platform, route_permissions
+from modelyard.server.media import MediaTypeCheck
 from modelyard.server.oidc import OidcClient, OidcConfig
 from modelyard.server.routes import admin, artifacts, datasets, meta, models, operations, runs
 from modelyard.yard import Yard
@@ -80,6 +81,7 @@ def create_app(
         if app.state.platform.oidc is not None:
             app.include_router(sso.router)
     _document_permissions(app)
+    app.add_middleware(MediaTypeCheck, fastapi=app, prefix=API_PREFIX)
     return app
 
 
@@ -119,6 +121,7 @@ def _document_permissions(app: FastAPI) -> None:
             }
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
+                    _absent_is_none(operation)
                     if (path, method) not in needs:
                         continue
                     needed = needs[(path, method)]
@@ -128,3 +131,18 @@ def _document_permissions(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _absent_is_none(operation: dict[str, Any]) -> None:
+    """An optional query, header or path parameter is None when it is absent; there is no
+    way to send a JSON null in a URL or a header, so the schema does not offer one."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        variants = schema.get("anyOf")
+        if not variants:
+            continue
+        kept = [v for v in variants if v.get("type") != "null"]
+        if len(kept) == len(variants):
+            continue
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        parameter["schema"] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}

@@ -41,9 +41,12 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or "request"
 
 
-def error_response(request: Request, status: int, body: dict[str, Any]) -> Response:
+def error_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     if _is_api(request):
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
         return json_response(body, status, headers)
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -73,11 +76,35 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        400: "bad_request",
+        415: "unsupported_media_type",
+    }
     body = {"error": codes.get(exc.status_code, "error"), "message": str(exc.detail)}
     if exc.status_code == 404:
         body["message"] = f"no route {request.method} {request.url.path}"
-    return error_response(request, exc.status_code, body)
+    headers = dict(exc.headers or {}) or None
+    if exc.status_code == 405:
+        # RFC 9110: a 405 lists what the resource allows. Starlette names only the first
+        # route that matched the path; a path has one route per method here.
+        allowed = _allowed_methods(request)
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else headers
+    return error_response(request, exc.status_code, body, headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    from starlette.routing import compile_path
+
+    from modelyard.server.app import api_routes
+
+    path = request.url.path
+    allowed: set[str] = set()
+    for template, methods, _ in api_routes(request.app):
+        if compile_path(template)[0].match(path):
+            allowed |= methods
+    return allowed
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -114,6 +141,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The user lacks a role or a sign-off; the missing permission is named"),
         (404, "Not found"),
         (409, "Conflict with stored state"),
+        (415, "A body in a media type the route does not read (or with none)"),
         (422, "Invalid input; each offending field is named"),
     )
 }

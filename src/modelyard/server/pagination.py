@@ -1,19 +1,19 @@
 """Cursor pagination shared by every list endpoint: ``?limit=&cursor=``, opaque cursors.
 
-A cursor is URL-safe base64 of a small JSON object (an offset, or the last
-key seen for keyset pages). Clients must treat it as opaque: pass back the
-``next_cursor`` of one page to get the next; ``null`` means the last page.
+A cursor is a letter and a number: ``o<offset>`` for offset pages,
+``a<seq>`` (the last key seen) for keyset pages. Its pattern is in the
+OpenAPI schema, so a cursor the schema allows is one the server reads.
+Clients must still treat it as opaque: pass back the ``next_cursor`` of one
+page to get the next; ``null`` means the last page.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import Query
 
 from modelyard.errors import InvalidInput
@@ -25,23 +25,23 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
 
 
+# An offset up to MAX_OFFSET, or a keyset position up to 2**53.
+CURSOR_PATTERN = r"^(o(0|[1-9][0-9]{0,5}|1000000)|a(0|[1-9][0-9]{0,14}))$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_KEYS = {"o": "o", "after": "a"}
+
+
 def encode_cursor(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
+    ((key, value),) = state.items()
+    return f"{_KEYS[key]}{int(value)}"
 
 
 def decode_cursor(cursor: str | None) -> dict[str, Any]:
     if not cursor:
         return {}
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        state = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(
-            "cursor is not valid: pass back the next_cursor of a previous page"
-        ) from exc
-    if not isinstance(state, dict):
+    if not _CURSOR.match(cursor):
         raise InvalidInput("cursor is not valid: pass back the next_cursor of a previous page")
-    return state
+    return {"o" if cursor[0] == "o" else "after": int(cursor[1:])}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def page_params(
     cursor: Annotated[
         str | None,
         Query(
-            max_length=512, description="The next_cursor of the previous page; omit for the first."
+            pattern=CURSOR_PATTERN,
+            description="The next_cursor of the previous page; omit for the first.",
         ),
     ] = None,
 ) -> PageParams:

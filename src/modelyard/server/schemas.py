@@ -7,17 +7,40 @@ field added to an entity is a conscious API change.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
+
+# Integers a client sends are stored as 64-bit: a larger one is a 422 naming the field,
+# never an OverflowError in the database driver. The bound is 2**53, the largest integer
+# every JSON reader (a browser, a validator comparing in float64) reads exactly.
+INT_MAX = 2**53
+
+
+def _json_int(value: object) -> object:
+    """JSON's integers: 3 and 3.0 (the same number in JSON), never true or "3"."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+# Constraints before the validator: the other order publishes them as "ge"/"le".
+Int64 = Annotated[int, Field(ge=-INT_MAX, le=INT_MAX), BeforeValidator(_json_int)]
+RowId = Annotated[
+    int, Field(ge=1, le=INT_MAX, description="A dataset version id."), BeforeValidator(_json_int)
+]
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-9]{0,8})?$"
 
 Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON boolean is no integer or number, a number no string (as the schema says).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Page(BaseModel, Generic[T]):
@@ -81,10 +104,26 @@ class DatasetVersionPublic(BaseModel):
 
 
 class DatasetVersionCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["blob"],
+                    "properties": {"blob": {"type": "string"}, "uris": {"maxItems": 0}},
+                },
+                {
+                    "required": ["uris"],
+                    "properties": {"uris": {"minItems": 1}, "blob": {"type": "null"}},
+                },
+            ]
+        },
+    )
     blob: str | None = Field(
         default=None,
         description="Digest of an uploaded Parquet or CSV file (PUT /api/v1/artifacts/blobs).",
-        max_length=71,
+        pattern=DIGEST,
     )
     format: Literal["parquet", "csv"] = "parquet"
     uris: list[str] = Field(
@@ -144,7 +183,7 @@ class RunCreate(_In):
     experiment: str = Field(default="default", min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=255)
     tags: dict[str, str] = Field(default_factory=dict)
-    inputs: list[int] = Field(default_factory=list, description="Dataset version ids.")
+    inputs: list[RowId] = Field(default_factory=list, description="Dataset version ids.")
     parent_run_id: str | None = None
     environment: dict[str, Any] | None = Field(
         default=None, description="Reserved: the client's environment is captured server-side."
@@ -161,14 +200,14 @@ class RunEnd(_In):
 
 
 class ParamsIn(_In):
-    params: dict[str, str]
+    params: dict[Annotated[str, Field(min_length=1)], str]
 
 
 class MetricPointIn(_In):
     key: str = Field(min_length=1, max_length=255)
     value: float
-    step: int | None = None
-    timestamp: int | None = None
+    step: Int64 | None = None
+    timestamp: Int64 | None = Field(default=None, description="Milliseconds since the epoch.")
 
 
 class MetricsIn(_In):
@@ -184,13 +223,13 @@ class TagsIn(_In):
 
 
 class InputsIn(_In):
-    inputs: list[int] = Field(description="Dataset version ids.")
+    inputs: list[RowId] = Field(description="Dataset version ids.")
     role: str = Field(default="input", min_length=1, max_length=64)
 
 
 class RunArtifactIn(_In):
     name: str = Field(min_length=1, max_length=1024)
-    digest: str = Field(max_length=71)
+    digest: str = Field(pattern=DIGEST)
     is_dir: bool = False
 
 
@@ -250,14 +289,14 @@ class ModelCreate(_In):
     name: str = Name
     description: str = ""
     owner: str | None = None
-    risk_tier: int = Field(default=1, ge=1, le=3)
+    risk_tier: JsonInt = Field(default=1, ge=1, le=3)
     policy: dict[str, Any] | None = None
 
 
 class ModelUpdate(_In):
     description: str | None = None
     owner: str | None = None
-    risk_tier: int | None = Field(default=None, ge=1, le=3)
+    risk_tier: Annotated[int, Field(ge=1, le=3), BeforeValidator(_json_int)] | None = None
     policy: dict[str, Any] | None = None
     detach_unqualified: bool | None = None
 
@@ -356,7 +395,7 @@ def version_public(info: Any) -> dict[str, Any]:
 
 class VersionCreate(_In):
     artifact_digest: str = Field(
-        max_length=71, description="Manifest digest of a model directory saved by save_model."
+        pattern=DIGEST, description="Manifest digest of a model directory saved by save_model."
     )
     run_id: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -365,7 +404,7 @@ class VersionCreate(_In):
 
 
 class AliasSet(_In):
-    version: int = Field(ge=1)
+    version: JsonInt = Field(ge=1, le=2_147_483_647)
 
 
 class Decision(_In):
@@ -379,8 +418,28 @@ class VersionMetricsIn(_In):
 
 
 class ValidateIn(_In):
-    dataset: str | None = Field(default=None, description="A dataset reference, e.g. 'holdout/1'.")
-    data_blob: str | None = Field(default=None, description="Digest of an uploaded Parquet file.")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["dataset"],
+                    "properties": {"dataset": {"type": "string"}, "data_blob": {"type": "null"}},
+                },
+                {
+                    "required": ["data_blob"],
+                    "properties": {"data_blob": {"type": "string"}, "dataset": {"type": "null"}},
+                },
+            ]
+        },
+    )
+    dataset: str | None = Field(
+        default=None, description="A dataset reference, e.g. 'holdout/1'.", pattern=REF
+    )
+    data_blob: str | None = Field(
+        default=None, description="Digest of an uploaded Parquet file.", pattern=DIGEST
+    )
     target: str | None = None
     reference: str | None = Field(default=None, description="A dataset reference.")
     reference_blob: str | None = None
@@ -480,11 +539,9 @@ class TokenPublic(BaseModel):
 
 
 class AuditEventIn(_In):
-    action: str = Field(
-        description="One of the pipeline events: approval.request, gate.pass, gate.fail, "
-        "promotion.decide, pipeline.trigger.",
-        max_length=64,
-    )
+    action: Literal[
+        "approval.request", "gate.pass", "gate.fail", "promotion.decide", "pipeline.trigger"
+    ] = Field(description="One of the pipeline events a caller may record.")
     subject: str = Field(min_length=1, max_length=512, description="e.g. model/credit-risk")
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -492,7 +549,11 @@ class AuditEventIn(_In):
 class TokenCreate(_In):
     user: str | None = Field(default=None, description="Default: the caller.")
     name: str = Field(default="", max_length=255)
-    expires_in: str = Field(default="90d", description="'90d', '12h', '2w' or 'never'.")
+    expires_in: str = Field(
+        default="90d",
+        description="'90d', '12h', '2w' or 'never'.",
+        pattern=r"^(never|[1-9][0-9]{0,4}(\.[0-9]{1,3})?[smhdw])$",
+    )
 
 
 class TokenCreated(TokenPublic):

@@ -50,13 +50,14 @@ from modelyard.serving.errors import (
 )
 from modelyard.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from modelyard.serving.openapi import build_openapi
-from modelyard.serving.predlog import PredictionLog, make_sink
+from modelyard.serving.predlog import PredictionLog, make_sink, open_write_ahead_log
 from modelyard.serving.protocols import mlflow as mlflow_protocol
 from modelyard.serving.protocols import plain as plain_protocol
 from modelyard.serving.protocols import v2 as v2_protocol
 from modelyard.serving.routing import Endpoint
 from modelyard.serving.security import ApiKeyAuth
 from modelyard.serving.service import ServingCore, new_request_id
+from modelyard.serving.threads import limit_native_threads
 from modelyard.serving.upgrades import VersionManager
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class ServingRuntime:
         if self.started:
             return
         self.started = True
+        # The event loop scores on this thread: its OpenMP pool gets the limit too.
+        limit_native_threads(self.core.config.native_threads)
         self.predlog.start()
         self.manager.start()
         # Everything loaded so far (frameworks, models) lives as long as the process: move it
@@ -243,6 +246,7 @@ class ServingApp(FastAPI):
         content_type = _JSON
         try:
             self._auth.check(scope["headers"], path)
+            _check_media(kind, wanted)
             body = await _read_body(receive, self._limit, wanted.get(b"content-length"))
             if kind == "feedback":
                 content, endpoint_name = self._feedback(body, params, request_id)
@@ -341,13 +345,9 @@ class ServingApp(FastAPI):
         return content, json_len, answer
 
     def _mlflow_payload(self, endpoint: Endpoint, body: bytes, content_type: bytes | None) -> Any:
-        kind = (content_type or b"application/json").split(b";")[0].strip().lower()
+        kind = (content_type or b"").split(b";")[0].strip().lower()
         if kind == b"text/csv":
             return mlflow_protocol.parse_csv(body)
-        if kind not in (b"application/json", b""):
-            raise UnsupportedMedia(
-                f"/invocations reads application/json or text/csv, not {kind.decode('latin-1')}"
-            )
         signature = endpoint.primary().served().signature
         return mlflow_protocol.parse_json(_loads(body), signature)
 
@@ -356,6 +356,8 @@ class ServingApp(FastAPI):
         if type(data) is not dict or set(data) - {"labels", "endpoint"}:
             raise InvalidInput("the body must be {'labels': [...]} and optionally 'endpoint'")
         name = params.get("name") or data.get("endpoint")
+        if "endpoint" in data and type(data["endpoint"]) is not str:
+            raise InvalidInput("endpoint: must be a string (an endpoint's name)")
         if name is None and len(self._core.endpoints) > 1:
             raise InvalidInput("several endpoints are served here: name one in 'endpoint'")
         endpoint = self._core.endpoint(name)
@@ -414,16 +416,42 @@ def _feedback_row(item: Any, i: int) -> dict[str, Any]:
     label = item["label"]
     if type(label) not in (str, int, float, bool):
         raise InvalidInput(f"{where}.label: must be a string, number or boolean")
+    for key in ("request_id", "entity"):
+        if key in item and type(item[key]) is not str:
+            raise InvalidInput(f"{where}.{key}: must be a string")
     request_id, entity = item.get("request_id"), item.get("entity")
     if request_id is None and entity is None:
         raise InvalidInput(f"{where}: give 'request_id' (and 'row') or 'entity'")
-    for key, value in (("request_id", request_id), ("entity", entity)):
-        if value is not None and type(value) is not str:
-            raise InvalidInput(f"{where}.{key}: must be a string")
     row = item.get("row", 0 if request_id is not None else None)
-    if row is not None and (type(row) is not int or row < 0):
+    if type(row) is float and row.is_integer():
+        row = int(row)  # 3.0 is the integer 3 in JSON
+    if "row" in item and (type(row) is not int or not 0 <= row < 2**63):
         raise InvalidInput(f"{where}.row: must be an integer >= 0")
     return {"request_id": request_id, "row": row, "entity": entity, "label": label}
+
+
+# What each hot route reads. A body in another media type, or with none, gets 415: it is
+# not parsed as JSON on a guess.
+_MEDIA = {
+    "plain": (b"application/json",),
+    "feedback": (b"application/json",),
+    "v2": (b"application/json",),
+    "mlflow": (b"application/json", b"text/csv"),
+}
+# The Open Inference Protocol's binary extension is framed by Inference-Header-Content-Length;
+# tritonclient sends such bodies with no Content-Type, as Triton accepts them.
+_V2_BINARY = (b"application/octet-stream", b"application/json", b"")
+
+
+def _check_media(kind: str, wanted: dict[bytes, bytes]) -> None:
+    accepted = _MEDIA[kind]
+    if kind == "v2" and b"inference-header-content-length" in wanted:
+        accepted = _V2_BINARY
+    media = (wanted.get(b"content-type") or b"").split(b";", 1)[0].strip().lower()
+    if media not in accepted:
+        given = media.decode("latin-1") if media else "no Content-Type"
+        names = " or ".join(a.decode() for a in accepted)
+        raise UnsupportedMedia(f"Content-Type: this route reads {names}; got {given}")
 
 
 def _match(path: str) -> tuple[str, dict[str, str]] | None:
@@ -532,8 +560,9 @@ def create_app(
         targets: ``"credit-risk@champion"``, several references (one endpoint
             per model name), a deployment file path, a stored deployment's
             name, or :class:`DeploymentSpec` objects.
-        yard: The registry to load from; by default ``modelyard.connect()``
-            (closed again on shutdown).
+        yard: The registry to load from (a local Yard, or a remote one the caller
+            opened with ``modelyard.connect``); by default the configured local
+            store (:func:`modelyard.yard.open_local`, closed again on shutdown).
         config: Server options; by default :meth:`ServingConfig.from_env`.
 
     Raises:
@@ -543,10 +572,11 @@ def create_app(
 
     owns_yard = yard is None
     if yard is None:
-        from modelyard.yard import connect
+        from modelyard.yard import open_local
 
-        yard = connect()
+        yard = open_local()
     config = config or ServingConfig.from_env()
+    limit_native_threads(config.native_threads)  # before any model loads or warms
     try:
         specs, stored = resolve_targets(targets, yard)
         metrics = ServingMetrics()
@@ -554,8 +584,12 @@ def create_app(
         manager = VersionManager(yard, config, metrics, endpoints, stored)
         for endpoint in endpoints.values():
             manager.load_endpoint(endpoint)
-        sink = make_sink(config.prediction_log, yard.settings.resolved_artifact_root)
-        predlog = PredictionLog(sink, config.prediction_log, metrics)
+        artifact_root = yard.settings.resolved_artifact_root
+        sink = make_sink(config.prediction_log, artifact_root)
+        wal = open_write_ahead_log(
+            config.prediction_log, artifact_root, yard.settings.home, metrics
+        )
+        predlog = PredictionLog(sink, config.prediction_log, metrics, wal)
     except BaseException:
         if owns_yard:
             yard.close()
@@ -616,13 +650,13 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
 
     @app.get("/v2/health/live", tags=["health"], summary="The server is live")
     def live() -> Response:
-        return Response(status_code=200)
+        return _json(200, {"live": True})
 
     @app.get("/v2/health/ready", tags=["health"], summary="Every model is ready")
     def ready() -> Response:
         if core.ready():
-            return Response(status_code=200)
-        return _json(400, {"error": "models are still loading"})
+            return _json(200, {"ready": True})
+        return _json(400, {"ready": False, "error": "models are still loading"})
 
     def model_metadata(name: str, version: str | None) -> Response:
         try:
@@ -656,8 +690,8 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
         except Exception as exc:
             return v2_error(exc)
         if endpoint.ready():
-            return Response(status_code=200)
-        return _json(400, {"error": f"{name} is still loading"})
+            return _json(200, {"name": endpoint.name, "ready": True})
+        return _json(400, {"name": endpoint.name, "ready": False, "error": f"{name} is loading"})
 
     @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata")
     def metadata(name: str) -> Response:
@@ -691,13 +725,14 @@ def _add_routes(app: ServingApp, core: ServingCore, version: str) -> None:
     def metrics() -> Response:
         return Response(core.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # MLflow's scoring server answers these with 200; its clients read only the status.
     @app.get("/ping", tags=["health"], summary="MLflow-compatible health check")
     def ping() -> Response:
-        return Response(b"\n", status_code=200, media_type="application/json")
+        return _json(200, {"status": "ok"})
 
     @app.get("/health", tags=["health"], summary="MLflow-compatible health check")
     def health() -> Response:
-        return Response(b"\n", status_code=200, media_type="application/json")
+        return _json(200, {"status": "ok"})
 
     @app.get("/version", tags=["health"], summary="Server version")
     def server_version() -> Response:

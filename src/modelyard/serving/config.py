@@ -49,13 +49,24 @@ class PredictionLogConfig(_Frozen):
     )
     queue_max_rows: int = Field(default=1_000_000, ge=1)
     flush_interval_s: float = Field(
-        default=2.0, gt=0.0, le=3600.0, description="How often queued records become Arrow."
+        default=1.0,
+        gt=0.0,
+        le=3600.0,
+        description="How often queued records reach the write-ahead file (fsync): at most "
+        "this much is lost when the process is killed.",
     )
     flush_rows: int = Field(default=100_000, ge=1, description="Queued rows that wake it early.")
     file_interval_s: float = Field(
         default=30.0, ge=0.0, le=3600.0, description="Oldest a converted record waits for its file."
     )
     file_rows: int = Field(default=200_000, ge=1, description="Rows that make a file due at once.")
+    wal: bool = Field(
+        default=True, description="Keep a local write-ahead file (off: a crash loses the queue)."
+    )
+    wal_dir: str | None = Field(
+        default=None, description="Local folder of write-ahead files; default: <home>/predlog-wal."
+    )
+    wal_segment_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_stream: str = "modelyard:predictions"
     redis_maxlen: int | None = Field(default=10_000_000, ge=1)
@@ -81,6 +92,12 @@ class ServingConfig(_Frozen):
     warm_rows: int = Field(default=1_000, ge=0, description="Example rows scored when loading.")
     max_loaded_versions: int = Field(default=6, ge=1)
     max_shadow_backlog: int = Field(default=1_000, ge=0)
+    native_threads: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="OpenMP/BLAS threads and model n_jobs in this process; more come from workers.",
+    )
     gc_freeze: bool = Field(
         default=True, description="Exempt what is loaded at start-up from garbage collection."
     )

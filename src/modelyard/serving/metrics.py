@@ -85,6 +85,17 @@ class ServingMetrics:
             "Prediction records dropped because the queue was full or the sink failed.",
             registry=r,
         )
+        self.log_lost = Counter(
+            "modelyard_prediction_log_lost",
+            "Prediction records lost in a crash (logged after the last write-ahead flush), "
+            "counted when the next start recovers the write-ahead file.",
+            registry=r,
+        )
+        self.log_recovered = Counter(
+            "modelyard_prediction_log_recovered",
+            "Prediction records written to the sink from a crashed process's write-ahead file.",
+            registry=r,
+        )
         self.log_written = Counter(
             "modelyard_prediction_log_written", "Prediction records written.", registry=r
         )

@@ -31,6 +31,7 @@ from modelyard.serving.batching import MicroBatcher
 from modelyard.serving.errors import ModelFailure
 from modelyard.serving.fastpath import FLOAT_BOUND, FastScorer, compile_fast_scorer
 from modelyard.serving.inputs import Payload
+from modelyard.serving.threads import single_threaded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -342,7 +343,9 @@ def load_version(
     manifest = ModelManifest.from_dict(info.manifest)
 
     def native() -> LoadedModel:
-        return yard.models.load(vref)
+        loaded = yard.models.load(vref)
+        single_threaded(loaded.native, config.native_threads)
+        return loaded
 
     served = _from_stored_form(yard, info, digest, manifest, native)
     if served is None:

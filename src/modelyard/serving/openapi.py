@@ -228,7 +228,7 @@ def _plain_operation(
                 "headers": _HEADERS,
             },
             **_error_responses(
-                "#/components/schemas/Error", auth, (400, 401, 404, 413, 422, 500, 503)
+                "#/components/schemas/Error", auth, (400, 401, 404, 413, 415, 422, 500, 503)
             ),
         },
     }
@@ -237,7 +237,53 @@ def _plain_operation(
     return operation, {key: _record_schema(served)}
 
 
-def _v2_operation(auth: bool) -> dict[str, Any]:
+def _v2_inputs_schema(served: ServedVersion | None) -> dict[str, Any]:
+    """One tensor per signature column, in order (what the server reads, written exactly for
+    one row a tensor); without a signature, any tensors."""
+    if served is None or served.signature is None:
+        return {"type": "array", "minItems": 1, "items": _V2_TENSOR}
+    tensors = [
+        {
+            "type": "object",
+            "required": ["name", "shape", "datatype", "data"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"const": spec.name},
+                "shape": {"const": [1]},
+                "datatype": {"enum": _DATATYPES},
+                "data": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1,
+                    "items": _value_schema(spec),
+                },
+            },
+        }
+        for spec in served.signature.inputs
+    ]
+    return {
+        "type": "array",
+        "prefixItems": tensors,
+        "minItems": len(tensors),
+        "maxItems": len(tensors),
+    }
+
+
+def _v2_outputs_schema(served: ServedVersion | None) -> dict[str, Any]:
+    names = (
+        {"type": "string"} if served is None else {"enum": [o["name"] for o in served.v2_outputs()]}
+    )
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": names, "parameters": {"type": "object"}},
+        },
+    }
+
+
+def _v2_operation(auth: bool, served: ServedVersion | None = None) -> dict[str, Any]:
     return {
         "summary": "Open Inference Protocol (KServe V2) inference",
         "tags": ["v2"],
@@ -248,11 +294,12 @@ def _v2_operation(auth: bool) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "required": ["inputs"],
+                        "additionalProperties": False,
                         "properties": {
                             "id": {"type": "string"},
                             "parameters": {"type": "object"},
-                            "inputs": {"type": "array", "items": _V2_TENSOR},
-                            "outputs": {"type": "array", "items": {"type": "object"}},
+                            "inputs": _v2_inputs_schema(served),
+                            "outputs": _v2_outputs_schema(served),
                         },
                     }
                 }
@@ -279,34 +326,83 @@ def _v2_operation(auth: bool) -> dict[str, Any]:
                 "headers": _HEADERS,
             },
             **_error_responses(
-                "#/components/schemas/V2Error", auth, (400, 401, 404, 413, 422, 500, 503)
+                "#/components/schemas/V2Error", auth, (400, 401, 404, 413, 415, 422, 500, 503)
             ),
         },
         **({"security": [{"ApiKeyHeader": []}, {"BearerKey": []}]} if auth else {}),
     }
 
 
-def _mlflow_operation(auth: bool) -> dict[str, Any]:
+def _mlflow_body(served: ServedVersion | None, max_rows: int, record_ref: str | None) -> Any:
+    """Exactly one of MLflow's four keys (and optionally params), for the default endpoint."""
+    if served is None or served.signature is None or record_ref is None:
+        return {
+            "type": "object",
+            "description": "Exactly one of the four keys, and optionally params.",
+            "minProperties": 1,
+            "properties": {
+                "dataframe_split": {"type": "object"},
+                "dataframe_records": {"type": "array"},
+                "instances": {"type": "array"},
+                "inputs": {},
+                "params": {"type": "object"},
+            },
+        }
+    names = served.signature.input_names
+    records = {"type": "array", "minItems": 1, "maxItems": max_rows, "items": {"$ref": record_ref}}
+    split = {
+        "type": "object",
+        "required": ["data"],
+        "additionalProperties": False,
+        "properties": {
+            "columns": {"const": names, "description": "Default: the signature's columns."},
+            "index": {"type": "array", "description": "Ignored (pandas' split format)."},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_rows,
+                "items": {
+                    "type": "array",
+                    "prefixItems": [_value_schema(s) for s in served.signature.inputs],
+                    "minItems": len(names),
+                    "maxItems": len(names),
+                },
+            },
+        },
+    }
+    variants = []
+    for key, schema in (
+        ("dataframe_split", split),
+        ("dataframe_records", records),
+        ("instances", records),
+        ("inputs", records),
+    ):
+        variants.append(
+            {
+                "type": "object",
+                "title": key,
+                "required": [key],
+                "additionalProperties": False,
+                "properties": {key: schema, "params": {"type": "object"}},
+            }
+        )
+    return {"oneOf": variants}
+
+
+def _mlflow_operation(
+    auth: bool,
+    served: ServedVersion | None = None,
+    max_rows: int = 1,
+    record_ref: str | None = None,
+) -> dict[str, Any]:
     return {
         "summary": "MLflow scoring format (as `mlflow models serve`)",
+        "description": "Also reads text/csv: a header row with the input columns, then rows.",
         "tags": ["mlflow"],
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "description": "Exactly one of the four keys, and optionally params.",
-                        "properties": {
-                            "dataframe_split": {"type": "object"},
-                            "dataframe_records": {"type": "array"},
-                            "instances": {"type": "array"},
-                            "inputs": {},
-                            "params": {"type": "object"},
-                        },
-                    }
-                },
-                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": _mlflow_body(served, max_rows, record_ref)},
             },
         },
         "responses": {
@@ -334,18 +430,23 @@ def _mlflow_operation(auth: bool) -> dict[str, Any]:
     }
 
 
-def _feedback_operation(auth: bool) -> dict[str, Any]:
+def _feedback_operation(auth: bool, endpoints: list[str], max_rows: int) -> dict[str, Any]:
     label = {
         "type": "object",
         "required": ["label"],
+        "additionalProperties": False,
         "properties": {
             "request_id": {"type": "string"},
-            "row": {"type": "integer", "minimum": 0, "default": 0},
+            "row": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
             "entity": {"type": "string"},
             "label": {"type": ["string", "integer", "number", "boolean"]},
         },
+        "anyOf": [{"required": ["request_id"]}, {"required": ["entity"]}],
         "description": "Give request_id (and row) or entity.",
     }
+    endpoint: dict[str, Any] = {"enum": endpoints}
+    if len(endpoints) == 1:
+        endpoint["description"] = "Optional: one endpoint is served here."
     return {
         "summary": "Attach ground-truth labels to earlier predictions",
         "tags": ["monitoring"],
@@ -355,10 +456,15 @@ def _feedback_operation(auth: bool) -> dict[str, Any]:
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "required": ["labels"],
+                        "required": ["labels"] if len(endpoints) == 1 else ["labels", "endpoint"],
                         "properties": {
-                            "endpoint": {"type": "string"},
-                            "labels": {"type": "array", "minItems": 1, "items": label},
+                            "endpoint": endpoint,
+                            "labels": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": max_rows,
+                                "items": label,
+                            },
                         },
                         "additionalProperties": False,
                     }
@@ -382,7 +488,9 @@ def _feedback_operation(auth: bool) -> dict[str, Any]:
                     }
                 },
             },
-            **_error_responses("#/components/schemas/Error", auth, (400, 401, 404, 413, 422, 503)),
+            **_error_responses(
+                "#/components/schemas/Error", auth, (400, 401, 404, 413, 415, 422, 503)
+            ),
         },
         **({"security": [{"ApiKeyHeader": []}, {"BearerKey": []}]} if auth else {}),
     }
@@ -406,35 +514,120 @@ def build_openapi(
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = _ERROR
     schemas["V2Error"] = _V2_ERROR
+    default: ServedVersion | None = None
     for endpoint in core.endpoints.values():
         served = endpoint.primary().current
         if served is None or served.signature is None:
             continue
+        default = default or served
         operation, components = _plain_operation(endpoint, served, core.config.max_rows, auth)
         paths[f"/v1/models/{endpoint.name}/predict"] = {"post": operation}
         schemas.update(components)
+    names = sorted(core.endpoints)
+    versions = sorted({v for e in core.endpoints.values() for v in e.versions()}, key=int)
+    # The V2 and MLflow bodies are written for one model's columns: exact when one endpoint
+    # is served (the common case); with several, the V2 tensors stay generic.
+    single = default if len(core.endpoints) == 1 else None
+    _refine_generic_routes(paths, names, versions)
     for path in (
         "/v2/models/{model_name}/infer",
         "/v2/models/{model_name}/versions/{model_version}/infer",
     ):
-        parameters = [
-            {"name": "model_name", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
+        parameters = [_path_parameter("model_name", names)]
         if "model_version" in path:
-            parameters.append(
-                {
-                    "name": "model_version",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            )
-        paths[path] = {"post": {**_v2_operation(auth), "parameters": parameters}}
-    paths["/invocations"] = {"post": _mlflow_operation(auth)}
-    paths["/v1/feedback"] = {"post": _feedback_operation(auth)}
+            parameters.append(_path_parameter("model_version", versions))
+        paths[path] = {"post": {**_v2_operation(auth, single), "parameters": parameters}}
+    record_ref = (
+        f"#/components/schemas/{core.default_endpoint}.Record"
+        if f"{core.default_endpoint}.Record" in schemas
+        else None
+    )
+    first = (
+        core.endpoints[core.default_endpoint].primary().current
+        if core.default_endpoint in core.endpoints
+        else None
+    )
+    paths["/invocations"] = {
+        "post": _mlflow_operation(auth, first, core.config.max_rows, record_ref)
+    }
+    paths["/v1/feedback"] = {"post": _feedback_operation(auth, names, core.config.max_rows)}
     if auth:
         document["components"]["securitySchemes"] = {
             "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "BearerKey": {"type": "http", "scheme": "bearer"},
         }
     return document
+
+
+def _path_parameter(name: str, values: list[str]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"enum": values}}
+
+
+_JSON_OBJECT = {"type": "object"}
+_READY = {
+    "type": "object",
+    "required": ["ready"],
+    "properties": {"ready": {"type": "boolean"}, "name": {"type": "string"}},
+}
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _refine_generic_routes(paths: dict[str, Any], names: list[str], versions: list[str]) -> None:
+    """FastAPI's operations, made exact: served names and versions as path enums, 404 for
+    others, and the bodies the health and metrics routes really send."""
+    for path, operations in paths.items():
+        for operation in operations.values():
+            parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                if parameter.get("in") == "path" and parameter["name"] in ("name", "version"):
+                    values = names if parameter["name"] == "name" else versions
+                    parameter["schema"] = {"enum": values, "title": parameter["name"]}
+            if any(p.get("in") == "path" for p in parameters):
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)  # FastAPI's validation error: a string cannot fail it
+                ref = "V2Error" if path.startswith("/v2") else "Error"
+                responses["404"] = _json_response(
+                    "No such endpoint or version is served here.",
+                    {"$ref": f"#/components/schemas/{ref}"},
+                )
+    bodies = {
+        "/v2/health/live": {
+            "type": "object",
+            "required": ["live"],
+            "properties": {"live": {"const": True}},
+        },
+        "/v2/health/ready": _READY,
+        "/v2/models/{name}/ready": _READY,
+        "/v2/models/{name}/versions/{version}/ready": _READY,
+        "/ping": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "/health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "/version": {
+            "type": "object",
+            "required": ["modelyard"],
+            "properties": {"modelyard": {"type": "string"}},
+        },
+    }
+    for path, schema in bodies.items():
+        operation = paths.get(path, {}).get("get")
+        if operation is None:
+            continue
+        operation["responses"]["200"] = _json_response("OK", schema)
+        if path.endswith("ready"):
+            operation["responses"]["400"] = _json_response("Still loading.", _READY)
+    metrics = paths.get("/metrics", {}).get("get")
+    if metrics is not None:
+        metrics["responses"]["200"] = {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }

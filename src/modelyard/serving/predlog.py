@@ -1,10 +1,15 @@
 """Prediction logging: every scored row to a sink, off the request path, nothing lost silently.
 
 A request appends one tuple to a bounded in-memory queue (a deque; no lock,
-no I/O) and goes on. A background thread wakes every ``flush_interval_s`` (or
-when ``flush_rows`` are waiting) and turns what is queued into compact Arrow
-tables, one per endpoint and day; a table goes to the sink as one file when it
-holds ``file_rows`` rows or is ``file_interval_s`` old (and at shutdown). When the queue is full a
+no I/O) and goes on. A background thread wakes every ``flush_interval_s`` (1 s
+by default, or when ``flush_rows`` are waiting) and turns what is queued into
+compact Arrow tables, one per endpoint and day, appended to a local
+write-ahead file and fsync'd (:mod:`modelyard.serving.predlog_wal`); a table
+goes to the sink as one file when it holds ``file_rows`` rows or is
+``file_interval_s`` old (and at shutdown) — at once for the Redis sink. After a
+crash the next start writes what the write-ahead file holds to the sink and
+counts the rows that were still in memory (``modelyard_prediction_log_lost``):
+at most one flush interval. When the queue is full a
 request's rows are *counted* as dropped (``modelyard_prediction_log_dropped``)
 instead of blocking it; a sink that fails twice on a batch drops that batch,
 counted and logged. ``close()`` drains the queue before the process exits.
@@ -49,6 +54,7 @@ import numpy as np
 from modelyard.errors import BackendUnavailable, InvalidInput
 from modelyard.serving.fastpath import Coded
 from modelyard.serving.inputs import RECORDS
+from modelyard.serving.predlog_wal import WriteAheadLog, recover
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,6 +70,7 @@ __all__ = [
     "PredictionLog",
     "RedisStreamSink",
     "make_sink",
+    "open_write_ahead_log",
     "read_feedback",
     "read_predictions",
     "read_stream",
@@ -100,8 +107,13 @@ class PredictionLog:
         sink: Sink | None,
         config: PredictionLogConfig,
         metrics: ServingMetrics | None = None,
+        wal: WriteAheadLog | None = None,
     ) -> None:
         self._sink = sink
+        self._wal = wal
+        self._counter = wal.admitted if wal is not None else None
+        # A sink that wants each flush at once (a stream), not files of a useful size.
+        self._immediate = bool(getattr(sink, "immediate", False))
         self.enabled = sink is not None
         self._max = config.queue_max_rows
         self._flush_rows = config.flush_rows
@@ -119,7 +131,8 @@ class PredictionLog:
         self._drain_lock = threading.Lock()
         self._file_rows = config.file_rows
         self._file_interval = config.file_interval_s
-        self._files: dict[tuple[str, str, str], tuple[list[pa.Table], float]] = {}
+        # Converted tables waiting for their file, each with its write-ahead id (or -1).
+        self._files: dict[tuple[str, str, str], tuple[list[tuple[int, pa.Table]], float]] = {}
         self._pending_rows = 0
         self._thread: threading.Thread | None = None
         if metrics is not None:
@@ -178,6 +191,8 @@ class PredictionLog:
             )
         )
         self._enqueued += n
+        if self._counter is not None:
+            self._counter[0] = self._enqueued  # one store into a shared mapping: no syscall
         if self._enqueued - self._taken >= self._flush_rows:
             self._wake.set()
 
@@ -191,6 +206,8 @@ class PredictionLog:
             raise BackendUnavailable("the prediction log queue is full; retry the feedback later")
         self._queue.append((_FEEDBACK_ENTRY, endpoint, labels, int(time.time() * 1000)))
         self._enqueued += n
+        if self._counter is not None:
+            self._counter[0] = self._enqueued
         return n
 
     def _drop(self, n: int) -> None:
@@ -211,6 +228,10 @@ class PredictionLog:
             self._thread.join(timeout)
             self._thread = None
         self._drain(force=True)
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+            self._counter = None
         if self._sink is not None:
             self._sink.close()
 
@@ -232,6 +253,8 @@ class PredictionLog:
         steady stream makes a few large files rather than many small ones.
         """
         with self._drain_lock:
+            wal = self._wal
+            taken = False
             while self._queue:
                 entries = []
                 rows = 0
@@ -241,15 +264,35 @@ class PredictionLog:
                     rows += len(entry[2]) if entry[0] is _FEEDBACK_ENTRY else entry[7].n
                 self._convert(entries, rows)
                 self._taken += rows
+                taken = True
                 time.sleep(0)  # hand the GIL to the event loop between chunks
+            if wal is not None and taken:
+                try:
+                    wal.mark(self._taken)
+                    wal.sync()  # the rows of this flush are on disk from here on
+                except OSError:
+                    logger.exception("cannot sync the prediction log's write-ahead file")
             now = time.monotonic()
+            finished: list[int] = []
             for key in list(self._files):
                 tables, since = self._files[key]
-                count = sum(t.num_rows for t in tables)
-                if force or count >= self._file_rows or now - since >= self._file_interval:
+                count = sum(t.num_rows for _, t in tables)
+                if (
+                    force
+                    or self._immediate
+                    or count >= self._file_rows
+                    or now - since >= self._file_interval
+                ):
                     del self._files[key]
                     self._pending_rows -= count
-                    self._write(key, tables)
+                    self._write(key, [t for _, t in tables])
+                    finished.extend(i for i, _ in tables if i >= 0)
+            if wal is not None and finished:
+                try:
+                    wal.done(finished)
+                    wal.sync()
+                except OSError:
+                    logger.exception("cannot sync the prediction log's write-ahead file")
 
     def _convert(self, entries: list[tuple[Any, ...]], rows: int) -> None:
         try:
@@ -259,9 +302,18 @@ class PredictionLog:
             self._drop(rows)
             return
         now = time.monotonic()
-        for key, table in tables.items():
+        last = len(tables) - 1
+        for i, (key, table) in enumerate(tables.items()):
+            table_id = -1
+            if self._wal is not None:
+                # The chunk's last table carries how far the admitted sequence is covered.
+                through = self._taken + rows if i == last else None
+                try:
+                    table_id = self._wal.append(key, table, through)
+                except OSError:  # a full local disk: the rows still go to the sink
+                    logger.exception("cannot append to the prediction log's write-ahead file")
             held = self._files.setdefault(key, ([], now))
-            held[0].append(table)
+            held[0].append((table_id, table))
             self._pending_rows += table.num_rows
 
     def _write(self, key: tuple[str, str, str], tables: list[pa.Table]) -> None:
@@ -516,7 +568,11 @@ class ParquetSink:
         if self._local:
             os.makedirs(directory, exist_ok=True)
             temporary = os.path.join(directory, f".{name}.tmp")
-            pq.write_table(table, temporary)
+            with open(temporary, "wb") as fh:
+                pq.write_table(table, fh)
+                fh.flush()
+                # On disk before the write-ahead file lets go of these rows.
+                os.fsync(fh.fileno())
             os.replace(temporary, os.path.join(directory, name))
             return
         buffer = io.BytesIO()
@@ -532,8 +588,11 @@ class RedisStreamSink:
     """One Redis Stream entry per row: ``{"endpoint": E, "record": <JSON of the row>}``.
 
     Predictions go to ``stream``, feedback to ``<stream>:feedback``; read them
-    back with :func:`read_stream`.
+    back with :func:`read_stream`. Each flush's rows are sent at once, in one
+    pipelined batch of ``XADD`` s (a stream consumer wants them now, not as files).
     """
+
+    immediate = True
 
     def __init__(self, url: str, stream: str, maxlen: int | None = None) -> None:
         try:
@@ -577,6 +636,34 @@ def make_sink(config: PredictionLogConfig, artifact_root: str) -> Sink | None:
     if config.sink == "redis":
         return RedisStreamSink(config.redis_url, config.redis_stream, config.redis_maxlen)
     return ParquetSink(config.root or artifact_root)
+
+
+def open_write_ahead_log(
+    config: PredictionLogConfig,
+    artifact_root: str,
+    home: str | os.PathLike[str],
+    metrics: ServingMetrics | None = None,
+) -> WriteAheadLog | None:
+    """Recover what stopped processes left in the write-ahead root, then open this process's.
+
+    None when logging or the write-ahead file is off. The root is ``wal_dir``,
+    by default ``<home>/predlog-wal`` (a local disk: it is fsync'd every flush).
+    """
+    from pathlib import Path
+
+    from modelyard.serving.config import PredictionLogConfig
+
+    if config.sink == "none" or not config.wal:
+        return None
+    root = Path(config.wal_dir) if config.wal_dir else Path(home) / "predlog-wal"
+
+    def open_sink(meta: dict[str, Any]) -> Sink | None:
+        settings = PredictionLogConfig.model_validate(meta["config"])
+        return make_sink(settings, meta["artifact_root"])
+
+    recover(root, open_sink, metrics)
+    meta = {"config": config.model_dump(mode="json"), "artifact_root": artifact_root}
+    return WriteAheadLog(root, meta, config.wal_segment_bytes)
 
 
 # ---------------------------------------------------------------- readers

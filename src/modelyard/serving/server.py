@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from modelyard.errors import InvalidInput
 from modelyard.serving.app import ServingApp, create_app
 from modelyard.serving.config import ServingConfig
 from modelyard.serving.deployment_spec import DeploymentSpec, parse_deployment
@@ -74,6 +75,8 @@ def serve(
     """Serve until SIGINT/SIGTERM; then finish in-flight requests and flush the prediction log."""
     import uvicorn
 
+    if workers > 1 and yard is None:
+        _refuse_remote_store()
     configure_json_logging(log_level)
     config = config or ServingConfig.from_env()
     _tune_process()
@@ -92,6 +95,22 @@ def serve(
         workers=workers,
         **_uvicorn_options(host, port, log_level),
     )
+
+
+def _refuse_remote_store() -> None:
+    """Worker processes open the configured store themselves, and only a local one.
+
+    Said before any worker starts, rather than by each worker as it dies.
+    """
+    from modelyard.config import load_settings
+    from modelyard.yard import is_server_url
+
+    store_url = load_settings().store_url
+    if is_server_url(store_url):
+        raise InvalidInput(
+            f"--workers > 1 needs a database store_url; {store_url!r} is a Modelyard "
+            "server (serve from it with one worker, or point workers at its database)"
+        )
 
 
 def worker_app() -> ServingApp:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from modelyard.errors import ModelyardError
 from modelyard.serving.models import ServedVersion, load_version
 from modelyard.serving.routing import Endpoint, RouteTarget
+from modelyard.serving.threads import limit_native_threads
 
 if TYPE_CHECKING:
     from modelyard.serving.config import ServingConfig
@@ -120,6 +121,8 @@ class VersionManager:
             self._thread = None
 
     def _run(self) -> None:
+        # This thread loads and warms new versions: its OpenMP pool is limited too.
+        limit_native_threads(self._config.native_threads)
         while not self._stop.wait(self._config.poll_interval_s):
             try:
                 self.poll_once()

@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from modelyard.errors import InvalidInput
 from modelyard.server.auth import Ctx
+from modelyard.server.media import check_raw_media
 from modelyard.server.routes._deps import ArtifactWrite, Read
 from modelyard.server.schemas import BlobExists, BlobPublic
 
@@ -64,7 +65,7 @@ class _BodyReader(io.RawIOBase):
     response_model=BlobPublic,
     openapi_extra={
         "requestBody": {
-            "required": True,
+            "required": False,  # an empty file is a blob too
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
@@ -76,10 +77,16 @@ async def upload(
     ctx: ArtifactWrite,
     x_content_sha256: Annotated[
         str | None,
-        Header(pattern=r"^(sha256:)?[0-9a-f]{64}$", description="The client's hash of the body."),
+        # Not in the schema: a value must equal the body's hash, which a schema cannot say.
+        Header(
+            pattern=r"^(sha256:)?[0-9a-f]{64}$",
+            description="The client's hash of the body.",
+            include_in_schema=False,
+        ),
     ] = None,
 ) -> dict:
     """Store the request body as a blob; returns its digest and size."""
+    check_raw_media(request.headers.get("content-type"), ("application/octet-stream",))
     reader = _BodyReader(request.stream().__aiter__())
     store = ctx.yard.artifacts
     digest = await anyio.to_thread.run_sync(store.put_stream, reader)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
@@ -11,7 +11,13 @@ from modelyard.errors import BackendUnavailable
 from modelyard.server import monitors
 from modelyard.server.auth import Ctx
 from modelyard.server.routes._deps import NAME, DeploymentManage, Pages, Read
-from modelyard.server.schemas import BatchJobPublic, DeploymentApplied, DeploymentPublic, Page
+from modelyard.server.schemas import (
+    REF,
+    BatchJobPublic,
+    DeploymentApplied,
+    DeploymentPublic,
+    Page,
+)
 
 router = APIRouter(tags=["operations"])
 
@@ -75,10 +81,8 @@ def monitor_results(
     ctx: Read,
     pages: Pages,
     model: Annotated[str | None, Query(pattern=NAME)] = None,
-    ref: Annotated[
-        str | None, Query(max_length=200, description="e.g. credit-risk@champion")
-    ] = None,
-    kind: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
+    ref: Annotated[str | None, Query(pattern=REF, description="e.g. credit-risk@champion")] = None,
+    kind: Literal["drift", "quality", "performance", "estimated"] | None = None,
 ) -> dict:
     """Monitoring results (drift, quality, performance per window), newest window first."""
     service = _service(ctx, "monitors")
@@ -95,7 +99,7 @@ def monitor_alerts(
     ctx: Read,
     pages: Pages,
     model: Annotated[str | None, Query(pattern=NAME)] = None,
-    ref: Annotated[str | None, Query(max_length=200)] = None,
+    ref: Annotated[str | None, Query(pattern=REF)] = None,
     status: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
 ) -> dict:
     """Alerts raised by monitoring rules, most recently seen first."""

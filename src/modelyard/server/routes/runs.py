@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
+from pydantic import Field
 
 from modelyard.server.routes._deps import Pages, Read, RunWrite
 from modelyard.server.schemas import (
@@ -89,7 +90,10 @@ def count(ctx: Read, filter: Filter = None) -> dict:
 @router.get("/compare", response_model=RunComparison)
 def compare(
     ctx: Read,
-    ids: Annotated[list[str], Query(min_length=1, max_length=50, description="Run ids.")],
+    ids: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9a-f]{6,32}$")]],
+        Query(min_length=1, max_length=50, description="Run ids (or unique prefixes, 6+)."),
+    ],
 ) -> dict:
     return ctx.yard.runs.compare(ids)
 

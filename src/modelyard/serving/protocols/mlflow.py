@@ -45,11 +45,18 @@ def parse_json(body: Any, signature: Signature | None) -> Payload:
             f"the body must have exactly one of the keys {list(_FORMATS)} (and optionally "
             f"'params'); got {sorted(body)}"
         )
+    if "params" in body and type(body["params"]) is not dict:
+        raise InvalidInput("params: must be an object")
     key = found[0]
     value = body[key]
     if key == "dataframe_split":
         if type(value) is not dict or "data" not in value:
             raise InvalidInput("dataframe_split: must be an object with 'columns' and 'data'")
+        extra = sorted(set(value) - {"columns", "data", "index"})
+        if extra:
+            raise InvalidInput(f"dataframe_split: unknown field(s) {extra}")
+        if "index" in value and not isinstance(value["index"], list):
+            raise InvalidInput("dataframe_split.index: must be a list")
         columns = value["columns"] if "columns" in value else _names(signature)
         return Payload.from_rows(columns, value["data"], "dataframe_split.data")
     if key == "dataframe_records":

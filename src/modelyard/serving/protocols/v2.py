@@ -71,6 +71,10 @@ class V2Request:
         self.entity = entity
 
 
+_REQUEST_KEYS = frozenset({"id", "parameters", "inputs", "outputs"})
+_TENSOR_KEYS = frozenset({"name", "shape", "datatype", "parameters", "data"})
+
+
 def parse(body: bytes, header_length: int | None, signature: Signature | None) -> V2Request:
     if header_length is not None:
         if not 0 < header_length <= len(body):
@@ -87,16 +91,21 @@ def parse(body: bytes, header_length: int | None, signature: Signature | None) -
         raise BadRequest(f"the inference request is not valid JSON: {exc}") from exc
     if type(request) is not dict:
         raise InvalidInput("the inference request must be a JSON object with 'inputs'")
+    unknown = sorted(set(request) - _REQUEST_KEYS)
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {unknown}; a request has {sorted(_REQUEST_KEYS)}")
     client_id = request.get("id")
-    if client_id is not None and type(client_id) is not str:
+    if "id" in request and type(client_id) is not str:
         raise InvalidInput("id: must be a string")
-    parameters = request.get("parameters") or {}
+    parameters = request.get("parameters", {})
     if type(parameters) is not dict:
         raise InvalidInput("parameters: must be an object")
     entity = parameters.get("entity")
     entity = None if entity is None else str(entity)
     tensors = _tensors(request.get("inputs"), binary)
     payload = _payload(tensors, signature)
+    if "outputs" in request and not isinstance(request["outputs"], list):
+        raise InvalidInput("outputs: must be a list")
     outputs = _requested_outputs(request.get("outputs"))
     return V2Request(
         payload, client_id, outputs, bool(parameters.get("binary_data_output", False)), entity
@@ -112,21 +121,26 @@ def _tensors(inputs: Any, binary: memoryview) -> dict[str, tuple[list[int], str,
         where = f"inputs[{i}]"
         if type(tensor) is not dict:
             raise InvalidInput(f"{where}: must be an object with name, shape, datatype and data")
+        extra = sorted(set(tensor) - _TENSOR_KEYS)
+        if extra:
+            raise InvalidInput(f"{where}: unknown field(s) {extra}")
         name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
         if type(name) is not str:
             raise InvalidInput(f"{where}.name: must be a string")
         where = f"inputs[{i}] ({name})"
         if name in tensors:
             raise InvalidInput(f"{where}: duplicate input name")
-        if datatype not in _NUMPY:
+        if type(datatype) is not str or datatype not in _NUMPY:
             raise InvalidInput(
                 f"{where}.datatype: must be one of {sorted(_NUMPY)}, not {datatype!r}"
             )
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
             raise InvalidInput(f"{where}.shape: must be a list of non-negative integers")
         count = math.prod(shape)
-        params = tensor.get("parameters") or {}
-        size = params.get("binary_data_size") if type(params) is dict else None
+        params = tensor.get("parameters", {})
+        if type(params) is not dict:
+            raise InvalidInput(f"{where}.parameters: must be an object")
+        size = params.get("binary_data_size")
         if size is not None:
             if type(size) is not int or size < 0 or offset + size > len(binary):
                 raise BadRequest(f"{where}: binary_data_size {size!r} runs past the body")
@@ -251,8 +265,10 @@ def _requested_outputs(outputs: Any) -> list[tuple[str, bool]] | None:
     for i, output in enumerate(outputs):
         if type(output) is not dict or type(output.get("name")) is not str:
             raise InvalidInput(f"outputs[{i}]: must be an object with a name")
-        params = output.get("parameters") or {}
-        binary = bool(params.get("binary_data", False)) if type(params) is dict else False
+        params = output.get("parameters", {})
+        if type(params) is not dict:
+            raise InvalidInput(f"outputs[{i}].parameters: must be an object")
+        binary = bool(params.get("binary_data", False))
         requested.append((output["name"], binary))
     return requested
 
