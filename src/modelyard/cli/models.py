@@ -299,6 +299,10 @@ def validate(
         list[str] | None, typer.Option(help="Column to break performance by.")
     ] = None,
     threshold: Annotated[float, typer.Option(help="Decision threshold.")] = 0.5,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Training data for the score PSI (default: the version's)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate a version on a dataset; writes a self-contained HTML report."""
@@ -306,13 +310,19 @@ def validate(
         ref,
         data,
         target=target,
+        reference=reference,
         fairness_attribute=fairness,
         segment_by=segment or (),
         threshold=threshold,
     )
     if as_json:
         out.print_json(
-            {"ref": outcome.ref, "metrics": outcome.metrics, "report": str(outcome.report_path)}
+            {
+                "ref": outcome.ref,
+                "metrics": outcome.metrics,
+                "report": str(outcome.report_path),
+                "reference": outcome.reference,
+            }
         )
         return
     keys = ("auc", "gini", "ks", "brier", "psi_scores", "approval_rate_ratio", "tpr_gap")
@@ -321,6 +331,13 @@ def validate(
         ["metric", "value"],
         ((k, outcome.metrics.get(k)) for k in keys if k in outcome.metrics),
     )
+    if outcome.reference:
+        out.console.print(f"score PSI against the {outcome.reference}", highlight=False)
+    else:
+        out.console.print(
+            "score PSI: not measured (no training data recorded; pass --reference)",
+            highlight=False,
+        )
     out.console.print(f"report: {outcome.report_path}")
 
 

@@ -17,13 +17,14 @@ import pandas as pd
 
 from modelyard._util.clock import ms_to_iso
 from modelyard.errors import InvalidInput
+from modelyard.registry import scoring
 from modelyard.registry.entities import ModelVersionInfo
+from modelyard.registry.training_data import TRAINING_ROLES  # noqa: F401  (re-exported)
 
 VALIDATION_REPORT = "validation_report.html"
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 COMPILED_ONNX = "onnx"
-TRAINING_ROLES = ("training", "train")
 PARITY_ROWS = 2000
 
 
@@ -33,6 +34,7 @@ class ValidationOutcome:
     metrics: dict[str, float]
     report_path: Path
     report_digest: str
+    reference: str | None = None  # what the score PSI compared with (None: no PSI)
 
 
 @dataclass(frozen=True)
@@ -72,25 +74,29 @@ def validate_version(
     *,
     target: str | None,
     reference: pd.DataFrame | None,
-    segment_by: Sequence[str],
-    fairness_attribute: str | None,
-    threshold: float,
+    reference_name: str | None = None,
+    segment_by: Sequence[str] = (),
+    fairness_attribute: str | None = None,
+    threshold: float = 0.5,
     home: Path,
-    dataset_ref: str | None,
+    dataset_ref: str | None = None,
 ) -> ValidationOutcome:
+    """Score ``data`` (out-of-domain values too, see ``registry.scoring``), write and
+    attach the validation report, record its headline figures."""
     from modelyard.reports.validation import validate_model
 
     loaded = models.load(info.ref)
     features = features_of(loaded, info)
     column = target_column(info, target)
     result = validate_model(
-        lambda frame: loaded.predict_proba(frame)[:, -1],
+        lambda frame: scoring.predict_proba(loaded, frame)[:, -1],
         data,
         target=column,
         features=features,
         model_name=info.name,
         version=info.version,
         reference_data=reference,
+        reference_name=reference_name,
         segment_by=segment_by,
         fairness_attribute=fairness_attribute,
         threshold=threshold,
@@ -107,10 +113,17 @@ def validate_version(
         VALIDATION_REPORT,
         digest,
         kind="report",
-        details={"dataset": dataset_ref, "target": column, "metrics": headline},
+        details={
+            "dataset": dataset_ref,
+            "reference": reference_name,
+            "target": column,
+            "metrics": headline,
+        },
         state="validated",
     )
-    return ValidationOutcome(info.ref, headline, path, digest)
+    return ValidationOutcome(
+        info.ref, headline, path, digest, reference_name if reference is not None else None
+    )
 
 
 def compile_version(

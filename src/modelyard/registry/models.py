@@ -19,6 +19,7 @@ from modelyard.registry import lifecycle, lineage
 from modelyard.registry.entities import ModelVersionInfo
 from modelyard.registry.loading import ModelCache
 from modelyard.registry.service import EXAMPLE_FILE, ModelRegistry
+from modelyard.registry.training_data import training_data
 from modelyard.store import MetadataStore
 
 __all__ = ["ModelService"]
@@ -89,24 +90,35 @@ class ModelService(ModelRegistry):
         Writes the HTML validation report (stored with the version and under
         ``<home>/reports/``), records its headline figures as ``validation``
         metrics, and moves a ``registered`` version to ``validated``.
-        ``reference`` (the training data) defaults to the version's dataset
-        with the role ``training``.
+        ``reference`` (the training data, the baseline of the score PSI) defaults
+        to the version's training dataset (``training_data.training_data``: a
+        dataset logged with a training role, else the training run's inputs).
+        Values outside the training domain are scored, never refused
+        (``registry.scoring``).
         """
         info = self.get(ref.ref if isinstance(ref, ModelVersionInfo) else ref)
         frame = self._frame(data, "data")
         reference_frame = None
+        reference_name: str | None = None
         if reference is not None:
             reference_frame = self._frame(reference, "reference")
+            reference_name = (
+                f"reference dataset {reference}"
+                if isinstance(reference, str)
+                else "reference data given"
+            )
         else:
-            training = [r for r, role in info.datasets if role in lifecycle.TRAINING_ROLES]
-            if training:
-                reference_frame = self._load_data(training[0])
+            found = training_data(info)
+            if found.first is not None:
+                reference_frame = self._load_data(found.first)
+                reference_name = found.describe()
         return lifecycle.validate_version(
             self,
             info,
             frame,
             target=target,
             reference=reference_frame,
+            reference_name=reference_name,
             segment_by=segment_by,
             fairness_attribute=fairness_attribute,
             threshold=threshold,
