@@ -145,6 +145,12 @@ class Settings(BaseSettings):
             "events against it."
         ),
     )
+    monitor_min_rows: int = Field(
+        default=500,
+        ge=1,
+        description="Rows a monitoring window (and its reference) needs for a verdict; "
+        "fewer give 'insufficient data' and raise no alert.",
+    )
 
     @field_validator("user")
     @classmethod
@@ -176,6 +182,7 @@ class Settings(BaseSettings):
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
+            "monitor_min_rows": self.monitor_min_rows,
         }
 
     @classmethod

@@ -48,7 +48,10 @@ def _run_options(
     include_shadow: bool,
     threshold: float | None,
     log_root: str | None,
+    min_rows: int | None = None,
 ) -> dict[str, Any]:
+    if min_rows is not None and min_rows < 1:
+        raise InvalidInput(f"--min-rows must be at least 1; got {min_rows}")
     if labels is not None and id_column is None and data is None:
         raise InvalidInput("--labels needs --id-column: the column that names each row")
     return {
@@ -65,6 +68,7 @@ def _run_options(
         "include_shadow": include_shadow,
         "threshold": threshold,
         "log_root": log_root,
+        "min_rows": min_rows,
     }
 
 
@@ -108,12 +112,21 @@ def run(
     log_root: Annotated[
         str | None, typer.Option("--log-root", help="Prediction log root (default: artifacts).")
     ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--min-rows",
+            help="Rows a verdict needs (default: the monitor_min_rows setting, 500).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Drift, data quality and performance of one window (or batch); stores and alerts."""
+    """Drift, data quality and performance of one window (or batch); stores and alerts.
+
+    A result on fewer rows than the minimum is "insufficient data" and raises no alert."""
     options = _run_options(
         endpoint, window, since, until, data, labels, id_column, label_column, rules,
-        no_alerts, webhook, include_shadow, threshold, log_root,
+        no_alerts, webhook, include_shadow, threshold, log_root, min_rows,
     )  # fmt: skip
     y = yard()
     if step is not None:
@@ -168,24 +181,35 @@ def reference(
         "ref": found.ref,
         "digest": found.digest,
         "source": found.source,
+        "source_description": found.describe_source(),
+        "warning": found.warning,
         "rows": found.profile.rows,
         "features": found.features,
         "threshold": found.threshold,
         "calibration": found.calibration.to_dict(),
         "baseline": found.baseline,
     }
+    if found.warning:  # on stderr, so that --json output stays parseable
+        out.err_console.print(f"[yellow]warning:[/yellow] {found.warning}", highlight=False)
     if as_json:
         out.print_json(summary)
         return
+    out.console.print(
+        f"Reference of {found.ref}: {found.describe_source()}, {found.profile.rows:,} rows",
+        highlight=False,
+        markup=False,
+    )
+    scores_error = found.source.get("scores_error")
     out.table(
         f"Monitoring reference of {found.ref}",
         ["", ""],
         [
-            ("source", f"{found.source.get('kind')} {found.source.get('ref') or ''}".strip()),
+            ("source", found.describe_source()),
             ("rows", found.profile.rows),
             ("features", len(found.features)),
             ("threshold", found.threshold),
-            ("calibration", f"{found.calibration.method} ({found.calibration.source or '-'})"),
+            ("scores", scores_error or "1,001 quantiles for score drift"),
+            ("calibration", found.calibration.describe()),
             ("baseline", found.baseline.get("source", "-")),
             ("digest", found.digest),
         ],
@@ -273,6 +297,9 @@ def results(
 
 
 def _headline(kind: str, summary: dict[str, Any]) -> str:
+    if summary.get("verdict") == "insufficient data":
+        rows, need = summary.get("rows"), summary.get("min_rows")
+        return f"insufficient data ({rows} rows, {need} needed)"
     if kind == "drift":
         drifted = summary.get("drifted_features") or []
         return f"{len(drifted)} drifted" + (f": {', '.join(drifted)}" if drifted else "")

@@ -631,12 +631,14 @@ def score_drift(
     thresholds: DriftThresholds | None = None,
     name: str = "score",
     min_rows: int = DEFAULT_MIN_ROWS,
+    reference_rows: int | None = None,
 ) -> FeatureDrift:
     """Drift of a model's scores: the numeric tests, exact on the two full samples.
 
     KS, Wasserstein and PSI are computed on every value (``stats``), not on a grid.
     NaN and None count as missing; +-inf are dropped. Fewer than ``min_rows`` scores
-    on either side: "insufficient data".
+    on either side: "insufficient data". ``reference_rows``: the rows the reference
+    scores stand for, when they are given as quantiles of a larger sample.
     """
     t = DriftThresholds() if thresholds is None else thresholds
     ref, ref_nan = _scores(reference_scores, "reference_scores")
@@ -652,7 +654,7 @@ def score_drift(
         ks=stats.ks_2samp(ref, cur),
         null_rates=rates,
         n=(ref.size, cur.size),
-        rows=(ref.size + ref_nan, cur.size + cur_nan),
+        rows=(ref.size + ref_nan if reference_rows is None else reference_rows, cur.size + cur_nan),
         t=t,
         min_rows=min_rows,
     )
