@@ -83,7 +83,9 @@ def test_reference_built_on_demand_and_stored_with_the_version(
     version = register_version(yard, credit_model, train_frame, holdout_frame)
     ref = yard.monitors.reference(version.ref)
     assert ref.source == {"kind": "dataset", "ref": "credit-risk-train/1", "role": "training",
+                          "description": "training dataset credit-risk-train/1 (role 'training')",
                           "rows": len(train_frame)}  # fmt: skip
+    assert ref.warning is None
     assert ref.features == list(FEATURES) and ref.target == TARGET and ref.threshold == 0.5
     assert ref.profile.rows == len(train_frame) and set(ref.profile.columns) == set(FEATURES)
     assert ref.score_quantiles is not None and ref.score_quantiles.size == 1001
@@ -156,8 +158,13 @@ def test_quality_faults_are_caught_in_a_run(myard) -> None:
     assert unseen.column == "loan_purpose" and unseen.severity == "error"
     assert "crypto_investment" in unseen.message
     assert new.drifted_features() == ["loan_purpose"]
-    # the signature refuses the unseen purpose, so this batch has no scores to judge
-    assert new.estimated is None and any("unseen categories" in n for n in new.notes)
+    # the unseen purpose is scored as the pipeline takes it (never refused), and measured
+    assert new.estimated is not None and new.estimated["rows"] == 4_000
+    assert new.score is not None and new.score.n_current == 4_000
+    (purpose,) = [f for f in new.summaries["drift"]["features"] if f["feature"] == "loan_purpose"]
+    assert purpose["unseen_share"] == pytest.approx(unseen.value) and purpose["unseen_share"] > 0
+    assert "crypto_investment" in purpose["unseen"]
+    assert unseen.count == round(unseen.value * unseen.rows) and unseen.rows == 4_000
 
 
 def test_labels_from_a_column_or_a_file(myard, tmp_path) -> None:

@@ -221,8 +221,11 @@ def build_version_reference(
         raise InvalidInput(f"the reference data lacks the model's input column(s) {missing}")
     source["rows"] = len(frame)
     frame = _thin(frame, MAX_ROWS)
+    codes = [c for c in encoded_as_categories(loaded.native) if c in features]
     profile = build_reference(
-        frame[features], metadata={"model": info.name, "version": info.version, **source}
+        frame[features],
+        metadata={"model": info.name, "version": info.version, **source},
+        categorical=codes,
     )
     quantiles = None
     calibration = Calibration()
@@ -252,6 +255,33 @@ def build_version_reference(
         threshold=t,
         created_at=now_ms(),
     )
+
+
+_ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+
+
+def encoded_as_categories(model: Any) -> list[str]:
+    """Columns a fitted scikit-learn model encodes as categories (one-hot, ordinal or
+    target encoders, alone, in a Pipeline or a ColumnTransformer): integer codes among
+    them are monitored as categories, so that new codes show as unseen values."""
+    found: dict[str, None] = {}
+    seen: set[int] = set()
+
+    def visit(obj: Any) -> None:
+        if obj is None or id(obj) in seen or isinstance(obj, str | int | float):
+            return
+        seen.add(id(obj))
+        if type(obj).__name__ in _ENCODERS:
+            names = getattr(obj, "feature_names_in_", None)
+            found.update(dict.fromkeys(str(n) for n in (names if names is not None else ())))
+        for _, step in getattr(obj, "steps", None) or ():
+            visit(step)
+        for item in getattr(obj, "transformers_", None) or ():
+            if isinstance(item, tuple) and len(item) >= 2:
+                visit(item[1])
+
+    visit(model)
+    return list(found)
 
 
 def _reference_frame(
