@@ -8,7 +8,8 @@ values (unseen categories, nulls in a column that had none), scores the rows any
 as the fitted pipeline takes them: an unseen value of a pandas ``Categorical`` column
 becomes missing (what ``pd.Categorical`` does with a value outside its categories), an
 unseen string goes to the model as it is (the encoder's ``handle_unknown`` decides),
-and a null reaches the model as NaN. Wrong types and missing columns still raise.
+and a null reaches the model as NaN. Wrong types and missing columns still raise, and
+so does a value the fitted model itself cannot take (``InvalidInput`` naming it).
 """
 
 from __future__ import annotations
@@ -73,4 +74,10 @@ def predict_proba(loaded: Any, frame: pd.DataFrame) -> np.ndarray:
             raise  # a broken contract: every problem is named, the domain ones too
     signature, prepared = _relaxed(loaded.signature, frame)
     checked = signature.enforce(prepared)
-    return loaded.predict_proba(checked, validate=False)
+    try:
+        return loaded.predict_proba(checked, validate=False)
+    except (ValueError, TypeError) as exc:  # e.g. a NaN the fitted model cannot take
+        raise InvalidInput(
+            f"the model cannot score values outside its training domain: {exc}",
+            details=problems,
+        ) from exc

@@ -25,16 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["HOLDOUT_ROLES", "TRAINING_ROLES", "TrainingData", "holdout_datasets", "training_data"]
 
 TRAINING_ROLES = ("training", "train")
-HOLDOUT_ROLES = (
-    "holdout",
-    "validation",
-    "valid",
-    "test",
-    "eval",
-    "evaluation",
-    "oot",
-    "out_of_time",
-)
+# The same words as flavors.domain.EVALUATION_ROLES (the training domain leaves them out).
+HOLDOUT_ROLES = ("holdout", "validation", "valid", "test", "testing", "eval", "evaluation", "oot")
 
 
 @dataclass(frozen=True)
