@@ -332,7 +332,9 @@ def validate(
         ((k, outcome.metrics.get(k)) for k in keys if k in outcome.metrics),
     )
     if outcome.reference:
-        out.console.print(f"score PSI against the {outcome.reference}", highlight=False)
+        out.console.print(
+            f"score PSI against the {outcome.reference}", highlight=False, markup=False
+        )
     else:
         out.console.print(
             "score PSI: not measured (no training data recorded; pass --reference)",

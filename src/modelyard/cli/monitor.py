@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
@@ -190,7 +191,7 @@ def reference(
         "baseline": found.baseline,
     }
     if found.warning:  # on stderr, so that --json output stays parseable
-        out.err_console.print(f"[yellow]warning:[/yellow] {found.warning}", highlight=False)
+        out.err_console.print(f"[yellow]warning:[/yellow] {escape(found.warning)}")
     if as_json:
         out.print_json(summary)
         return
