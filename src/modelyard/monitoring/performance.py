@@ -143,7 +143,7 @@ class Calibration:
         return self.method != "identity"
 
     def describe(self) -> str:
-        """"calibrated: Platt scaling on holdout X (N rows)" or "uncalibrated: why"."""
+        """ "calibrated: Platt scaling on holdout X (N rows)" or "uncalibrated: why"."""
         if self.calibrated:
             return f"calibrated: Platt scaling on holdout {self.source or '-'} ({self.rows:,} rows)"
         return f"uncalibrated: {self._why()}"

@@ -374,9 +374,13 @@ def _holdout(
             return None, None, None  # Calibration explains "no labelled holdout"
         frame, where = yard.datasets.load(refs[0]), refs[0]
     if not target:
-        return None, None, (
-            f"{info.ref} records no target column, so the holdout {where} cannot "
-            "calibrate (register with target=...)"
+        return (
+            None,
+            None,
+            (
+                f"{info.ref} records no target column, so the holdout {where} cannot "
+                "calibrate (register with target=...)"
+            ),
         )
     if target not in frame.columns:
         return None, None, f"the holdout {where} has no target column {target!r}"

@@ -167,9 +167,7 @@ def validate_model(
             "ece": ece,
         },
         "score_histogram": score_histogram(y, scores),
-        "psi": _stability(
-            predict_proba, reference_data, reference_name, features, scores, metrics
-        ),
+        "psi": _stability(predict_proba, reference_data, reference_name, features, scores, metrics),
         "segments": segment_table(data, y, scores, segment_by),
         "fairness": _fairness(data, fairness_attribute, y, scores, threshold, metrics),
         "importance": feature_importance(
