@@ -178,6 +178,16 @@ class MonitorRunResult:
             lines.append(f"  score drift: PSI {self.score.stat('psi').value:.3f} ({state})")
         if self.quality is not None:
             lines.append(_describe_quality(self.quality))
+            served = self.summaries.get("quality", {}).get("served_warnings")
+            if served and served["rows"]:
+                kinds = ", ".join(
+                    f"{col} {kind} {n:,}"
+                    for col, by in served["by_column"].items()
+                    for kind, n in by.items()
+                )
+                lines.append(
+                    f"  served with out-of-domain warnings: {served['rows']:,} rows ({kinds})"
+                )
         for kind, body in (("performance", self.performance), ("estimated", self.estimated)):
             if body is None:
                 continue
@@ -442,7 +452,7 @@ class MonitorService:
                 endpoints = list(endpoint) if endpoint else self.endpoints(info.ref)
             # request ids are kept (for the feedback join) only when there is feedback
             want_keys = want_keys or any(log_files(root, "feedback", e, None) for e in endpoints)
-            columns = [*reference.features, "_score", "_ts", *key_columns]
+            columns = [*reference.features, "_score", "_ts", "_warnings", *key_columns]
 
             def stream() -> Any:
                 return read_log(
@@ -597,6 +607,11 @@ class MonitorService:
             "drift": _drift_summary(drift, score),
             "quality": _quality_summary(quality),
         }
+        if got.warned_rows is not None:  # what serving flagged as it answered
+            summaries["quality"]["served_warnings"] = {
+                "rows": got.warned_rows,
+                "by_column": got.warnings,
+            }
         bands = reference.score_bands()
         baseline = _baseline(info, reference)
         estimated = realised = None
