@@ -308,7 +308,10 @@ def _headline(kind: str, summary: dict[str, Any]) -> str:
         return f"{summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings"
     metrics = summary.get("metrics") or {}
     auc = metrics.get("auc")
-    return f"AUC {auc:.4f}" if isinstance(auc, int | float) else "-"
+    text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "-"
+    if kind == "estimated" and summary.get("calibrated") is False:
+        text += " (uncalibrated)"
+    return text
 
 
 @monitor_app.command("alerts")

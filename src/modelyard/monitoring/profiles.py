@@ -343,7 +343,10 @@ def _calibration(
     if labelled is not None and target:
         y = performance.to_binary(labelled[target].tolist())
         keep = y >= 0
-        held = positive_scores(loaded, labelled.loc[keep, features])
+        try:
+            held = positive_scores(loaded, labelled.loc[keep, features])
+        except InvalidInput as exc:
+            return Calibration(reason=f"the holdout {where} could not be scored: {exc.message}"), {}
         calibration = Calibration.fit(y[keep], held, source=where)
         figures = performance.realised(y[keep], held, threshold=threshold, n_boot=0)
         baseline = {"source": f"holdout {where}", "rows": int(keep.sum()), **figures}
