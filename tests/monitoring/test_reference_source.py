@@ -128,22 +128,20 @@ def test_a_window_below_the_setting_is_insufficient_data_and_raises_no_alert(
 def test_rows_served_with_out_of_domain_warnings_are_counted(
     credit_model, train_frame, tmp_path
 ) -> None:
-    import pyarrow as pa
     from monitor_helpers import START, log_table, write_log
 
     with modelyard.connect(home=str(tmp_path / "h")) as yard:
         ref = _readme_registration(yard, credit_model, train_frame)
         frame = synthetic.generate(800, seed=34, scenario="new_category")
         scores = credit_model.predict_proba(frame[list(FEATURES)])[:, 1]
-        table = log_table(frame, scores, model="credit-risk", version=1, start=START)
         unseen = frame["loan_purpose"] == synthetic.NEW_CATEGORY
         warned = [
             '[{"column": "loan_purpose", "kind": "unseen_category"}]' if u else None for u in unseen
         ]
-        write_log(
-            yard.settings.resolved_artifact_root,
-            table.append_column("_warnings", pa.array(warned, pa.string())),
+        table = log_table(
+            frame, scores, model="credit-risk", version=1, start=START, warnings=warned
         )
+        write_log(yard.settings.resolved_artifact_root, table)
         result = yard.monitors.run(ref, since="2026-03-01", until="2026-03-03", rules=False)
         served = result.summaries["quality"]["served_warnings"]
         assert served == {

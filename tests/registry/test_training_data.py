@@ -75,15 +75,34 @@ def test_validate_measures_score_psi_against_the_runs_input(registered, credit_f
     assert "reference: training dataset loans-train/1" in outcome.report_path.read_text()
 
 
-def test_lenient_scoring_scores_unseen_categories_and_new_nulls(registered, small_model) -> None:
+class Refusing:
+    """A loaded version whose input checks refuse out-of-domain values (serving's
+    "reject" policy): ``scoring`` must score them all the same."""
+
+    def __init__(self, loaded) -> None:
+        self.loaded, self.signature = loaded, loaded.signature
+
+    def predict_proba(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
+        if validate:
+            raise InvalidInput(
+                "input does not match the model's signature (2 problems)",
+                details=[
+                    {"column": "loan_purpose", "problem": "unseen categories", "values": ["x"]},
+                    {"column": "age", "problem": "null in a non-nullable column (1 row)"},
+                ],
+            )
+        return self.loaded.predict_proba(frame, validate=False)
+
+
+def test_lenient_scoring_scores_unseen_categories(registered, small_model) -> None:
     yard, version = registered
     loaded = yard.models.load(version.ref)
     frame = split_xy(synthetic.generate(50, seed=8))[0]
     frame.loc[:9, "loan_purpose"] = "crypto_investment"  # not among the example's 5 rows
-    with pytest.raises(InvalidInput):
-        loaded.predict_proba(frame)  # what serving refuses under a "reject" policy
-    got = scoring.predict_proba(loaded, frame)
-    np.testing.assert_allclose(got, small_model.predict_proba(frame), rtol=0, atol=1e-12)
+    native = small_model.predict_proba(frame)
+    np.testing.assert_allclose(scoring.predict_proba(loaded, frame), native, rtol=0, atol=1e-12)
+    refusing = Refusing(loaded)
+    np.testing.assert_allclose(scoring.predict_proba(refusing, frame), native, rtol=0, atol=1e-12)
 
 
 def test_lenient_scoring_still_refuses_a_broken_contract(registered) -> None:
