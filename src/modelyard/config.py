@@ -145,6 +145,14 @@ class Settings(BaseSettings):
             "events against it."
         ),
     )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Types a skops model file may hold beyond the built-in allow-list of "
+            "scikit-learn, numpy, scipy, LightGBM and XGBoost types (exact names or "
+            "fnmatch patterns; MODELYARD_TRUSTED_TYPES as a JSON list)."
+        ),
+    )
 
     @field_validator("user")
     @classmethod
@@ -176,6 +184,7 @@ class Settings(BaseSettings):
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
+            "trusted_types": list(self.trusted_types),
         }
 
     @classmethod
