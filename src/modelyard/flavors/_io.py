@@ -97,6 +97,8 @@ def save_model(
     """
     adapter = get_flavor(flavor or detect_flavor(model))
     adapter.validate(model)
+    if not trusted_code and adapter.model_format == "pickle":
+        adapter.save(model, Path(path))  # refuses, naming the trusted-code choice
     task, classes = _resolve_task(adapter, model, task)
     if signature is None and example is not None:
         signature = _infer_signature(adapter, model, example, task, classes)

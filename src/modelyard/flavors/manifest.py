@@ -80,6 +80,9 @@ class ModelManifest:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidInput(f"The task must be one of {TASKS}. Got {self.task!r} instead.")
+        if not self.model_format:  # a manifest built in code: derived as for an old one
+            derived = model_format_of({"flavor": self.flavor, "files": self.files})
+            object.__setattr__(self, "model_format", derived)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,8 +97,7 @@ class ModelManifest:
             "files": list(self.files),
             "created_at": self.created_at,
             "model_class": self.model_class,
-            "model_format": self.model_format
-            or model_format_of({"flavor": self.flavor, "files": self.files}),
+            "model_format": self.model_format,
             "skops_types": list(self.skops_types),
         }
 
