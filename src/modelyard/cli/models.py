@@ -139,7 +139,7 @@ def get(
         f"[bold]{v.ref}[/bold]  {v.state}  aliases: {', '.join(v.aliases) or '-'}  "
         f"flavor {v.flavor} ({v.task})\n"
         f"registered by {v.created_by} at {out.when(v.created_at)}  run {v.run_id or '-'}\n"
-        f"artifact {v.artifact_digest}"
+        f"artifact {v.artifact_digest}\n{_format_text(v)}"
     )
     rows = [
         (src, k, val)
@@ -251,8 +251,21 @@ def approve(
     last = v.approvals[-1]
     out.console.print(
         f"{v.ref} signed off by {last.user} as {last.role}; state {v.state}; "
-        f"still needed for champion: {', '.join(missing) or 'nothing'}"
+        f"still needed for champion: {', '.join(missing) or 'nothing'}\n{_format_text(v)}"
     )
+
+
+def _format_text(v: Any) -> str:
+    """How the model is stored — what a signer vouches for when it is trusted code."""
+    from rich.markup import escape
+
+    from modelyard.registry.trusted_code import format_facts
+
+    facts = format_facts(v)
+    text = f"model stored as {facts['label']}"
+    if facts["model_format"] == "skops":
+        text += f"\nskops types beyond skops' own: {', '.join(facts['skops_types']) or 'none'}"
+    return escape(text)
 
 
 @models_app.command("reject")

@@ -23,7 +23,7 @@ from modelyard.errors import InvalidInput
 from modelyard.registry import model_work
 from modelyard.registry.entities import ModelVersionInfo
 from modelyard.registry.isolation import run_model_job
-from modelyard.registry.trusted_code import is_trusted_code
+from modelyard.registry.trusted_code import format_facts, is_trusted_code
 
 VALIDATION_REPORT = "validation_report.html"
 CARD_MARKDOWN = "model_card.md"
@@ -246,6 +246,7 @@ def card_dict(
         "aliases": list(info.aliases),
         "flavor": info.flavor,
         "task": info.task,
+        "model_format": format_facts(info),
         "signature": info.signature,
         "training_run": run,
         "datasets": datasets,

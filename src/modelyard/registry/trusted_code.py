@@ -24,7 +24,24 @@ from modelyard.errors import PermissionDenied
 from modelyard.flavors.manifest import model_format_of
 from modelyard.registry.policy import Policy
 
-__all__ = ["is_trusted_code", "missing_code_sign_offs", "require_loadable"]
+__all__ = [
+    "FORMAT_LABELS",
+    "format_facts",
+    "is_trusted_code",
+    "missing_code_sign_offs",
+    "require_loadable",
+]
+
+FORMAT_LABELS = {
+    "skops": "skops (data; its types are checked against the allow-list on every load)",
+    "lightgbm-text": "LightGBM model text (data)",
+    "xgboost-json": "XGBoost JSON (data)",
+    "onnx": "ONNX (data)",
+    "pickle": (
+        "trusted code (pickle): loading it runs code its registrant chose; only they may "
+        "load it until it has its sign-offs, and the platform server never does"
+    ),
+}
 
 MINIMUM_CODE_SIGN_OFFS = ("approver",)
 """Sign-offs trusted code needs when its model's policy requires none."""
@@ -33,6 +50,18 @@ MINIMUM_CODE_SIGN_OFFS = ("approver",)
 def is_trusted_code(info: Any) -> bool:
     """True when the version's model is a pickle (``info`` is a ModelVersionInfo)."""
     return model_format_of(info.manifest or {"flavor": info.flavor}) == "pickle"
+
+
+def format_facts(info: Any) -> dict[str, Any]:
+    """How the version's model is stored, for the version page, the card and sign-off."""
+    manifest = info.manifest or {"flavor": info.flavor}
+    model_format = model_format_of(manifest)
+    return {
+        "model_format": model_format,
+        "label": FORMAT_LABELS.get(model_format, model_format),
+        "trusted_code": model_format == "pickle",
+        "skops_types": list(manifest.get("skops_types") or []),
+    }
 
 
 def missing_code_sign_offs(policy: Policy, approvals: Iterable[Any]) -> list[str]:
