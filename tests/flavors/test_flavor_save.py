@@ -48,7 +48,7 @@ def test_objects_that_cannot_be_saved(tmp_path) -> None:
 
     with pytest.raises(InvalidInput, match="importable module"):
         save_model(Local(), tmp_path / "local", trusted_code=True)
-    with pytest.raises(InvalidInput, match="is code, not data.*trusted_code=True"):
+    with pytest.raises(InvalidInput, match=r"is code, not data.*trusted_code=True"):
         save_model(ScorecardModel(), tmp_path / "scorecard")
     with pytest.raises(InvalidInput, match="no predict"):
         save_model(object(), tmp_path / "nothing")

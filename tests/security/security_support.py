@@ -38,10 +38,7 @@ class Trojan:
         return self.model.predict_proba(frame)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        code = (
-            "import os, pathlib; "
-            f"pathlib.Path({self.marker!r}).write_text(str(os.getpid()))"
-        )
+        code = f"import os, pathlib; pathlib.Path({self.marker!r}).write_text(str(os.getpid()))"
         return (exec, (code,))
 
 

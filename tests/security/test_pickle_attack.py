@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest

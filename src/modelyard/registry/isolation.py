@@ -44,8 +44,7 @@ WORKER_TIMEOUT_S = 3600.0
 
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "SYSTEMROOT")
 _ERRORS: dict[str, type[ModelyardError]] = {
-    cls.code: cls
-    for cls in (NotFound, Conflict, InvalidInput, PermissionDenied, IntegrityError)
+    cls.code: cls for cls in (NotFound, Conflict, InvalidInput, PermissionDenied, IntegrityError)
 }
 
 
@@ -120,7 +119,8 @@ def run_model_job(
             )
         except subprocess.TimeoutExpired as exc:
             raise BackendUnavailable(
-                f"the model worker for {ref} ({op}) ran past {WORKER_TIMEOUT_S:.0f} s and was stopped"
+                f"the model worker for {ref} ({op}) ran past {WORKER_TIMEOUT_S:.0f} s "
+                "and was stopped"
             ) from exc
         result_file = job_dir / "out" / "result.json"
         if not result_file.is_file():

@@ -3,11 +3,11 @@
 Trust model: models are stored as data (skops, LightGBM text, XGBoost JSON,
 ONNX); a pickled model is trusted code, loaded only where
 :mod:`modelyard.registry.trusted_code` allows and then only from bytes whose
-SHA-256 matches what the registry recorded at registration. The version row holds the digest of the model
-directory's manifest; the manifest (itself verified) lists the digest of
-every file. Files are materialised into a local cache once, and every load
-re-hashes the cached files against the manifest before any unpickling — a
-file changed in the cache or in the artifact store is refused with an
+SHA-256 matches what the registry recorded at registration. The version row
+holds the digest of the model directory's manifest; the manifest (itself
+verified) lists the digest of every file. Files are materialised into a local
+cache once, and every load re-hashes the cached files against the manifest
+before anything is read — a file changed in the cache or in the artifact store is refused with an
 IntegrityError. Who may *register* a model is governed by roles; what is
 loaded is then exactly what was registered.
 """
