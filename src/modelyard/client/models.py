@@ -314,6 +314,8 @@ class RemoteModels:
     def require_loadable(self, ref: str | ModelVersionInfo, *, worker: bool = False) -> None:
         """Refuse when the acting user may not run the version's code (trusted code)."""
         info = ref if isinstance(ref, ModelVersionInfo) else self.get(ref)
+        if not is_trusted_code(info):
+            return
         me = self._http.get("/me")["user"]
         require_loadable(info, self.policy(info.name), me, in_platform_server=False)
 
