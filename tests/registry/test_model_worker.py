@@ -57,20 +57,31 @@ def test_a_modelyard_error_in_the_worker_keeps_its_class(tmp_path) -> None:
         pass
 
 
-def test_the_models_own_failure_is_reported_as_bad_input(model_dir) -> None:
+def test_a_bad_frame_is_refused_in_the_worker_with_its_message(model_dir) -> None:
     directory, frame = model_dir
     bad = {"data": frame.rename(columns={"a": "x"})}
-    with pytest.raises(InvalidInput, match="failed in the model worker|lacks|missing"):
-        with _compile(directory, frame, inputs=bad):
-            pass
+    with pytest.raises(InvalidInput, match="lacks columns"), _compile(directory, frame, inputs=bad):
+        pass
+
+
+def test_any_other_failure_in_the_worker_is_reported_as_bad_input(model_dir) -> None:
+    directory, frame = model_dir
+    params = {"tolerance": "not a number"}
+    with (
+        pytest.raises(InvalidInput, match=r"m/1 failed in the model worker \(compile\)"),
+        _compile(directory, frame, params=params),
+    ):
+        pass
 
 
 def test_a_worker_that_dies_without_a_result(monkeypatch, model_dir) -> None:
     directory, frame = model_dir
     monkeypatch.setattr(isolation, "WORKER_MODULE", "modelyard.no_such_worker")
-    with pytest.raises(BackendUnavailable, match="exited with code 1 without a result"):
-        with _compile(directory, frame):
-            pass
+    with (
+        pytest.raises(BackendUnavailable, match="exited with code 1 without a result"),
+        _compile(directory, frame),
+    ):
+        pass
 
 
 def test_a_worker_past_its_time_is_stopped(monkeypatch, model_dir) -> None:
