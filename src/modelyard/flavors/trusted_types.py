@@ -64,6 +64,7 @@ BUILTIN_TRUSTED_TYPES: frozenset[str] = frozenset(
         "numpy.abs",
         # scikit-learn internals that skops does not list among its estimators.
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
         "sklearn.utils._bunch.Bunch",
         "sklearn.utils._set_output._SetOutputMixin",
