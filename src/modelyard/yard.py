@@ -70,6 +70,7 @@ class Yard:
             load_data=self.datasets.load,
             get_dataset=self.datasets.get,
             get_run=self.runs.get,
+            trusted_types=settings.trusted_types,
         )
         self.users = UserService(self.store, user=settings.user)
         self.batch = BatchService(

@@ -110,7 +110,13 @@ class ScoringModel:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, compiled_dir: str | Path | None = None, *, form: str = "auto"
+        cls,
+        model_dir: str | Path,
+        compiled_dir: str | Path | None = None,
+        *,
+        form: str = "auto",
+        trusted_code: bool = False,
+        trusted_types: Sequence[str] = (),
     ) -> ScoringModel:
         """Load from a verified model directory (and a compiled ONNX form, if any).
 
@@ -119,6 +125,9 @@ class ScoringModel:
             compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
                 when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
             form: ``"auto"``, ``"onnx"`` or ``"native"``.
+            trusted_code: The submitting user may run this pickled model's code
+                (checked by the batch service); see ``load_model``.
+            trusted_types: Extra skops types allowed (the ``trusted_types`` setting).
 
         Raises:
             InvalidInput: The model has no signature, or ``form="onnx"`` without
@@ -129,7 +138,7 @@ class ScoringModel:
 
         if form not in ("auto", "onnx", "native"):
             raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
-        loaded = load_model(model_dir)
+        loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
         signature = loaded.signature
         if signature is None:
             raise InvalidInput(

@@ -139,7 +139,7 @@ def get(
         f"[bold]{v.ref}[/bold]  {v.state}  aliases: {', '.join(v.aliases) or '-'}  "
         f"flavor {v.flavor} ({v.task})\n"
         f"registered by {v.created_by} at {out.when(v.created_at)}  run {v.run_id or '-'}\n"
-        f"artifact {v.artifact_digest}"
+        f"artifact {v.artifact_digest}\n{_format_text(v)}"
     )
     rows = [
         (src, k, val)
@@ -169,9 +169,17 @@ def register(
     ] = None,
     run: Annotated[str | None, typer.Option(help="The training run's id.")] = None,
     description: Annotated[str, typer.Option()] = "",
+    trusted_code: Annotated[
+        bool,
+        typer.Option(
+            "--trusted-code",
+            help="Store the model as a pickle (code): only you may load it until it has "
+            "its sign-offs. Default: a data format (skops, LightGBM text, XGBoost JSON, ONNX).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a model file as the next version of NAME."""
+    """Register a model file as the next version of NAME (stored as data unless --trusted-code)."""
     import pickle
 
     import pandas as pd
@@ -186,13 +194,20 @@ def register(
     if path.is_dir():
         from modelyard.flavors import load_model
 
-        model = load_model(path).native
+        model = load_model(path, trusted_code=True).native  # the operator's own directory
     else:
         # The operator names a local file they trust; it is hashed on registration.
         model = pickle.loads(path.read_bytes())
     y = yard()
     run_id = y.runs.resolve_id(run) if run else None
-    v = y.models.register(name, model, example=frame, run=run_id, description=description)
+    v = y.models.register(
+        name,
+        model,
+        example=frame,
+        run=run_id,
+        description=description,
+        trusted_code=trusted_code,
+    )
     if as_json:
         out.print_json(v.to_dict())
         return
@@ -236,8 +251,21 @@ def approve(
     last = v.approvals[-1]
     out.console.print(
         f"{v.ref} signed off by {last.user} as {last.role}; state {v.state}; "
-        f"still needed for champion: {', '.join(missing) or 'nothing'}"
+        f"still needed for champion: {', '.join(missing) or 'nothing'}\n{_format_text(v)}"
     )
+
+
+def _format_text(v: Any) -> str:
+    """How the model is stored — what a signer vouches for when it is trusted code."""
+    from rich.markup import escape
+
+    from modelyard.registry.trusted_code import format_facts
+
+    facts = format_facts(v)
+    text = f"model stored as {facts['label']}"
+    if facts["model_format"] == "skops":
+        text += f"\nskops types beyond skops' own: {', '.join(facts['skops_types']) or 'none'}"
+    return escape(text)
 
 
 @models_app.command("reject")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -21,11 +21,22 @@ from typing import Any
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.flavors.signature import Signature
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_FORMAT", "TASKS", "ModelManifest", "read_manifest"]
+__all__ = [
+    "MANIFEST_FILE",
+    "MANIFEST_FORMAT",
+    "MODEL_FORMATS",
+    "TASKS",
+    "ModelManifest",
+    "model_format_of",
+    "read_manifest",
+]
 
 MANIFEST_FILE = "modelyard.json"
 MANIFEST_FORMAT = "modelyard.model/v1"
 TASKS = ("classification", "regression")
+MODEL_FORMATS = ("skops", "lightgbm-text", "xgboost-json", "onnx", "pickle")
+"""How the model's bytes are stored: data formats first; ``pickle`` is trusted code."""
+_PICKLE_FILE = "model.pkl"
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,9 @@ class ModelManifest:
         files: The model's files, relative to its directory (the manifest excluded).
         created_at: ISO 8601 UTC time of saving.
         model_class: Dotted class of the saved object, e.g. ``"sklearn.pipeline.Pipeline"``.
+        model_format: One of :data:`MODEL_FORMATS`; ``"pickle"`` means trusted code.
+        skops_types: Types a ``skops`` file needs beyond skops' own trusted set
+            (``skops.io.get_untrusted_types``), checked against the allow-list on load.
     """
 
     flavor: str
@@ -55,10 +69,20 @@ class ModelManifest:
     files: list[str]
     created_at: str
     model_class: str
+    model_format: str = ""
+    skops_types: list[str] = field(default_factory=list)
+
+    @property
+    def trusted_code(self) -> bool:
+        """True for a pickled model: loading it runs code its registrant chose."""
+        return self.model_format == "pickle"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidInput(f"The task must be one of {TASKS}. Got {self.task!r} instead.")
+        if not self.model_format:  # a manifest built in code: derived as for an old one
+            derived = model_format_of({"flavor": self.flavor, "files": self.files})
+            object.__setattr__(self, "model_format", derived)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +97,8 @@ class ModelManifest:
             "files": list(self.files),
             "created_at": self.created_at,
             "model_class": self.model_class,
+            "model_format": self.model_format,
+            "skops_types": list(self.skops_types),
         }
 
     @classmethod
@@ -95,6 +121,8 @@ class ModelManifest:
                 files=list(data.get("files") or []),
                 created_at=data.get("created_at", ""),
                 model_class=data.get("model_class", ""),
+                model_format=model_format_of(data),
+                skops_types=list(data.get("skops_types") or []),
             )
         except (KeyError, TypeError) as exc:
             raise InvalidInput(f"invalid model manifest: missing or bad field {exc}") from exc
@@ -102,6 +130,23 @@ class ModelManifest:
     def write(self, directory: Path) -> None:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (directory / MANIFEST_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def model_format_of(data: Mapping[str, Any]) -> str:
+    """The storage format of a manifest (as a dict), also for manifests older than the field.
+
+    Versions saved before formats were recorded are ``pickle`` when they hold
+    ``model.pkl`` (every sklearn, xgboost and wrapped LightGBM model then was).
+    """
+    recorded = data.get("model_format")
+    if recorded:
+        return str(recorded)
+    files = data.get("files") or []
+    if _PICKLE_FILE in files:
+        return "pickle"
+    return {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "onnx": "onnx"}.get(
+        str(data.get("flavor")), "pickle"
+    )
 
 
 def read_manifest(directory: str | Path) -> ModelManifest:
