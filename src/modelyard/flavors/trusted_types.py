@@ -68,6 +68,11 @@ BUILTIN_TRUSTED_TYPES: frozenset[str] = frozenset(
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
         "sklearn.utils._bunch.Bunch",
         "sklearn.utils._set_output._SetOutputMixin",
+        # HistGradientBoosting with categorical features keeps a partial of check_array.
+        # skops loads a partial's function, args and keywords as nodes of their own, so
+        # each is checked against this list: trusting the wrapper trusts no callee.
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
         # LightGBM and XGBoost scikit-learn estimators and their boosters (state only:
         # model text / the booster's own serialised bytes, no pickle).
         "lightgbm.basic.Booster",
