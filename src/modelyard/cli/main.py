@@ -16,6 +16,7 @@ from modelyard.cli.admin import audit_app, users_app
 from modelyard.cli.batch import batch_app
 from modelyard.cli.data import data_app, datasets_app
 from modelyard.cli.deploy import deploy_app, smoke
+from modelyard.cli.identity import login, logout
 from modelyard.cli.models import models_app
 from modelyard.cli.monitor import monitor_app
 from modelyard.cli.pipelines import pipeline_app, reproduce
@@ -32,6 +33,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
 )
 
 EXIT_CODES: dict[type[ModelyardError], int] = {
@@ -41,6 +43,7 @@ EXIT_CODES: dict[type[ModelyardError], int] = {
     PermissionDenied: 5,
     IntegrityError: 6,
     BackendUnavailable: 7,
+    Unauthenticated: 8,
 }
 
 app = typer.Typer(
@@ -68,6 +71,8 @@ app.add_typer(tokens_app, name="tokens")
 app.command("server")(server)
 app.add_typer(deploy_app, name="deploy")
 app.command("smoke")(smoke)
+app.command("login")(login)
+app.command("logout")(logout)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
