@@ -139,18 +139,43 @@ def quickstart(
 ) -> None:
     """Run the platform's main job end to end on the configured (default: embedded) store."""
     from modelyard.cli._context import yard
-    from modelyard.demo.quickstart import DEMO_APPROVER, DEMO_VALIDATOR, run_quickstart
+    from modelyard.demo.people import DEMO_APPROVER, DEMO_VALIDATOR, enrol
+    from modelyard.demo.quickstart import PEOPLE_STAGE, run_quickstart
 
     if rows < 1_000:
         raise InvalidInput(f"--rows must be at least 1000; got {rows}")
     if portfolio_rows < 1_000:
         raise InvalidInput(f"--portfolio-rows must be at least 1000; got {portfolio_rows}")
-    run_quickstart(yard(), rows=rows, portfolio_rows=portfolio_rows, console=out.console, full=True)
+    out.console.rule(f"[bold]{PEOPLE_STAGE}")
+    cast = enrol(yard(), out.console)
+    if cast.first_admin_token is not None:
+        # The store now needs a token for every command: keep the first admin's, as
+        # 'modelyard login' would, so the commands after the demo work as that admin.
+        from modelyard import credentials
+
+        settings = load_settings()
+        saved = credentials.save(
+            settings.resolved_store_url, cast.first_admin_token, user=cast.yard.user
+        )
+        out.console.print(
+            f"  saved {cast.yard.user}'s token for this store in {saved} (as 'modelyard login' "
+            "does); 'modelyard logout' forgets it",
+            highlight=False,
+            soft_wrap=True,
+        )
+    run_quickstart(
+        cast.yard,
+        rows=rows,
+        portfolio_rows=portfolio_rows,
+        console=out.console,
+        full=True,
+        cast=cast,
+    )
     if keep_serving:
         from modelyard.cli.server import keep_serving as serve_ui
 
-        users = [yard().user, DEMO_VALIDATOR, DEMO_APPROVER]
-        serve_ui(yard(), host="127.0.0.1", port=port, users=users)
+        users = [cast.yard.user, DEMO_VALIDATOR, DEMO_APPROVER]
+        serve_ui(cast.yard, host="127.0.0.1", port=port, users=users)
 
 
 def main(argv: list[str] | None = None) -> int:
