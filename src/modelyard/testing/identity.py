@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelyard.registry.tokens import TokenService
+from modelyard.registry.tokens import issue_token as mint
 from modelyard.registry.users import UserService
 from modelyard.store import MetadataStore
 
@@ -38,10 +38,15 @@ def _store(store: MetadataStore | str | Any) -> tuple[MetadataStore, bool]:
 def issue_token(
     store: MetadataStore | str | Any, user: str, *, expires_in: str = "1d", name: str = "test"
 ) -> str:
-    """A new token of the registered ``user`` (store URL, ``MetadataStore`` or Yard)."""
+    """A new token of the registered ``user`` (store URL, ``MetadataStore`` or Yard).
+
+    ``NotFound`` when ``user`` is not a user of the store, ``PermissionDenied``
+    when they are disabled; the creation is audited as made by ``user``.
+    """
     metadata, owned = _store(store)
     try:
-        return TokenService(metadata, user=user).create(name=name, expires_in=expires_in).secret
+        with metadata.write() as session:
+            return mint(session, user, by=user, name=name, expires_in=expires_in).secret
     finally:
         if owned:
             metadata.dispose()
