@@ -191,6 +191,8 @@ def test_login_saves_the_token_0600_and_later_commands_use_it(cli, governed, tmp
         }
     }
 
+    info = cli("info", "--json")
+    assert json.loads(info.out)["identity"] == "a token (modelyard login)"
     signed = cli("models", "approve", "credit-risk/1", "--role", "validator", "-m", "ok")
     assert signed.code == 0, signed.err
     assert "signed off by vera as validator" in signed.out

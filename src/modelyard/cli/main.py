@@ -94,12 +94,20 @@ def info(as_json: JsonOption = False) -> None:
         with connect() as remote:
             described["user"] = remote.user
     else:
+        from modelyard.credentials import resolve_token
+
         store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
         try:
             described["schema_revision"] = store.current_revision()
         finally:
             store.dispose()
         described["schema_head"] = head_revision()
+        credential = resolve_token(None, settings.resolved_store_url)
+        described["identity"] = (
+            f"a token ({'modelyard login' if credential.source == 'login' else credential.source})"
+            if credential is not None
+            else "no token: the user name acts only while the store has no users"
+        )
     from modelyard import __version__
 
     described["version"] = __version__
