@@ -313,3 +313,38 @@ def test_a_pipeline_cannot_sign_off(tmp_path) -> None:
         assert [e.payload["missing"] for e in requested] == [["validator", "approver"]]
         assert root.audit.events(action="approval.approve") == []
         assert ran.steps["promote"].outputs["alias"] == ""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_racing_first_admins_make_exactly_one(backend, request, tmp_path) -> None:
+    """Eight first-admin requests at once: one admin, seven refusals, an intact chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path / 'race.db'}"
+    )
+    with modelyard.connect(url, artifact_root=str(tmp_path / "a")) as first:
+        assert first.users.is_open()  # migrated, still open
+    yards = [
+        modelyard.connect(url, artifact_root=str(tmp_path / "a"), user=f"admin{i}")
+        for i in range(8)
+    ]
+    try:
+
+        def bootstrap(yard):
+            try:
+                return yard.users.bootstrap(yard.user).secret
+            except Conflict:
+                return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            made = [s for s in pool.map(bootstrap, yards) if s is not None]
+    finally:
+        for yard in yards:
+            yard.close()
+    assert len(made) == 1
+    with modelyard.connect(url, artifact_root=str(tmp_path / "a"), token=made[0]) as admin:
+        assert len(admin.users.list()) == 1
+        assert admin.audit.verify().ok
