@@ -145,10 +145,11 @@ def run_training_pipeline(
         )
         cast.sign_off(summary["candidate"], console)
         console.print("  the pipeline again: every step cached but the promotion", highlight=False)
-        first_seconds = summary["seconds"]
+        first = summary
         run = run_pipeline(yard, pipe, values, console=console, reference=reference)
         summary = _summary(yard, run)
-        summary["seconds"] = round(first_seconds + summary["seconds"], 1)
+        summary["seconds"] = round(first["seconds"] + summary["seconds"], 1)
+        summary["gates"] = summary["gates"] or first["gates"]  # cached: verdicts of the first
     _print(console, summary)
     return summary
 
