@@ -42,7 +42,7 @@ def login(token: TokenOption = None) -> None:
     """Check a token against the configured store and save it for the following commands."""
     from modelyard import credentials
     from modelyard.errors import InvalidInput
-    from modelyard.yard import connect
+    from modelyard._connect import connect
 
     secret = (token or _read_secret()).strip()
     if not secret:
