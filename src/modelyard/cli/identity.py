@@ -41,8 +41,8 @@ def _read_secret() -> str:
 def login(token: TokenOption = None) -> None:
     """Check a token against the configured store and save it for the following commands."""
     from modelyard import credentials
-    from modelyard.errors import InvalidInput
     from modelyard._connect import connect
+    from modelyard.errors import InvalidInput
 
     secret = (token or _read_secret()).strip()
     if not secret:
