@@ -282,14 +282,14 @@ def test_prometheus_gauges_of_the_latest_results(myard, monitored) -> None:
 
 def test_only_writers_record_results(yard, credit_model, train_frame) -> None:
     version = register_version(yard, credit_model, train_frame, None)
-    yard.users.add("alice", ["admin"])
-    yard.users.add("victor", ["viewer"])
+    admin = yard.with_token(yard.users.bootstrap("alice").secret)
+    admin.users.add("victor", ["viewer"])
     frame = synthetic.generate(1_000, seed=4)
-    yard.monitors.run(version.ref, data=frame, rules=False)
+    admin.monitors.run(version.ref, data=frame, rules=False)
     viewer = modelyard.connect(
         yard.settings.resolved_store_url,
         artifact_root=yard.settings.resolved_artifact_root,
-        user="victor",
+        token=admin.tokens.create("victor", expires_in="1h").secret,
     )
     try:
         with pytest.raises(PermissionDenied, match="record monitoring results"):

@@ -49,10 +49,13 @@ def credit_models(train_frame: pd.DataFrame) -> tuple[Any, Any]:
 
 
 def open_yard(root: Path, user: str = "alice") -> modelyard.Yard:
-    return modelyard.connect(
+    """The store as ``user``: claimed while it has no users, then with a token of theirs."""
+    from modelyard.testing.identity import open_as
+
+    return open_as(
         f"sqlite:///{root / 'yard.db'}",
+        user,
         artifact_root=str(root / "artifacts"),
-        user=user,
         home=str(root / "home"),
     )
 

@@ -245,7 +245,7 @@ def approve(
         str | None, typer.Option(help="validator or approver (default: your pending one).")
     ] = None,
 ) -> None:
-    """Sign a version off as the acting user (MODELYARD_USER); four-eyes enforced."""
+    """Sign a version off as the user your token proves; four-eyes enforced."""
     v = yard().models.approve(ref, comment=comment, role=role)
     missing = yard().models.missing_sign_offs(v.ref)
     last = v.approvals[-1]
