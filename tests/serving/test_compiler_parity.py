@@ -13,6 +13,7 @@ the native ``predict_proba``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import Callable
@@ -311,7 +312,11 @@ def test_an_unsupported_step_is_not_compiled_and_says_why(
 ) -> None:
     train, _ = data
     encode = _ct(
-        ("num", make_pipeline(SimpleImputer(), KBinsDiscretizer(n_bins=4)), list(NUMERIC)),
+        (
+            "num",
+            make_pipeline(SimpleImputer(), KBinsDiscretizer(n_bins=4, strategy="uniform")),
+            ["income", "loan_amount"],
+        ),
         ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
     )
     pipeline = Pipeline([("encode", encode), ("model", RandomForestClassifier(n_estimators=3))])
@@ -324,7 +329,7 @@ def test_an_unsupported_step_is_not_compiled_and_says_why(
 def test_an_encoder_that_raises_on_unseen_values_leaves_them_to_the_canonical_path(
     data: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
-    train, rows = data
+    train, _ = data
     encode = _ct(
         ("num", SimpleImputer(), list(NUMERIC)),
         ("cat", OrdinalEncoder(), list(CATEGORICAL)),  # handle_unknown="error"
@@ -333,12 +338,76 @@ def test_an_encoder_that_raises_on_unseen_values_leaves_them_to_the_canonical_pa
     pipeline.fit(train[list(FEATURES)], train[TARGET])
     scorer, reason = compile_pipeline(pipeline, _signature(train), "classification")
     assert scorer is not None, reason
+    first = train[list(FEATURES)].iloc[0]
     record = {
-        k: (v.item() if isinstance(v, np.generic) else v)
-        for k, v in rows[list(FEATURES)].iloc[0].items()
+        k: None if pd.isna(v) else getattr(v, "item", lambda v=v: v)() for k, v in first.items()
     }
     assert scorer.encode(Payload.from_records([record])) is not None
     assert scorer.encode(Payload.from_records([{**record, "channel": "never-seen"}])) is None
     assert scorer.encode(Payload.from_records([{**record, "age": "old"}])) is None
     assert scorer.encode(Payload.from_records([{**record, "age": True}])) is None
     assert scorer.encode(Payload.from_records([{**record, "extra": 1}])) is None
+
+
+def test_the_served_app_picks_the_compiled_scorer_and_reports_it(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Real uvicorn: a forest is served compiled, a k-NN natively, both with a stored report."""
+    import httpx
+    from serving_support import open_yard, serving_config, start_server
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from modelyard.serving import create_app
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    forest = scaler_forest().fit(x, y)
+    knn = Pipeline(
+        [
+            ("encode", _ct(("num", SimpleImputer(), list(NUMERIC)))),
+            ("model", KNeighborsClassifier()),
+        ]
+    ).fit(x, y)
+    root = tmp_path / "yard"
+    root.mkdir()
+    with open_yard(root) as alice:
+        for name, model in (("forest", forest), ("knn", knn)):
+            alice.models.create(name, risk_tier=3)
+            alice.models.register(name, model, example=x.head(500))
+            alice.models.set_alias(name, "champion", 1)
+    yard = open_yard(root)
+    server = start_server(
+        create_app(["forest@champion", "knn@champion"], yard=yard, config=serving_config())
+    )
+    try:
+        scorers = {}
+        for name in ("forest", "knn"):
+            meta = httpx.get(f"{server.url}/v2/models/{name}", timeout=120).json()
+            scorers[name] = meta["parameters"]["scorer"]
+        assert scorers == {"forest": "forest-compiled", "knn": "native"}
+
+        # Rows of the training domain (the signature's allowed categories) score exactly.
+        body = x.iloc[500:600]
+        response = httpx.post(
+            f"{server.url}/v1/models/forest/predict",
+            json={"records": json.loads(body.to_json(orient="records"))},
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        got = [p["score"] for p in response.json()["predictions"]]
+        assert got == forest.predict_proba(body)[:, 1].tolist()
+    finally:
+        server.stop()
+    with open_yard(root) as reader:
+        forest_report = reader.models.get("forest/1").artifact("serving-compile-report")
+        knn_report = reader.models.get("knn/1").artifact("serving-compile-report")
+    yard.close()
+    assert forest_report.details["scorer"] == "forest-compiled"
+    assert forest_report.details["verified_rows"] > 0
+    assert forest_report.details["tolerance"] == 0.0
+    assert knn_report.details == {
+        **knn_report.details,
+        "scorer": "native",
+        "compiled": False,
+        "reason": "KNeighborsClassifier has no compiled form",
+    }

@@ -26,7 +26,7 @@ _SUPPORTED_TYPES = frozenset({"float", "integer", "string", "category"})
 
 
 def compile_pipeline(
-    native: Any, signature: Signature | None, task: str
+    native: Any, signature: Signature | None, task: str, classes: list[Any] | None = None
 ) -> tuple[CompiledScorer | None, str]:
     """(scorer, "compiled") for a supported fitted pipeline, else (None, the reason)."""
     from sklearn.pipeline import Pipeline
@@ -45,6 +45,13 @@ def compile_pipeline(
     if not steps:
         return None, "an empty pipeline"
     *pre, final = steps
+    model_classes = getattr(final, "classes_", None)
+    if (
+        task == "classification"
+        and classes is not None
+        and (model_classes is None or len(model_classes) != len(classes))
+    ):
+        return None, "the classes of the version and of the model differ"
     if len(pre) > 1:
         return None, "more than one transformer before the model"
     types = {s.name: s.type for s in signature.inputs}
