@@ -411,3 +411,24 @@ def test_the_served_app_picks_the_compiled_scorer_and_reports_it(
         "compiled": False,
         "reason": "KNeighborsClassifier has no compiled form",
     }
+
+
+def test_the_batch_engine_uses_the_same_compiled_form(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    from serving_support import open_yard
+
+    from modelyard.batch.scoring import ScoringModel
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    pipeline = gradient_boosting().fit(x, y)
+    with open_yard(tmp_path) as yard:
+        yard.models.create("gbdt", risk_tier=3)
+        yard.models.register("gbdt", pipeline, example=x.head(500))
+        model_dir = yard.models.local_path("gbdt/1")
+        model = ScoringModel.load(model_dir)
+        assert model.form == "gbdt-compiled"
+        frame = x.iloc[1_000:3_000].reset_index(drop=True)
+        assert np.array_equal(model.predict(frame), pipeline.predict_proba(frame))
+        assert ScoringModel.load(model_dir, form="native").form == "native"
