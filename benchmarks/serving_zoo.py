@@ -8,8 +8,8 @@ ordinal + XGBoost. One ``modelyard serve`` process serves every shape (its
 defaults: batching, Parquet prediction log); one hand-written endpoint per shape
 (records -> DataFrame -> ``predict_proba``). Every server is pinned to core 0,
 ``wrk`` to core 1. Each point (rows 1 or 100; concurrency 1, 8, 32) rotates over
-distinct bodies — 1,000 one-row bodies, 200 hundred-row bodies, drawn from the
-late months — so no cache of any kind can answer. Points are interleaved
+distinct bodies — 1,000 one-row bodies, 200 hundred-row bodies, drawn from
+held-out rows — so no cache of any kind can answer. Points are interleaved
 (every server at a point, then the next point; the order rotates each round)
 and the median over rounds is reported. Before timing, each server's answer to
 a 100-row body is compared with the in-process native pipeline.
@@ -161,15 +161,18 @@ def shapes() -> dict[str, Callable[[], Any]]:
 # ---------------------------------------------------------------- setup
 
 
-def prepare(workdir: Path, names: list[str]) -> dict[str, Any]:
+def prepare(workdir: Path, names: list[str], rows: int) -> dict[str, Any]:
     """Fit and register every shape, write rotating body files; returns what servers need."""
     import modelyard
     from modelyard.data.out_of_time import FEATURES, TARGET, generate_out_of_time, split_at_change
 
-    early, late = split_at_change(generate_out_of_time(30_000, seed=2_026))
-    x, y = early[list(FEATURES)], early[TARGET]
-    # The signature allows the training categories; late rows with others would get a 422.
-    pool = late[list(FEATURES)]
+    early, _ = split_at_change(generate_out_of_time(rows, seed=2_026))
+    early = early.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    cut = len(early) * 2 // 3
+    x, y = early[list(FEATURES)].iloc[:cut], early[TARGET].iloc[:cut]
+    # Bodies come from held-out rows of the same months: the signature allows the
+    # training categories (later months bring new ones, which get a 422 by design).
+    pool = early[list(FEATURES)].iloc[cut:]
     for column in pool.columns:
         if pool[column].dtype == object:
             pool = pool[pool[column].isin(set(x[column].dropna())) | pool[column].isna()]
@@ -352,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scorers: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="modelyard-zoo-") as tmp:
         workdir = Path(tmp)
-        setup = prepare(workdir, names)
+        setup = prepare(workdir, names, 12_000 if args.quick else 40_000)
         lua = workdir / "rotate.lua"
         lua.write_text(LUA)
         found = servers(workdir, names, args.mlflow)
