@@ -460,6 +460,22 @@ def _numbers(values: Any, kind: int) -> np.ndarray | None:
 
 def compile_fast_scorer(
     native: Any, signature: Signature | None, classes: list[Any] | None, task: str
+) -> tuple[Any, str]:
+    """(scorer, reason): the fastest exact scorer for the model, else None and why not.
+
+    This module's LightGBM plan first (it also decodes inputs for the prediction log),
+    then the general pipeline compiler of :mod:`modelyard.serving.compiled`.
+    """
+    fast, reason = _compile_lightgbm(native, signature, classes, task)
+    if fast is not None:
+        return fast, reason
+    from modelyard.serving.compiled import compile_pipeline
+
+    return compile_pipeline(native, signature, task, classes)
+
+
+def _compile_lightgbm(
+    native: Any, signature: Signature | None, classes: list[Any] | None, task: str
 ) -> tuple[FastScorer | None, str]:
     """(scorer, reason): a FastScorer for a supported model, else None and why not."""
     if signature is None:
