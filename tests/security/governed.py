@@ -37,18 +37,28 @@ def tiny_model() -> tuple[object, pd.DataFrame]:
 
 
 def open_store(store_url: str, tmp_path: Path, user: str = "root") -> modelyard.Yard:
-    return modelyard.connect(
+    """The store acting as ``user``: claimed while it has no users, with a token after."""
+    from modelyard.testing.identity import open_as
+
+    return open_as(
         store_url,
+        user,
         artifact_root=str(tmp_path / "artifacts"),
-        user=user,
         home=str(tmp_path / "home"),
     )
 
 
 def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> None:
-    """Add ``users`` (the first must be an admin: the store leaves open mode)."""
-    for name, roles in users.items():
-        yard.users.add(name, roles)
+    """Add ``users``: the first, an admin, is bootstrapped (the store leaves open mode)
+    and adds the others. Tests then act through ``yard.view_as(name)``, the hook a
+    process that has proven the name itself uses (as the platform server does)."""
+    first, *others = users
+    token = yard.users.bootstrap(first, users[first]).secret
+    # ``yard`` claimed the first name in open mode; from now on it acts with their token.
+    yard._token = token
+    yard._build(yard.settings.model_copy(update={"user": first}))
+    for name in others:
+        yard.users.add(name, users[name])
 
 
 def seed_digest(yard: modelyard.Yard) -> str:

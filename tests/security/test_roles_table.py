@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from governed import open_store, seed_digest
+from governed import add_users, open_store, seed_digest
 
 from modelyard.errors import PermissionDenied
 
@@ -122,10 +122,7 @@ def _prepare_and_act(store: Store, action: str, name: str) -> Callable[[Any], An
 def store(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("roles")
     yard = open_store(f"sqlite:///{root / 'yard.db'}", root, user="setup-admin")
-    for name, roles in SETUP_USERS.items():
-        yard.users.add(name, roles)
-    for role in ROLES:
-        yard.users.add(f"u-{role}", [role])
+    add_users(yard, {**SETUP_USERS, **{f"u-{role}": [role] for role in ROLES}})
     yield Store(yard, seed_digest(yard.view_as("setup-dev")))
     yard.close()
 
