@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.flavors.domain import Domain
+from modelyard.flavors.policy import InputPolicy
+from modelyard.flavors.probe import Probe
 from modelyard.flavors.signature import Signature
 
 __all__ = ["MANIFEST_FILE", "MANIFEST_FORMAT", "TASKS", "ModelManifest", "read_manifest"]
@@ -43,6 +46,12 @@ class ModelManifest:
         files: The model's files, relative to its directory (the manifest excluded).
         created_at: ISO 8601 UTC time of saving.
         model_class: Dotted class of the saved object, e.g. ``"sklearn.pipeline.Pipeline"``.
+        domain: What training held per input column (soft; see ``flavors.domain``), or None.
+        probe: What the model scored at registration (see ``flavors.probe``), or None.
+        input_policy: Explicit score/reject actions (see ``flavors.policy``), or None.
+
+    ``domain``, ``probe`` and ``input_policy`` are written only when set, so
+    manifests saved before they existed read and hash as before.
     """
 
     flavor: str
@@ -55,6 +64,9 @@ class ModelManifest:
     files: list[str]
     created_at: str
     model_class: str
+    domain: Domain | None = None
+    probe: Probe | None = None
+    input_policy: InputPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -73,6 +85,13 @@ class ModelManifest:
             "files": list(self.files),
             "created_at": self.created_at,
             "model_class": self.model_class,
+            **({"domain": self.domain.to_dict()} if self.domain is not None else {}),
+            **({"probe": self.probe.to_dict()} if self.probe is not None else {}),
+            **(
+                {"policy": self.input_policy.to_dict()}
+                if self.input_policy is not None and not self.input_policy.empty
+                else {}
+            ),
         }
 
     @classmethod
@@ -95,6 +114,9 @@ class ModelManifest:
                 files=list(data.get("files") or []),
                 created_at=data.get("created_at", ""),
                 model_class=data.get("model_class", ""),
+                domain=Domain.from_dict(data["domain"]) if data.get("domain") else None,
+                probe=Probe.from_dict(data["probe"]) if data.get("probe") else None,
+                input_policy=InputPolicy.from_dict(data["policy"]) if data.get("policy") else None,
             )
         except (KeyError, TypeError) as exc:
             raise InvalidInput(f"invalid model manifest: missing or bad field {exc}") from exc

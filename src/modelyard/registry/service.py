@@ -54,6 +54,36 @@ def _run_id_of(run: Any) -> str | None:
     return run_id
 
 
+def _training_profiles(
+    session: Session, run_id: str | None, datasets: Sequence[Any]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """(ref, profile) of the training datasets: the run's inputs and ``datasets``."""
+    from modelyard.flavors.domain import training_profiles
+    from modelyard.store.models import Dataset, RunInput
+
+    wanted: dict[int, str] = {}
+    if run_id is not None:
+        for dataset_version_id, role in session.execute(
+            select(RunInput.dataset_version_id, RunInput.role).where(RunInput.run_id == run_id)
+        ):
+            wanted[dataset_version_id] = role or ""
+    for item in datasets:
+        dataset_version_id = getattr(item, "id", None)
+        if isinstance(dataset_version_id, int):
+            wanted.setdefault(dataset_version_id, "training")
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(DatasetVersion.id, Dataset.name, DatasetVersion.version, DatasetVersion.profile)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.id.in_(wanted))
+        .order_by(DatasetVersion.id)
+    ).all()
+    return training_profiles(
+        [(f"{name}/{version}", wanted[dv_id], profile) for dv_id, name, version, profile in rows]
+    )
+
+
 class ModelRegistry:
     """Models and their versions, over one metadata store and artifact store."""
 
@@ -292,6 +322,7 @@ class ModelRegistry:
         signature: Any = None,
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
+        input_policy: Any = None,
     ) -> ModelVersionInfo:
         """Package ``model`` with its flavor and register it as the next version of ``name``.
 
@@ -301,6 +332,14 @@ class ModelRegistry:
         ``example`` (a frame of training inputs) gives the signature, and its
         first rows are kept for warm-up, parity checks and documentation.
         ``target`` names the label column, for validation and monitoring.
+
+        The *domain* stored with the version (categories, ranges, null rates seen
+        in training; see :mod:`modelyard.flavors.domain`) comes from the profiles
+        of the run's input datasets and ``datasets`` — whatever their role word,
+        evaluation splits aside — and from ``example`` only for columns no
+        training dataset has. ``input_policy`` (``{"unseen": "score"|"reject",
+        "nulls": ..., "columns": {...}}``) overrides what the registration probe
+        decided for out-of-domain values.
         """
         from modelyard.flavors import save_model
 
@@ -311,6 +350,7 @@ class ModelRegistry:
             actor.require("version.register", "register model versions")
             if run_id is not None and session.get(Run, run_id) is None:
                 raise NotFound(f"run {run_id!r} does not exist")
+            profiles = _training_profiles(session, run_id, datasets)
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             path = Path(tmp) / "model"
             manifest = save_model(
@@ -320,6 +360,8 @@ class ModelRegistry:
                 task=task,
                 signature=signature,
                 extra_requirements=extra_requirements,
+                training_profiles=profiles,
+                input_policy=input_policy,
             )
             if example is not None:
                 example.head(EXAMPLE_ROWS).to_parquet(path / EXAMPLE_FILE, index=False)
