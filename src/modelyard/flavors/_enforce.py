@@ -112,6 +112,7 @@ class InputWarnings(list):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
         self.totals: dict[tuple[str, str], int] = {}
+        self.rows_of: dict[tuple[str, str], np.ndarray] = {}
 
     def flag(self, column: str, kind: str, values: np.ndarray, mask: np.ndarray) -> None:
         """Record the rows of ``mask`` (values ``values[mask]``) as out of domain."""
@@ -119,6 +120,7 @@ class InputWarnings(list):  # type: ignore[type-arg]
         if not len(rows):
             return
         self.totals[(column, kind)] = self.totals.get((column, kind), 0) + len(rows)
+        self.rows_of[(column, kind)] = rows
         if kind == NULL:
             self.append(_entry(column, kind, None, rows))
             return
@@ -135,6 +137,24 @@ class InputWarnings(list):  # type: ignore[type-arg]
             self.append(moved)
         for key, n in other.totals.items():
             self.totals[key] = self.totals.get(key, 0) + n
+        for key, rows in other.rows_of.items():
+            shifted = rows + offset
+            mine = self.rows_of.get(key)
+            self.rows_of[key] = shifted if mine is None else np.concatenate([mine, shifted])
+
+    def per_row(self, n: int) -> list[str | None]:
+        """For each of ``n`` rows, its flags as JSON (``[{"column", "kind"}]``), or None."""
+        import json
+
+        flags: list[list[dict[str, str]] | None] = [None] * n
+        for (column, kind), rows in self.rows_of.items():
+            for row in rows.tolist():
+                if row < n:
+                    found = flags[row]
+                    if found is None:
+                        found = flags[row] = []
+                    found.append({"column": column, "kind": kind})
+        return [None if f is None else json.dumps(f, separators=(",", ":")) for f in flags]
 
 
 def _entry(column: str, kind: str, value: Any, rows: np.ndarray) -> dict[str, Any]:

@@ -15,16 +15,20 @@ pandas and input validation. This module "compiles" such a pipeline into:
 The answers are identical, not close: :class:`~modelyard.serving.models.ServedVersion`
 checks ``np.array_equal`` against the native pipeline on the version's input
 example before the fast path may serve, and falls back to the native model
-otherwise. Any value the plan is not sure of (a null, a bool, an unseen
-category, a missing or extra column) makes :meth:`FastScorer.encode` return
-None, and the request takes the canonical path (``Signature.enforce_columns``,
-which names every problem) instead.
+otherwise. Any value the plan is not sure of (a null, a bool, a category
+outside the training domain, a missing or extra column) makes
+:meth:`FastScorer.encode` return None, and the request takes the canonical
+path (the version's ``InputContract``, which names every problem and flags
+out-of-domain values it scores) instead. The fast path's category tables hold
+only the training domain's values, so an unseen value is never scored here
+without its warning; numbers outside the training range are sent the
+canonical way by :class:`~modelyard.serving.models.ServedVersion`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +257,10 @@ class FastScorer:
                 out[:, j] = array
         return out
 
+    def positions(self) -> dict[str, int]:
+        """Numeric signature column -> its column in the model matrix (used columns only)."""
+        return {name: j for name, kind, _, j in self._plan if kind != CAT and j >= 0}
+
     # -- persistence ----------------------------------------------------------
     def save(self, directory: Path, details: dict[str, Any]) -> None:
         """Write ``plan.json`` and ``model.txt`` (LightGBM's text model) into ``directory``."""
@@ -459,9 +467,18 @@ def _numbers(values: Any, kind: int) -> np.ndarray | None:
 
 
 def compile_fast_scorer(
-    native: Any, signature: Signature | None, classes: list[Any] | None, task: str
+    native: Any,
+    signature: Signature | None,
+    classes: list[Any] | None,
+    task: str,
+    domain: Mapping[str, frozenset[str] | None] | None = None,
 ) -> tuple[FastScorer | None, str]:
-    """(scorer, reason): a FastScorer for a supported model, else None and why not."""
+    """(scorer, reason): a FastScorer for a supported model, else None and why not.
+
+    Args:
+        domain: Per string column, the values seen in training (None: any); the
+            category tables hold only these. By default the signature's categories.
+    """
     if signature is None:
         return None, "the version has no signature"
     steps = _steps(native)
@@ -477,7 +494,7 @@ def compile_fast_scorer(
         classes is None or len(classes) != getattr(final, "n_classes_", -1)
     ):
         return None, "the classes of the version and of the model differ"
-    layout = _column_layout(pre[0] if pre else None, final, signature)
+    layout = _column_layout(pre[0] if pre else None, final, signature, domain or {})
     if isinstance(layout, str):
         return None, layout
     plan, width = layout
@@ -528,8 +545,20 @@ def _column_kind(signature: Signature, name: str) -> int | None:
     return {"float": FLOAT, "integer": INT}.get(spec.type)
 
 
+def _allowed(spec: Any, domain: Mapping[str, frozenset[str] | None]) -> list[str] | None:
+    """The values a category table may hold: the domain's, else the signature's."""
+    if spec.name in domain:
+        values = domain[spec.name]
+        if values is None:
+            return None
+        if spec.type == "category" and spec.categories is not None:
+            return [v for v in spec.categories if v in values]
+        return sorted(values)
+    return list(spec.categories) if spec.categories is not None else None
+
+
 def _column_layout(
-    transformer: Any, model: Any, signature: Signature
+    transformer: Any, model: Any, signature: Signature, domain: Mapping[str, Any]
 ) -> tuple[list[tuple[str, int, Any, int]], int] | str:
     """(plan, width) mapping every signature column to a model-matrix column (or -1)."""
     specs = {s.name: s for s in signature.inputs}
@@ -543,7 +572,7 @@ def _column_layout(
             targets[str(name)] = (kind, None, j)
         width = len(names)
     else:
-        found = _transformer_layout(transformer, signature)
+        found = _transformer_layout(transformer, signature, domain)
         if isinstance(found, str):
             return found
         targets, width = found
@@ -554,11 +583,8 @@ def _column_layout(
         elif spec.type in ("float", "integer"):
             kind, lut, j = (FLOAT if spec.type == "float" else INT), None, -1
         elif spec.type in ("string", "category"):
-            lut = (
-                dict.fromkeys(spec.categories, 0.0)
-                if spec.categories is not None
-                else _AnyString({}, 0.0)
-            )
+            allowed = _allowed(spec, domain)
+            lut = dict.fromkeys(allowed, 0.0) if allowed is not None else _AnyString({}, 0.0)
             kind, j = CAT, -1
         else:
             return f"signature column {name!r} of type {spec.type} has no fast path"
@@ -570,7 +596,7 @@ def _column_layout(
 
 
 def _transformer_layout(
-    ct: Any, signature: Signature
+    ct: Any, signature: Signature, domain: Mapping[str, Any]
 ) -> tuple[dict[str, tuple[int, Any, int]], int] | str:
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
@@ -605,7 +631,7 @@ def _transformer_layout(
                     return f"passthrough column {column!r} is not numeric in the signature"
                 targets[column] = (kind, None, out.start + k)
         elif isinstance(trans, OrdinalEncoder):
-            found = _ordinal_luts(trans, names, specs)
+            found = _ordinal_luts(trans, names, specs, domain)
             if isinstance(found, str):
                 return found
             for k, (column, lut) in enumerate(zip(names, found, strict=True)):
@@ -630,7 +656,9 @@ def _column_names(columns: Any, inputs: list[str]) -> list[str] | None:
     return None
 
 
-def _ordinal_luts(encoder: Any, names: list[str], specs: dict[str, Any]) -> list[Any] | str:
+def _ordinal_luts(
+    encoder: Any, names: list[str], specs: dict[str, Any], domain: Mapping[str, Any]
+) -> list[Any] | str:
     if getattr(encoder, "_infrequent_enabled", False):
         return "the OrdinalEncoder groups infrequent categories"
     unknown: float | None = None
@@ -647,11 +675,12 @@ def _ordinal_luts(encoder: Any, names: list[str], specs: dict[str, Any]) -> list
                 known[value] = float(code)
             elif not (isinstance(value, float) and value != value):
                 return f"encoded column {column!r} has non-string categories"
-        if spec.categories is None:
+        allowed = _allowed(spec, domain)
+        if allowed is None:
             luts.append(_AnyString(known, unknown))
             continue
         lut = {}
-        for value in spec.categories:
+        for value in allowed:
             code = known.get(value, unknown)
             if code is not None:  # with handle_unknown='error' the canonical path raises
                 lut[value] = code
