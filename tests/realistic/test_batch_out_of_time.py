@@ -120,7 +120,7 @@ def test_unseen_categories_are_scored_not_rejected_by_the_cli(
         # Every 'app' row is flagged (with a five-row example much else is too).
         assert job["warnings"]["channel: unseen_category"] >= int(ROWS * UNSEEN_SHARE)
         scores = pd.read_parquet(tmp_path / f"scores-{model}").set_index(ID)["score"]
-        x, _ = split_xy(frame)
+        x = frame[list(FEATURES)]
         expected = pd.Series(fitted_pipelines[name].predict_proba(x)[:, 1], index=frame[ID])
         np.testing.assert_allclose(
             scores.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12
