@@ -7,6 +7,7 @@ served by a real uvicorn server over HTTP on the plain, V2 and MLflow protocols.
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import threading
@@ -248,3 +249,38 @@ def test_policy_reject_is_422_naming_field_and_value(served: str, late: pd.DataF
         assert details["channel"]["values"] == ["app"]
     assert described["input_policy"]["columns"]["channel"]["unseen"] == "reject"
     assert described["input_policy"]["columns"]["postcode_area"]["unseen"] == "score"
+
+
+def test_prediction_log_keeps_the_warnings_per_row(
+    tmp_path: Path, fitted_pipelines: dict, early: pd.DataFrame, late: pd.DataFrame
+) -> None:
+    from modelyard.serving import ServingConfig, create_app
+    from modelyard.serving.predlog import read_predictions
+
+    x, _ = split_xy(early)
+    yard = _open_yard(tmp_path)
+    yard.models.register("hgb", fitted_pipelines["native_categorical_hgb"], example=x)
+    log_root = str(tmp_path / "log")
+    config = ServingConfig.build(
+        poll_interval_s=0, gc_freeze=False, prediction_log={"root": log_root}
+    )
+    app = create_app("hgb@latest", yard=yard, config=config)
+    server, thread, port = _start(app)
+    app_row = _records(_app_row(late))[0]
+    in_domain = _records(early[list(FEATURES)].tail(1))[0]
+    try:
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/models/hgb/predict",
+            json={"records": [in_domain, app_row]},
+            timeout=300,
+        )
+        assert response.status_code == 200
+    finally:
+        server.should_exit = True  # the lifespan's shutdown flushes the log
+        thread.join(60)
+        yard.close()
+    logged = read_predictions(log_root, "hgb").to_pandas().sort_values("_row")
+    assert logged["_warnings"].iloc[0] is None  # the whole training set is the domain here
+    flags = json.loads(logged["_warnings"].iloc[1])
+    assert {"column": "channel", "kind": "unseen_category"} in flags
+    assert logged["channel"].tolist() == [in_domain["channel"], "app"]
