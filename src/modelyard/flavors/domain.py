@@ -210,17 +210,25 @@ def _merge_profiles(column_type: str, found: list[tuple[int, Mapping[str, Any]]]
     nulls = sum(int(c.get("null_count") or 0) for _, c in found)
     categories: tuple[str, ...] | None = None
     if column_type in ("string", "category"):
+        # A profile lists its top values only; "categories" (the complete set) is
+        # added by the registry from the stored data when the list was truncated.
         complete = all(
-            c.get("kind") == "categorical"
-            and not c.get("high_cardinality")
-            and not c.get("categories_truncated")
-            and c.get("top") is not None
+            c.get("categories") is not None
+            or (
+                c.get("kind") == "categorical"
+                and not c.get("high_cardinality")
+                and not c.get("categories_truncated")
+                and c.get("top") is not None
+            )
             for _, c in found
         )
         if complete:
             values: set[str] = set()
             for _, c in found:
-                values.update(str(v) for v, _n in c["top"] if v is not None)
+                if c.get("categories") is not None:
+                    values.update(str(v) for v in c["categories"])
+                else:
+                    values.update(str(v) for v, _n in c["top"] if v is not None)
             categories = tuple(sorted(values))
     lows = [c.get("min") for _, c in found if c.get("min") is not None]
     highs = [c.get("max") for _, c in found if c.get("max") is not None]

@@ -56,8 +56,8 @@ def _run_id_of(run: Any) -> str | None:
 
 def _training_profiles(
     session: Session, run_id: str | None, datasets: Sequence[Any]
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """(ref, profile) of the training datasets: the run's inputs and ``datasets``."""
+) -> list[tuple[str, Mapping[str, Any], str | None]]:
+    """(ref, profile, digest of the stored copy) of the run's inputs and ``datasets``."""
     from modelyard.flavors.domain import training_profiles
     from modelyard.store.models import Dataset, RunInput
 
@@ -74,14 +74,45 @@ def _training_profiles(
     if not wanted:
         return []
     rows = session.execute(
-        select(DatasetVersion.id, Dataset.name, DatasetVersion.version, DatasetVersion.profile)
+        select(
+            DatasetVersion.id,
+            Dataset.name,
+            DatasetVersion.version,
+            DatasetVersion.profile,
+            DatasetVersion.data_digest,
+        )
         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
         .where(DatasetVersion.id.in_(wanted))
         .order_by(DatasetVersion.id)
     ).all()
-    return training_profiles(
-        [(f"{name}/{version}", wanted[dv_id], profile) for dv_id, name, version, profile in rows]
+    stored = {f"{name}/{version}": digest for _, name, version, _, digest in rows}
+    chosen = training_profiles(
+        [(f"{name}/{version}", wanted[dv_id], profile) for dv_id, name, version, profile, _ in rows]
     )
+    return [(ref, profile, stored.get(ref)) for ref, profile in chosen]
+
+
+def _with_complete_categories(
+    artifacts: ArtifactStore,
+    profiles: list[tuple[str, Mapping[str, Any], str | None]],
+    columns: set[str],
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """Profiles whose truncated category lists are completed from the stored data."""
+    from modelyard.registry._categories import complete_categories, truncated_columns
+
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for ref, profile, digest in profiles:
+        truncated = truncated_columns(profile, columns)
+        if not truncated or digest is None:
+            out.append((ref, profile))
+            continue
+        full = complete_categories(artifacts, digest, truncated)
+        patched = {**profile, "columns": dict(profile["columns"])}
+        for name, values in full.items():
+            if values is not None:
+                patched["columns"][name] = {**profile["columns"][name], "categories": values}
+        out.append((ref, patched))
+    return out
 
 
 class ModelRegistry:
@@ -350,7 +381,13 @@ class ModelRegistry:
             actor.require("version.register", "register model versions")
             if run_id is not None and session.get(Run, run_id) is None:
                 raise NotFound(f"run {run_id!r} does not exist")
-            profiles = _training_profiles(session, run_id, datasets)
+            found = _training_profiles(session, run_id, datasets)
+        profiles: list[tuple[str, Mapping[str, Any]]] = []
+        if found:
+            wanted = set(example.columns) if example is not None else set()
+            if signature is not None:
+                wanted |= {c.name for c in signature.inputs}
+            profiles = _with_complete_categories(self._artifacts, found, wanted)
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             path = Path(tmp) / "model"
             manifest = save_model(
