@@ -100,6 +100,7 @@ def log_table(
         "_entity": pa.array(
             frame["application_id"].tolist() if entity else [None] * n, pa.string()
         ),
+        "_warnings": pa.nulls(n, pa.string()),
     }
     for name in META_COLUMNS:
         table = table.append_column(name, meta[name])

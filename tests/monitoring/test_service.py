@@ -156,8 +156,8 @@ def test_quality_faults_are_caught_in_a_run(myard) -> None:
     assert unseen.column == "loan_purpose" and unseen.severity == "error"
     assert "crypto_investment" in unseen.message
     assert new.drifted_features() == ["loan_purpose"]
-    # the signature refuses the unseen purpose, so this batch has no scores to judge
-    assert new.estimated is None and any("unseen categories" in n for n in new.notes)
+    # the model scores the unseen purpose (flagged, not refused), so the batch is estimated
+    assert new.estimated is not None and new.estimated["rows"] == 4_000
 
 
 def test_labels_from_a_column_or_a_file(myard, tmp_path) -> None:

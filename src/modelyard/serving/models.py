@@ -187,8 +187,10 @@ class ServedVersion:
         if contract is not None:
             columns, warnings = contract.check_columns(columns)
             _check_float_bounds(contract.signature, columns)
-        if self.onnx is not None:
-            return Prepared(COLUMNS, columns, payload.n, warnings or None)
+        if self.onnx is not None and not warnings:
+            # Out-of-domain rows go to the native model: the ONNX form's parity was
+            # checked on in-domain rows only, the registration probe on the native one.
+            return Prepared(COLUMNS, columns, payload.n)
         import pandas as pd
 
         return Prepared(FRAME, pd.DataFrame(columns), payload.n, warnings or None)
