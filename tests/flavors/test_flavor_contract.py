@@ -127,7 +127,7 @@ def test_policy_over_probe(frame) -> None:
 def test_policy_errors_name_the_field() -> None:
     with pytest.raises(InvalidInput, match="'unseen' policy must be one of"):
         InputPolicy.from_dict({"unseen": "ignore"})
-    with pytest.raises(InvalidInput, match="'channel.nulls' policy"):
+    with pytest.raises(InvalidInput, match=r"'channel\.nulls' policy"):
         InputPolicy.from_dict({"columns": {"channel": {"nulls": "drop"}}})
     with pytest.raises(InvalidInput, match="unknown key"):
         InputPolicy.from_dict({"unseen": "score", "missing": "score"})
