@@ -174,6 +174,20 @@ def test_unseen_category_is_scored_and_flagged_on_every_protocol(
             f"/v1/models/{endpoint}/invocations",
             json={"dataframe_split": {"columns": columns, "data": [[record[c] for c in columns]]}},
         )
+        if name == next(iter(PIPELINES)):  # the first endpoint also answers /invocations
+            root = client.post(
+                "/invocations",
+                json={"dataframe_records": [record]},
+            )
+            assert root.status_code == 200, root.text[:2000]
+            assert root.json()["predictions"][0][1] == pytest.approx(expected, abs=1e-12)
+            assert {
+                "column": "channel",
+                "kind": "unseen_category",
+                "value": "app",
+                "rows": [0],
+                "count": 1,
+            } in root.json()["warnings"]
     for response in (plain, v2, mlflow):
         assert response.status_code == 200, response.text[:2000]
     plain_body, v2_body, mlflow_body = plain.json(), v2.json(), mlflow.json()

@@ -63,3 +63,42 @@ def test_without_training_data_the_example_is_the_domain(sqlite_yard) -> None:
     domain = version.manifest["domain"]
     assert domain["source"] == "example" and domain["rows"] == 5
     assert domain["columns"]["branch"]["categories"] == sorted(set(train["branch"].head(5)))
+
+
+def test_deployment_input_policy_per_endpoint_and_route() -> None:
+    import pytest
+
+    from modelyard.errors import InvalidInput
+    from modelyard.registry.deployments import parse_deployment
+
+    spec = parse_deployment(
+        {
+            "name": "credit",
+            "routes": [
+                {"name": "champion", "model": "credit@champion", "weight": 90},
+                {
+                    "name": "challenger",
+                    "model": "credit@challenger",
+                    "weight": 10,
+                    "input_policy": {"columns": {"branch": {"unseen": "score"}}},
+                },
+            ],
+            "input_policy": {"unseen": "reject", "nulls": "score"},
+        }
+    )
+    champion, challenger = (spec.policy_for(r) for r in spec.routes)
+    assert (champion.action("branch", "unseen"), champion.action("income", "nulls")) == (
+        "reject",
+        "score",
+    )
+    assert challenger.action("branch", "unseen") == "score"
+    assert challenger.action("income", "unseen") == "reject"
+    assert spec.to_dict()["input_policy"] == {"unseen": "reject", "nulls": "score", "columns": {}}
+    with pytest.raises(InvalidInput, match=r"input_policy\.unseen"):
+        parse_deployment(
+            {
+                "name": "credit",
+                "routes": [{"name": "main", "model": "credit@champion"}],
+                "input_policy": {"unseen": "ignore"},
+            }
+        )
