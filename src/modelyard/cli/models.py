@@ -169,9 +169,24 @@ def register(
     ] = None,
     run: Annotated[str | None, typer.Option(help="The training run's id.")] = None,
     description: Annotated[str, typer.Option()] = "",
+    unseen: Annotated[
+        str | None,
+        typer.Option(
+            help="Categories not seen in training: score (with a warning) or reject. "
+            "Default: as the registration probe shows the model copes."
+        ),
+    ] = None,
+    nulls: Annotated[
+        str | None,
+        typer.Option(help="Nulls in columns that had none in training: score or reject."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a model file as the next version of NAME."""
+    """Register a model file as the next version of NAME.
+
+    The version's domain (categories, ranges, nulls) comes from the run's input
+    datasets when --run is given, else from --example.
+    """
     import pickle
 
     import pandas as pd
@@ -192,7 +207,15 @@ def register(
         model = pickle.loads(path.read_bytes())
     y = yard()
     run_id = y.runs.resolve_id(run) if run else None
-    v = y.models.register(name, model, example=frame, run=run_id, description=description)
+    policy = {k: v for k, v in (("unseen", unseen), ("nulls", nulls)) if v is not None}
+    v = y.models.register(
+        name,
+        model,
+        example=frame,
+        run=run_id,
+        description=description,
+        input_policy=policy or None,
+    )
     if as_json:
         out.print_json(v.to_dict())
         return
