@@ -378,17 +378,28 @@ def _nulls_found(
 def _range(
     spec: ColumnSpec, rule: ColumnRule, numbers: np.ndarray, warnings: InputWarnings
 ) -> None:
-    """Flag numbers outside the training range (never a problem)."""
+    """Flag numbers outside the training range (never a problem).
+
+    One row (the common serving request) is compared as a scalar: a numpy
+    comparison and reduction cost microseconds each, per column.
+    """
     low, high = rule.minimum, rule.maximum
-    if (low is None and high is None) or not len(numbers):
+    if low is None and high is None:
         return
-    with np.errstate(invalid="ignore"):
-        if low is not None and high is not None:
-            outside = (numbers < low) | (numbers > high)
-        elif low is not None:
-            outside = numbers < low
-        else:
-            outside = numbers > high
+    if len(numbers) == 1:
+        value = numbers.item(0) if isinstance(numbers, np.ndarray) else numbers[0]
+        if (low is not None and value < low) or (high is not None and value > high):
+            warnings.flag(spec.name, OUT_OF_RANGE, numbers, np.ones(1, dtype=bool))
+        return
+    if not len(numbers):
+        return
+    # NaN compares False: a null is never out of range.
+    if low is not None and high is not None:
+        outside = (numbers < low) | (numbers > high)
+    elif low is not None:
+        outside = numbers < low
+    else:
+        outside = numbers > high
     if outside.any():
         warnings.flag(spec.name, OUT_OF_RANGE, numbers, outside)
 
@@ -448,7 +459,13 @@ def _check_float(
         out = _numbers_from_objects(spec, values, problems, whole=False)
         if out is None:
             return values
-    if len(out):
+    if len(out) == 1:
+        if out.item(0) != out.item(0):  # NaN, without a numpy call per column
+            if not _nulls_found(spec, rule, np.ones(1, dtype=bool), problems, warnings):
+                return values
+        else:
+            _range(spec, rule, out, warnings)
+    elif len(out):
         nan = np.isnan(out)
         if nan.any() and not _nulls_found(spec, rule, nan, problems, warnings):
             return values

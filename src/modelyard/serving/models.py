@@ -117,6 +117,7 @@ class ServedVersion:
         self.class_keys = [str(c) for c in self.classes or []]
         self.binary = self.classes is not None and len(self.classes) == 2
         self._bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._bound_list: list[tuple[int, float, float]] = []
         self._set_bounds()
 
     def _set_bounds(self) -> None:
@@ -138,6 +139,7 @@ class ServedVersion:
             high.append(np.inf if rule.maximum is None else rule.maximum)
         if where:
             self._bounds = (np.array(where), np.array(low), np.array(high))
+            self._bound_list = list(zip(where, low, high, strict=True))
 
     def contract_for(self, policy: InputPolicy | None, key: str = "") -> InputContract | None:
         """The contract with a route's policy applied over the version's (cached by ``key``)."""
@@ -200,6 +202,14 @@ class ServedVersion:
         if bounds is None:
             return False
         where, low, high = bounds
+        if matrix.shape[0] == 1:
+            # One row: scalar comparisons beat numpy's per-call overhead several times over.
+            item = matrix.item
+            for j, lo, hi in self._bound_list:
+                value = item(0, j)
+                if value < lo or value > hi:
+                    return True
+            return False
         values = matrix[:, where]
         return bool(((values < low) | (values > high)).any())
 
