@@ -281,7 +281,7 @@ def _v2_inputs_schema(served: ServedVersion | None) -> dict[str, Any]:
                     "type": "array",
                     "minItems": 1,
                     "maxItems": 1,
-                    "items": _value_schema(spec),
+                    "items": _value_schema(spec, served.contract),
                 },
             },
         }
@@ -389,7 +389,9 @@ def _mlflow_body(served: ServedVersion | None, max_rows: int, record_ref: str | 
                 "maxItems": max_rows,
                 "items": {
                     "type": "array",
-                    "prefixItems": [_value_schema(s) for s in served.signature.inputs],
+                    "prefixItems": [
+                        _value_schema(s, served.contract) for s in served.signature.inputs
+                    ],
                     "minItems": len(names),
                     "maxItems": len(names),
                 },
