@@ -22,10 +22,12 @@ PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@1
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read the developer's MODELYARD_* settings or a modelyard.toml."""
+    """Tests never read the developer's MODELYARD_* settings, a modelyard.toml or logins."""
     for key in list(os.environ):
         if key.startswith("MODELYARD_") and key != "MODELYARD_TEST_PG":
             monkeypatch.delenv(key)
+    # 'modelyard login' saves tokens under the user's config directory: a test's own.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -1,7 +1,12 @@
 """Credit risk, from data to a deployed champion, as one Modelyard pipeline.
 
     synthetic data → split → train LightGBM → evaluate → register → validation report
-    and model card → gates → sign-offs → champion (or challenger) → endpoint routes
+    and model card → gates → sign-off requested → champion (or challenger) → endpoint routes
+
+The pipeline never signs off: a validator and an approver do, each with their
+own token (``modelyard models approve credit-risk/N --role validator``). A
+version still awaiting them is not promoted; the next run after they have
+signed promotes it (that step is never cached).
 
 Run it locally (a second run re-runs nothing; change a parameter and only
 the steps downstream of it run again)::
@@ -28,10 +33,10 @@ from modelyard.errors import InvalidInput
 from modelyard.metrics import binary_classification_metrics
 from modelyard.pipelines import pipeline, step, step_context
 from modelyard.pipelines.actions import (
-    approve_version,
     check_gates,
     promote,
     register_version,
+    request_approval,
     route_traffic,
     validate_version,
 )
@@ -135,11 +140,10 @@ def train(
     algorithm: str = "lightgbm",
     min_auc: float = 0.70,
     margin: float = 0.005,
-    sign_off: bool = True,
     endpoint: str = MODEL,
     canary_weight: float = 10.0,
 ) -> None:
-    """Train, validate, gate, sign off and deploy the credit-risk model."""
+    """Train, validate, gate, request sign-off and deploy the credit-risk model."""
     data = make_data(rows, seed, scenario, start_date)
     train_set, holdout = split(data, holdout_share)
     fitted = fit(train_set, num_leaves, n_estimators, learning_rate, algorithm)
@@ -157,8 +161,8 @@ def train(
         version, holdout, fairness_attribute="home_ownership", segment_by=["term"]
     )
     passed = gates(validated["version"], holdout, min_auc, margin)
-    signed = approve_version(passed, sign_off=sign_off)
-    promoted = promote(signed)
+    request_approval(passed)
+    promoted = promote(passed)
     route_traffic(
         promoted["version"],
         promoted["alias"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelyard.config import load_settings
-from modelyard.yard import Yard, is_server_url
+from modelyard.yard import Yard, is_server_url, open_local_yard
 
 if TYPE_CHECKING:
     from modelyard.client import RemoteYard
@@ -28,6 +28,12 @@ def connect(
 ) -> Yard | RemoteYard:
     """Open a Yard. With no arguments: the configuration, else ``./.modelyard`` on SQLite.
 
+    Who acts: the user of ``token``, else of ``MODELYARD_TOKEN``, else of the
+    token ``modelyard login`` saved for this store. On a store with no users
+    (the embedded default, before anyone ran ``modelyard users add``) no
+    token is needed and ``user`` (or ``MODELYARD_USER``, or the login name)
+    acts; on a store with users ``Unauthenticated`` says how to log in.
+
     ``connect("https://yard.internal", token="myd_...")`` returns a remote Yard
     (``modelyard.client.RemoteYard``) with the same services over the REST API.
     The same holds when the configuration names the server
@@ -41,7 +47,7 @@ def connect(
             store_url=store_url, artifact_root=artifact_root, user=user, home=home
         )
         if not is_server_url(settings.store_url):
-            return Yard(settings)
+            return open_local_yard(settings, token)
         server, home = settings.store_url, str(settings.home)
     from modelyard.client import RemoteYard
 

@@ -145,6 +145,20 @@ class Settings(BaseSettings):
             "events against it."
         ),
     )
+    monitor_min_rows: int = Field(
+        default=500,
+        ge=1,
+        description="Rows a monitoring window (and its reference) needs for a verdict; "
+        "fewer give 'insufficient data' and raise no alert.",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Types a skops model file may hold beyond the built-in allow-list of "
+            "scikit-learn, numpy, scipy, LightGBM and XGBoost types (exact names or "
+            "fnmatch patterns; MODELYARD_TRUSTED_TYPES as a JSON list)."
+        ),
+    )
 
     @field_validator("user")
     @classmethod
@@ -176,6 +190,8 @@ class Settings(BaseSettings):
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
+            "monitor_min_rows": self.monitor_min_rows,
+            "trusted_types": list(self.trusted_types),
         }
 
     @classmethod

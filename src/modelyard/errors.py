@@ -9,6 +9,7 @@ translated at the boundary with ``raise ... from exc``.
     ├── NotFound            the named thing does not exist            (HTTP 404)
     ├── Conflict            it exists already / a concurrent change   (HTTP 409)
     ├── InvalidInput        bad argument, file, filter or model input (HTTP 422)
+    ├── Unauthenticated     no valid proof of who is acting (a token)  (HTTP 401)
     ├── PermissionDenied    the acting user lacks a role or approval  (HTTP 403)
     ├── IntegrityError      stored bytes or records fail their hash   (HTTP 500)
     └── BackendUnavailable  a store, server or extra cannot be reached (HTTP 503)
@@ -26,6 +27,7 @@ __all__ = [
     "ModelyardError",
     "NotFound",
     "PermissionDenied",
+    "Unauthenticated",
 ]
 
 
@@ -60,6 +62,13 @@ class Conflict(ModelyardError):
 class InvalidInput(ModelyardError):
     http_status = 422
     code = "invalid_input"
+
+
+class Unauthenticated(ModelyardError):
+    """No credentials, or credentials that are unknown, expired, revoked or disabled."""
+
+    http_status = 401
+    code = "unauthenticated"
 
 
 class PermissionDenied(ModelyardError):

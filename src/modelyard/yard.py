@@ -4,6 +4,13 @@
 and artifact store. A remote Yard (``client/``) implements the same attributes
 over the REST API, so user code does not change between a laptop and a shared
 server.
+
+Who a Yard acts as is proven, not declared, once the store has users: a
+token (``connect(token=...)``, ``MODELYARD_TOKEN`` or ``modelyard login``)
+names the user. Without one, the Yard holds only a *claimed* name
+(``MODELYARD_USER`` or the login name), which works on a store with no users
+(open mode) and is refused on any other — by ``connect()`` at once, and by
+every service call of a Yard built directly (``registry.users.ClaimedName``).
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from modelyard.artifacts import ArtifactStore, get_artifact_store
 from modelyard.batch import BatchService
 from modelyard.config import Settings, load_settings
+from modelyard.credentials import resolve_token
 from modelyard.data import DatasetService
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, Unauthenticated
 from modelyard.registry.audit import AuditRecord, VerifyResult, record_pipeline_event
 from modelyard.registry.audit import event_at as audit_event_at
 from modelyard.registry.audit import events as audit_events
@@ -30,7 +38,7 @@ from modelyard.registry.checkpoint import writer as _checkpoint_writer
 from modelyard.registry.deployments import DeploymentService
 from modelyard.registry.models import ModelService
 from modelyard.registry.tokens import TokenService
-from modelyard.registry.users import UserService, resolve_actor
+from modelyard.registry.users import ClaimedName, UserService, identity_required, resolve_actor
 from modelyard.store import MetadataStore
 from modelyard.tracking import ActiveRun, RunService
 from modelyard.tracking.service import DatasetVersionRef
@@ -50,8 +58,13 @@ class Yard:
         *,
         store: MetadataStore | None = None,
         artifacts: ArtifactStore | None = None,
+        token: str | None = None,
     ) -> None:
-        self.settings = settings
+        """Open ``settings``' stores acting as ``token``'s user, or as a claimed name without one.
+
+        A claimed name (``settings.user``) acts only while the store has no
+        users; ``connect()`` is the usual way in and refuses it at once.
+        """
         # A view (``view_as``) shares its parent's store and leaves closing it to the parent.
         self._owns_store = store is None
         self.store = store or MetadataStore(
@@ -60,6 +73,18 @@ class Yard:
         self.artifacts: ArtifactStore = artifacts or get_artifact_store(
             settings.resolved_artifact_root
         )
+        self._token = token
+        user: str = ClaimedName(settings.user)
+        if token is not None:
+            try:
+                user = TokenService(self.store, user=user).authenticate(token)
+            except BaseException:
+                self.close()
+                raise
+        self._build(settings.model_copy(update={"user": user}))
+
+    def _build(self, settings: Settings) -> None:
+        self.settings = settings
         self.datasets = DatasetService(self.store, self.artifacts, user=settings.user)
         self.runs = RunService(self.store, self.artifacts, user=settings.user)
         self.models = ModelService(
@@ -70,6 +95,7 @@ class Yard:
             load_data=self.datasets.load,
             get_dataset=self.datasets.get,
             get_run=self.runs.get,
+            trusted_types=settings.trusted_types,
         )
         self.users = UserService(self.store, user=settings.user)
         self.batch = BatchService(
@@ -87,7 +113,18 @@ class Yard:
 
     @property
     def user(self) -> str:
+        """The acting user's name (a ``ClaimedName`` until a token proves it)."""
         return self.settings.user
+
+    @property
+    def proven(self) -> bool:
+        """True when a token (or the platform server) proved who this Yard acts as."""
+        return not isinstance(self.settings.user, ClaimedName)
+
+    @property
+    def token(self) -> str | None:
+        """The token this Yard proved its user with, for child processes it starts."""
+        return self._token
 
     @cached_property
     def monitors(self) -> MonitorService:
@@ -113,20 +150,29 @@ class Yard:
         return ActiveRun(self.runs, run_id)
 
     def as_user(self, name: str) -> Yard:
-        """The same store and artifacts, acting as another user (demos, tests, service accounts)."""
+        """The same store, claiming to be ``name``: works only while the store has no users.
+
+        On a store with users, act as someone with their token instead
+        (``with_token``); a claimed name is refused there.
+        """
         return Yard(self.settings.model_copy(update={"user": name}))
+
+    def with_token(self, token: str) -> Yard:
+        """This Yard's store and artifacts acting as ``token``'s user (no new connection)."""
+        return Yard(self.settings, store=self.store, artifacts=self.artifacts, token=token)
 
     def view_as(self, name: str) -> Yard:
         """This Yard's store and artifacts acting as ``name``, opening no new connection.
 
-        The platform server builds one per authenticated user; closing a view
-        leaves the shared store open.
+        For a process that has proven ``name`` itself: the platform server
+        builds one per authenticated request. Closing a view leaves the shared
+        store open.
         """
-        return Yard(
-            self.settings.model_copy(update={"user": name}),
-            store=self.store,
-            artifacts=self.artifacts,
-        )
+        view = Yard.__new__(Yard)
+        view._owns_store = False
+        view.store, view.artifacts, view._token = self.store, self.artifacts, None
+        view._build(self.settings.model_copy(update={"user": str(name)}))
+        return view
 
     def close(self) -> None:
         if self._owns_store:
@@ -233,4 +279,33 @@ def open_local(**settings: Any) -> Yard:
             "the registry directly (a database URL and an artifact root), or is given a "
             "Yard opened with modelyard.connect()"
         )
-    return Yard(resolved)
+    return open_local_yard(resolved, None)
+
+
+def open_local_yard(settings: Settings, token: str | None) -> Yard:
+    """A local Yard acting as the resolved token's user (refused without one once users exist)."""
+    credential = resolve_token(token, settings.resolved_store_url)
+    yard = Yard(settings)
+    try:
+        if credential is None:
+            if not yard.users.is_open():
+                raise Unauthenticated(identity_required(settings.user))
+            return yard
+        if credential.source == "login" and yard.users.is_open():
+            # A login saved for an earlier store at this path (deleted since): not this one's.
+            return yard
+        try:
+            proven = yard.with_token(credential.token)
+            proven._owns_store, yard._owns_store = True, False
+            return proven
+        except Unauthenticated as exc:
+            if credential.source != "login":
+                given = "MODELYARD_TOKEN" if credential.source == "MODELYARD_TOKEN" else "token="
+                raise Unauthenticated(f"{given} is refused: {exc.message}") from exc
+            raise Unauthenticated(
+                f"the token 'modelyard login' saved for this store is refused ({exc.message}); "
+                "run 'modelyard login' again with a valid token"
+            ) from exc
+    except BaseException:
+        yard.close()
+        raise

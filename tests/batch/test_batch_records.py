@@ -102,14 +102,14 @@ def test_status_errors(sqlite_yard) -> None:
 def test_viewers_may_not_score(sqlite_yard, fitted, loans, tmp_path) -> None:
     model, X = fitted
     sqlite_yard.models.register(MODEL, model, example=X)
-    sqlite_yard.users.add("alice", ["admin"])
-    sqlite_yard.users.add("vic", ["viewer"])
+    admin = sqlite_yard.with_token(sqlite_yard.users.bootstrap("alice").secret)
+    admin.users.add("vic", ["viewer"])
     import modelyard
 
     viewer = modelyard.connect(
         str(sqlite_yard.settings.resolved_store_url),
         artifact_root=sqlite_yard.settings.resolved_artifact_root,
-        user="vic",
+        token=admin.tokens.create("vic", expires_in="1h").secret,
         home=str(sqlite_yard.settings.home),
     )
     write_parts(loans.head(100), tmp_path / "in", 1, 100)

@@ -26,7 +26,7 @@ def spec() -> ScoringSpec:
 def test_scores_equal_predict_proba(model, spec, fitted, loans) -> None:
     frame = loans.head(3_000)
     out, rejects = score_batch(model, pa.Table.from_pandas(frame, preserve_index=False), spec)
-    assert model.form == "lightgbm-booster"  # the fast path, proven equal at load
+    assert model.form == "lightgbm-compiled"  # the serving compiler, proven equal at load
     assert rejects.num_rows == 0 and out.num_rows == 3_000
     assert out.column_names == [
         ID,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from modelyard.cli import _context
 from modelyard.cli.main import main
+from modelyard.config import load_settings
+from modelyard.testing.identity import has_users, issue_token
 
 
 @dataclass
@@ -28,10 +31,18 @@ def cli(
 ) -> Callable[..., Result]:
     monkeypatch.setenv("COLUMNS", "200")
 
-    def run(*args: str, user: str | None = None) -> Result:
+    def run(*args: str, user: str | None = None, token: str | None = None) -> Result:
+        """``user``: act as them, with a new token of theirs once the store has users;
+        ``token``: act with that token."""
         _context.yard.cache_clear()
-        if user:
+        monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
+        if token:
+            monkeypatch.setenv("MODELYARD_TOKEN", token)
+        elif user:
             monkeypatch.setenv("MODELYARD_USER", user)
+            url = load_settings().resolved_store_url
+            if Path(url.removeprefix("sqlite:///")).exists() and has_users(url):
+                monkeypatch.setenv("MODELYARD_TOKEN", issue_token(url, user))
         code = main(list(args))
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-import modelyard
+from modelyard.config import load_settings
 from modelyard.data.synthetic import FEATURES, generate
 from modelyard.demo.credit_models import logistic_pipeline, split_xy
+from modelyard.store import MetadataStore
 
 
 def _model_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -69,14 +70,14 @@ def test_users_and_audit_verify(cli, tmp_path: Path) -> None:
     assert cli("users", "add", "vic", "--role", "viewer", user="root").code == 0
     denied = cli("models", "create", "x", user="vic")
     assert denied.code == 5 and "developer" in denied.err
-    log = cli("audit", "log", "--json").json()
-    assert [e["action"] for e in log] == ["user.add", "user.add"]
-    assert cli("audit", "verify").code == 0
-    yard = modelyard.connect()
-    with yard.store.engine.begin() as conn:
+    log = cli("audit", "log", "--json", user="root").json()
+    assert [e["action"] for e in log if e["action"] == "user.add"] == ["user.add", "user.add"]
+    assert cli("audit", "verify", user="root").code == 0
+    store = MetadataStore(load_settings().resolved_store_url)
+    with store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
-    yard.close()
-    broken = cli("audit", "verify")
+    store.dispose()
+    broken = cli("audit", "verify", user="root")
     assert broken.code == 6 and "event 1" in broken.err
 
 

@@ -36,7 +36,7 @@ def test_connect_goes_remote_when_the_environment_names_a_server(site, tmp_path,
     (tmp_path / "modelyard.toml").write_text('home = "ci-home"\n')
     with modelyard.connect() as yard:
         assert Path(yard.home) == Path("ci-home")
-    admin = modelyard.connect(site.store_url, artifact_root=site.artifact_root, user="root")
+    admin = site.local("root")  # the store itself, with root's token
     try:
         stored = admin.runs.get(run.id)
         assert stored.metrics["auc"] == pytest.approx(0.81)
@@ -45,7 +45,7 @@ def test_connect_goes_remote_when_the_environment_names_a_server(site, tmp_path,
 
 
 def test_the_cli_works_against_the_server_from_the_environment(site, tmp_path):
-    admin = modelyard.connect(site.store_url, artifact_root=site.artifact_root, user="root")
+    admin = site.local("root")  # the store itself, with root's token
     try:
         admin.models.create("seen-from-ci", description="made on the server's store")
     finally:

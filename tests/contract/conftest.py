@@ -18,6 +18,7 @@ import pytest
 
 import modelyard
 from modelyard.testing.environment import require
+from modelyard.testing.identity import govern
 from modelyard.testing.platform import PlatformServer
 
 PG_SERVER = os.environ.get("MODELYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -45,7 +46,7 @@ class Platform:
             self._local[user] = modelyard.connect(
                 self.store_url,
                 artifact_root=self.artifact_root,
-                user=user,
+                token=self.tokens[user],
                 home=str(self.root / f"home-{user}"),
             )
         return self._local[user]
@@ -88,13 +89,7 @@ def start_platform(backend: str, root: Path) -> tuple[Platform, Callable[[], Non
     else:
         store_url, drop = _postgres_database()
     artifact_root = str(root / "artifacts")
-    admin = modelyard.connect(store_url, artifact_root=artifact_root, user="root", home=str(root))
-    for name, roles in USERS.items():
-        admin.users.add(name, roles)
-    tokens = {
-        name: admin.tokens.create(name, name="contract", expires_in="1d").secret for name in USERS
-    }
-    admin.close()
+    tokens = govern(store_url, USERS, artifact_root=artifact_root, home=str(root))
     server = PlatformServer(store_url, artifact_root, home=root / "server").start()
     platform = Platform(store_url, artifact_root, root, server, tokens)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,13 @@ class DemoRegistry:
     root: Path
     store_url: str
     artifact_root: str
+    tokens: dict[str, str] = field(default_factory=dict)  # each user's, issued at set-up
 
     def env(self, user: str = "alice", home: Path | None = None) -> dict[str, str]:
         return {
             "MODELYARD_STORE_URL": self.store_url,
             "MODELYARD_ARTIFACT_ROOT": self.artifact_root,
-            "MODELYARD_USER": user,
+            "MODELYARD_TOKEN": self.tokens[user],
             "MODELYARD_HOME": str(home or self.root / "home"),
         }
 
@@ -42,7 +43,7 @@ class DemoRegistry:
         return modelyard.connect(
             self.store_url,
             artifact_root=self.artifact_root,
-            user=user,
+            token=self.tokens[user],
             home=str(self.root / "home"),
         )
 
@@ -52,18 +53,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRegistry:
     """A SQLite registry with credit-risk/1 signed off by a validator and an approver: champion."""
     from modelyard.data import synthetic
     from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
+    from modelyard.testing.identity import govern
 
     root = tmp_path_factory.mktemp("demo-registry")
-    registry = DemoRegistry(root, f"sqlite:///{root / 'yard.db'}", str(root / "artifacts"))
+    store_url, artifact_root = f"sqlite:///{root / 'yard.db'}", str(root / "artifacts")
+    tokens = govern(store_url, USERS, artifact_root=artifact_root, home=str(root / "home"))
+    registry = DemoRegistry(root, store_url, artifact_root, tokens)
     yard = registry.connect()
     try:
-        for name, roles in USERS.items():
-            yard.users.add(name, roles)
         X, y = split_xy(synthetic.generate(2_000, seed=7))
         model = lightgbm_pipeline(n_estimators=20).fit(X, y)
         version = yard.models.register(MODEL, model, example=X)
         for user, role in (("vera", "validator"), ("aaron", "approver")):
-            other = yard.as_user(user)
+            other = registry.connect(user)
             try:
                 other.models.approve(version.ref, role=role, comment="smoke-test fixture")
             finally:

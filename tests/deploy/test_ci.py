@@ -217,13 +217,13 @@ def test_wait_for_approvals_times_out_naming_the_missing_roles(tmp_path: Path) -
     from modelyard.data import synthetic
     from modelyard.demo.credit_models import logistic_pipeline, split_xy
     from modelyard.deploy.ci import wait_for_approvals
+    from modelyard.testing.identity import govern
 
-    yard = modelyard.connect(
-        f"sqlite:///{tmp_path / 'y.db'}", artifact_root=str(tmp_path / "a"), user="alice"
-    )
+    url = f"sqlite:///{tmp_path / 'y.db'}"
+    people = {"alice": ["admin", "developer"], "vera": ["validator"]}
+    tokens = govern(url, people, artifact_root=str(tmp_path / "a"))
+    yard = modelyard.connect(url, artifact_root=str(tmp_path / "a"), token=tokens["alice"])
     try:
-        yard.users.add("alice", ["admin", "developer"])
-        yard.users.add("vera", ["validator"])
         X, y = split_xy(synthetic.generate(500, seed=1))
         version = yard.models.register("m", logistic_pipeline().fit(X, y), example=X)
         sleeps: list[float] = []
@@ -231,7 +231,7 @@ def test_wait_for_approvals_times_out_naming_the_missing_roles(tmp_path: Path) -
         def sleep(seconds: float) -> None:
             sleeps.append(seconds)
             if len(sleeps) == 1:  # a sign-off arrives while the release waits
-                vera = yard.as_user("vera")
+                vera = yard.with_token(tokens["vera"])
                 try:
                     vera.models.approve(version.ref, role="validator")
                 finally:

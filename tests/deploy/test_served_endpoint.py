@@ -66,6 +66,8 @@ def endpoint(generated: Path, demo, tmp_path_factory: pytest.TempPathFactory) ->
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
+        # A source tree put first on the path (a worktree) is the image's code here too.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **image_env,
         # What the platform injects at run time (a Secret and a ConfigMap in Kubernetes).
         **demo.env(user="serving", home=home),

@@ -31,7 +31,7 @@ CHILD = textwrap.dedent(
     frame = pd.read_parquet(f"{root}/holdout.parquet")
     out = {}
     for name in sys.argv[2:]:
-        model = load_model(f"{root}/{name}")
+        model = load_model(f"{root}/{name}", trusted_code=name.startswith("python"))
         inputs = frame[model.signature.input_names]
         out[name + ".predict"] = model.predict(inputs)
         if model.task == "classification":
@@ -64,8 +64,8 @@ def _models(train, lgbm_pipeline, logistic, bare_lgbm, bare_xgb) -> dict[str, tu
         "sklearn_ridge_regression": (ridge, {"example": X[REGRESSION_INPUTS]}),
         "lightgbm_regression": (lgbm_regressor, {"example": X[REGRESSION_INPUTS]}),
         "onnx": (compile_onnx(logistic, X.head(200)), {"example": X}),
-        "python": (ScorecardModel(), {"example": X}),
-        "python_regression": (MeanRegressor(0.11), {"example": X[NUMERIC]}),
+        "python": (ScorecardModel(), {"example": X, "trusted_code": True}),
+        "python_regression": (MeanRegressor(0.11), {"example": X[NUMERIC], "trusted_code": True}),
     }
 
 
@@ -96,7 +96,7 @@ def saved(tmp_path_factory, train, holdout, lgbm_pipeline, logistic, bare_lgbm, 
 
 
 def _in_process(root: Path, name: str, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    model = load_model(root / name)
+    model = load_model(root / name, trusted_code=name.startswith("python"))
     inputs = frame[model.signature.input_names]
     out = {"predict": model.predict(inputs)}
     if model.task == "classification":
@@ -131,7 +131,7 @@ def test_loaded_predictions_equal_the_original_objects(saved, holdout, lgbm_pipe
     assert np.array_equal(loaded.predict(X), lgbm_pipeline.predict(X))
     xgb = load_model(root / "xgboost")
     assert np.array_equal(xgb.predict_proba(X[NUMERIC]), bare_xgb.predict_proba(X[NUMERIC]))
-    scorecard = load_model(root / "python")
+    scorecard = load_model(root / "python", trusted_code=True)
     assert np.array_equal(scorecard.predict_proba(X), ScorecardModel().predict_proba(X))
 
 
@@ -153,17 +153,26 @@ def test_native_files_and_pinned_frameworks(saved) -> None:
     _, manifests = saved
     pipeline = manifests["sklearn_lightgbm_pipeline"]
     assert pipeline.model_class == "sklearn.pipeline.Pipeline"
-    # A pipeline ending in LightGBM is flavor sklearn but needs lightgbm to unpickle.
+    # A pipeline ending in LightGBM is flavor sklearn but needs lightgbm to load.
     assert {"scikit-learn", "lightgbm"} <= set(pipeline.framework)
     assert any(r.startswith("lightgbm==") for r in pipeline.requirements)
-    assert manifests["lightgbm"].files == ["model.pkl", "model.txt"]
+    assert (pipeline.files, pipeline.model_format) == (["model.skops"], "skops")
+    assert "lightgbm.sklearn.LGBMClassifier" in pipeline.skops_types
+    assert manifests["lightgbm"].files == ["estimator.json", "model.txt"]
+    assert manifests["lightgbm"].model_format == "lightgbm-text"
     assert manifests["lightgbm_booster"].files == ["model.txt"]  # loaded without pickle
-    assert manifests["xgboost"].files == ["model.json", "model.pkl"]
+    assert manifests["xgboost"].files == ["model.json"]
+    assert manifests["xgboost"].model_format == "xgboost-json"
     assert any(r.startswith("xgboost") for r in manifests["xgboost"].requirements)
     assert manifests["onnx"].files == ["model.onnx"]
     assert manifests["onnx"].model_class == "onnx.ModelProto"
     assert "onnxruntime" in manifests["onnx"].framework
     assert manifests["python"].model_class == "flavors_testmodels.ScorecardModel"
+    assert (manifests["python"].files, manifests["python"].model_format) == (
+        ["model.pkl"],
+        "pickle",
+    )
+    assert manifests["python"].trusted_code and not pipeline.trusted_code
 
 
 def test_output_signature_has_label_and_probabilities(saved) -> None:

@@ -12,7 +12,14 @@ import pytest
 from flavors_testmodels import MeanRegressor, ScorecardModel
 
 from modelyard.demo.credit_models import NUMERIC
-from modelyard.errors import BackendUnavailable, Conflict, IntegrityError, InvalidInput, NotFound
+from modelyard.errors import (
+    BackendUnavailable,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from modelyard.flavors import Signature, compile_onnx, load_model, save_model
 
 
@@ -40,7 +47,9 @@ def test_objects_that_cannot_be_saved(tmp_path) -> None:
             return frame
 
     with pytest.raises(InvalidInput, match="importable module"):
-        save_model(Local(), tmp_path / "local")
+        save_model(Local(), tmp_path / "local", trusted_code=True)
+    with pytest.raises(InvalidInput, match=r"is code, not data.*trusted_code=True"):
+        save_model(ScorecardModel(), tmp_path / "scorecard")
     with pytest.raises(InvalidInput, match="no predict"):
         save_model(object(), tmp_path / "nothing")
     with pytest.raises(InvalidInput, match="flavor must be one of"):
@@ -56,16 +65,16 @@ def test_task_override(tmp_path, bare_lgbm, train) -> None:
     with pytest.raises(InvalidInput, match="predict_proba needs a classifier"):
         loaded.predict_proba(X.head(2))
     with pytest.raises(InvalidInput, match="no predict_proba"):
-        save_model(MeanRegressor(1.0), tmp_path / "r", task="classification")
+        save_model(MeanRegressor(1.0), tmp_path / "r", task="classification", trusted_code=True)
     with pytest.raises(InvalidInput, match="task must be one of"):
-        save_model(MeanRegressor(1.0), tmp_path / "r", task="ranking")
+        save_model(MeanRegressor(1.0), tmp_path / "r", task="ranking", trusted_code=True)
 
 
 def test_without_example_there_is_no_signature_and_no_enforcement(tmp_path, train) -> None:
     X = train[0]
-    manifest = save_model(ScorecardModel(), tmp_path / "m")
+    manifest = save_model(ScorecardModel(), tmp_path / "m", trusted_code=True)
     assert manifest.signature is None
-    loaded = load_model(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", trusted_code=True)
     assert loaded.predict(X.assign(anything=1)).shape == (len(X),)
 
 
@@ -73,7 +82,11 @@ def test_explicit_signature_and_extra_requirements(tmp_path, train) -> None:
     X = train[0]
     signature = Signature.infer(X[["debt_to_income", "utilisation"]])
     manifest = save_model(
-        ScorecardModel(), tmp_path / "m", signature=signature, extra_requirements=["scipy>=1.11"]
+        ScorecardModel(),
+        tmp_path / "m",
+        signature=signature,
+        extra_requirements=["scipy>=1.11"],
+        trusted_code=True,
     )
     assert manifest.signature == signature
     assert manifest.requirements[-1] == "scipy>=1.11"
@@ -122,17 +135,19 @@ def test_onnx_model_proto_and_classes_from_the_graph(tmp_path, logistic, train) 
 def test_load_errors(tmp_path, train) -> None:
     with pytest.raises(NotFound, match="no saved model"):
         load_model(tmp_path / "nowhere")
-    save_model(ScorecardModel(), tmp_path / "m", example=train[0])
+    save_model(ScorecardModel(), tmp_path / "m", example=train[0], trusted_code=True)
+    with pytest.raises(PermissionDenied, match="trusted code"):
+        load_model(tmp_path / "m")  # a pickle is never loaded without the caller's say-so
     pickle_file = tmp_path / "m" / "model.pkl"
     pickle_file.write_bytes(b"cno_such_module_xyz\nThing\n.")
     with pytest.raises(BackendUnavailable, match="no_such_module_xyz"):
-        load_model(tmp_path / "m")
+        load_model(tmp_path / "m", trusted_code=True)
     pickle_file.write_bytes(b"not a pickle")
     with pytest.raises(IntegrityError, match="not a readable pickle"):
-        load_model(tmp_path / "m")
+        load_model(tmp_path / "m", trusted_code=True)
     pickle_file.unlink()
     with pytest.raises(IntegrityError, match="missing"):
-        load_model(tmp_path / "m")
+        load_model(tmp_path / "m", trusted_code=True)
     (tmp_path / "m" / "modelyard.json").write_text("{")
     with pytest.raises(InvalidInput, match="not valid JSON"):
         load_model(tmp_path / "m")

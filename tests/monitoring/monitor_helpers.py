@@ -80,8 +80,11 @@ def log_table(
     route: str = "champion",
     shadow: bool = False,
     entity: bool = True,
+    warnings: list[str | None] | None = None,
 ) -> pa.Table:
-    """Rows as the serving prediction log writes them: features, then the meta columns."""
+    """Rows as the serving prediction log writes them: features, then the meta columns
+    (``warnings``: each row's ``_warnings`` JSON, or None; meta columns this helper does
+    not know are null)."""
     n = len(frame)
     table = pa.Table.from_pandas(frame[list(FEATURES)], preserve_index=False)
     ts = [start + timedelta(seconds=seconds * i) for i in range(n)]
@@ -102,8 +105,12 @@ def log_table(
         ),
         "_warnings": pa.nulls(n, pa.string()),
     }
+    if warnings is not None:
+        meta["_warnings"] = pa.array(warnings, pa.string())
     for name in META_COLUMNS:
-        table = table.append_column(name, meta[name])
+        table = table.append_column(name, meta.get(name, pa.nulls(n, pa.string())))
+    if "_warnings" in meta and "_warnings" not in META_COLUMNS:
+        table = table.append_column("_warnings", meta["_warnings"])
     return table
 
 

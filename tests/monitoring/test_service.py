@@ -83,7 +83,9 @@ def test_reference_built_on_demand_and_stored_with_the_version(
     version = register_version(yard, credit_model, train_frame, holdout_frame)
     ref = yard.monitors.reference(version.ref)
     assert ref.source == {"kind": "dataset", "ref": "credit-risk-train/1", "role": "training",
+                          "description": "training dataset credit-risk-train/1 (role 'training')",
                           "rows": len(train_frame)}  # fmt: skip
+    assert ref.warning is None
     assert ref.features == list(FEATURES) and ref.target == TARGET and ref.threshold == 0.5
     assert ref.profile.rows == len(train_frame) and set(ref.profile.columns) == set(FEATURES)
     assert ref.score_quantiles is not None and ref.score_quantiles.size == 1001
@@ -158,6 +160,11 @@ def test_quality_faults_are_caught_in_a_run(myard) -> None:
     assert new.drifted_features() == ["loan_purpose"]
     # the model scores the unseen purpose (flagged, not refused), so the batch is estimated
     assert new.estimated is not None and new.estimated["rows"] == 4_000
+    assert new.score is not None and new.score.n_current == 4_000
+    (purpose,) = [f for f in new.summaries["drift"]["features"] if f["feature"] == "loan_purpose"]
+    assert purpose["unseen_share"] == pytest.approx(unseen.value) and purpose["unseen_share"] > 0
+    assert "crypto_investment" in purpose["unseen"]
+    assert unseen.count == round(unseen.value * unseen.rows) and unseen.rows == 4_000
 
 
 def test_labels_from_a_column_or_a_file(myard, tmp_path) -> None:
@@ -275,14 +282,14 @@ def test_prometheus_gauges_of_the_latest_results(myard, monitored) -> None:
 
 def test_only_writers_record_results(yard, credit_model, train_frame) -> None:
     version = register_version(yard, credit_model, train_frame, None)
-    yard.users.add("alice", ["admin"])
-    yard.users.add("victor", ["viewer"])
+    admin = yard.with_token(yard.users.bootstrap("alice").secret)
+    admin.users.add("victor", ["viewer"])
     frame = synthetic.generate(1_000, seed=4)
-    yard.monitors.run(version.ref, data=frame, rules=False)
+    admin.monitors.run(version.ref, data=frame, rules=False)
     viewer = modelyard.connect(
         yard.settings.resolved_store_url,
         artifact_root=yard.settings.resolved_artifact_root,
-        user="victor",
+        token=admin.tokens.create("victor", expires_in="1h").secret,
     )
     try:
         with pytest.raises(PermissionDenied, match="record monitoring results"):

@@ -9,6 +9,7 @@ import pytest
 from pipelines_helpers import EXAMPLE_REF, SMALL, use_store
 
 import modelyard
+from modelyard.demo.people import enrol
 from modelyard.errors import InvalidInput
 from modelyard.pipelines import run_pipeline
 from modelyard.pipelines.gates import (
@@ -96,8 +97,11 @@ def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         home=str(root / "home"),
     )
     try:
-        result = run_pipeline(yard, load_pipeline(EXAMPLE_REF), SMALL)
+        people = enrol(yard)  # alice registers; vera and aaron sign with their tokens
+        result = run_pipeline(people.yard, load_pipeline(EXAMPLE_REF), SMALL)
         assert result.ok, result.failure_message()
+        people.sign_off("credit-risk/1")
+        result = run_pipeline(people.yard, load_pipeline(EXAMPLE_REF), SMALL)
         assert result.output("promote", "alias") == "champion"
     finally:
         yard.close()

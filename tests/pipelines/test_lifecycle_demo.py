@@ -10,13 +10,16 @@ from rich.console import Console
 from modelyard.data import synthetic
 from modelyard.demo import lifecycle_step
 from modelyard.demo.credit_models import split_xy
+from modelyard.demo.people import enrol
 
 
 def test_train_retrain_on_alert_and_promote(pyard) -> None:
     console = Console(record=True, width=160)
     small = {k: v for k, v in SMALL.items() if k != "rows"}
+    people = enrol(pyard, console)
+    pyard = people.yard  # alice, the store's first admin, with her token
 
-    trained = lifecycle_step.run_training_pipeline(pyard, console, rows=SMALL["rows"], **small)
+    trained = lifecycle_step.run_training_pipeline(people, console, rows=SMALL["rows"], **small)
 
     assert trained["ok"] and trained["version"] == "credit-risk/1"
     assert trained["alias"] == "champion" and trained["metrics"]["auc"] > 0.6
@@ -28,7 +31,7 @@ def test_train_retrain_on_alert_and_promote(pyard) -> None:
 
     alert = {"id": 101, "model_name": "credit-risk", "rule": "drift"}
     retrained = lifecycle_step.run_retraining(
-        pyard, console, alert=alert, rows=SMALL["rows"], seed=7, **small
+        people, console, alert=alert, rows=SMALL["rows"], seed=7, **small
     )
 
     assert retrained["ok"], retrained["error"]
@@ -56,3 +59,8 @@ def test_train_retrain_on_alert_and_promote(pyard) -> None:
     text = console.export_text()
     assert "credit-risk/2 is now credit-risk@challenger" in text
     assert "decision: promote" in text and "alert:101" in text
+    # The people signed, visibly, with their own tokens; the pipeline did not.
+    assert "signing off credit-risk/1 as validator 'vera' with their token" in text
+    assert "signing off credit-risk/2 as approver 'aaron' with their token" in text
+    signers = {(a.user, a.role) for a in pyard.models.get("credit-risk/2").approvals}
+    assert signers == {("vera", "validator"), ("aaron", "approver")}

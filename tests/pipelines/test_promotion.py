@@ -9,8 +9,9 @@ from sklearn.metrics import roc_auc_score
 
 from modelyard.data import synthetic
 from modelyard.demo.credit_models import logistic_pipeline, split_xy
+from modelyard.demo.people import DemoCast, enrol
 from modelyard.errors import InvalidInput
-from modelyard.pipelines.actions import decide_promotion, ensure_demo_users, set_routes
+from modelyard.pipelines.actions import decide_promotion, set_routes
 from modelyard.pipelines.stats import compare_aucs, delong_components
 
 
@@ -54,75 +55,83 @@ def test_non_inferiority_decision(rng) -> None:
 
 
 @pytest.fixture
-def champion_and_challenger(pyard):
-    ensure_demo_users(pyard)
+def people(pyard) -> DemoCast:
+    """alice (admin, developer) acting with her token; vera and aaron sign with theirs."""
+    return enrol(pyard)
+
+
+@pytest.fixture
+def gyard(people: DemoCast):
+    return people.yard
+
+
+@pytest.fixture
+def champion_and_challenger(gyard, people):
     frame = synthetic.generate(4_000, seed=1)
     x, y = split_xy(frame)
     weak = logistic_pipeline().fit(x, y.sample(frac=1, random_state=0).to_numpy())  # noise
     strong = logistic_pipeline().fit(x, y)
     example = x.head(50)
     for model in (weak, strong):
-        version = pyard.models.register("credit-risk", model, example=example, target="default")
-        for role, user in (("validator", "vera"), ("approver", "aaron")):
-            signer = pyard.view_as(user)
-            signer.models.approve(version.ref, role=role, comment="ok")
-    pyard.models.set_alias("credit-risk", "champion", 1)
-    pyard.models.set_alias("credit-risk", "challenger", 2)
-    set_routes(pyard, "credit-risk", challenger="credit-risk@challenger", weight=10)
+        version = gyard.models.register("credit-risk", model, example=example, target="default")
+        assert people.sign_off(version.ref, comment="ok") == ["vera", "aaron"]
+    gyard.models.set_alias("credit-risk", "champion", 1)
+    gyard.models.set_alias("credit-risk", "challenger", 2)
+    set_routes(gyard, "credit-risk", challenger="credit-risk@challenger", weight=10)
     traffic = synthetic.generate(4_000, seed=2)
     tx, ty = split_xy(traffic)
     arm = np.where(np.arange(len(traffic)) % 2 == 0, "champion", "challenger")
     scores = np.where(
         arm == "champion",
-        pyard.models.load("credit-risk/1").predict_proba(tx)[:, 1],
-        pyard.models.load("credit-risk/2").predict_proba(tx)[:, 1],
+        gyard.models.load("credit-risk/1").predict_proba(tx)[:, 1],
+        gyard.models.load("credit-risk/2").predict_proba(tx)[:, 1],
     )
     return pd.DataFrame({"arm": arm, "score": scores, "label": ty.to_numpy()})
 
 
-def test_challenger_not_worse_is_promoted_and_recorded(pyard, champion_and_challenger) -> None:
-    assert len(pyard.deployments.get("credit-risk").spec.routes) == 2
-    with pyard.start_run(experiment="promotion") as run:
-        figures = decide_promotion(pyard, "credit-risk", champion_and_challenger, run=run)
+def test_challenger_not_worse_is_promoted_and_recorded(gyard, champion_and_challenger) -> None:
+    assert len(gyard.deployments.get("credit-risk").spec.routes) == 2
+    with gyard.start_run(experiment="promotion") as run:
+        figures = decide_promotion(gyard, "credit-risk", champion_and_challenger, run=run)
     assert figures["decision"] == "promote", figures["reason"]
     assert figures["auc_challenger"] > figures["auc_champion"]
     assert figures["method"] == "delong-unpaired" and figures["n_champion"] == 2_000
-    assert pyard.models.get("credit-risk@champion").version == 2
-    assert "challenger" not in pyard.models.get_model("credit-risk").aliases
-    routes = pyard.deployments.get("credit-risk").spec.routes
+    assert gyard.models.get("credit-risk@champion").version == 2
+    assert "challenger" not in gyard.models.get_model("credit-risk").aliases
+    routes = gyard.deployments.get("credit-risk").spec.routes
     assert [(r.name, r.model) for r in routes] == [("champion", "credit-risk@champion")]
-    recorded = pyard.runs.get(run.id)
+    recorded = gyard.runs.get(run.id)
     assert recorded.tags["promotion.decision"] == "promote"
     assert recorded.metrics["promotion.p_value"] == pytest.approx(figures["p_value"])
-    event = pyard.audit.events(action="promotion.decide")[0]
+    event = gyard.audit.events(action="promotion.decide")[0]
     assert event.subject == "model/credit-risk" and event.payload["decision"] == "promote"
     assert event.payload["difference"] == pytest.approx(figures["difference"])
 
 
 def test_worse_challenger_or_too_little_traffic_keeps_the_champion(
-    pyard, champion_and_challenger
+    gyard, champion_and_challenger
 ) -> None:
     swapped = champion_and_challenger.assign(
         arm=champion_and_challenger["arm"].map({"champion": "challenger", "challenger": "champion"})
     )
-    kept = decide_promotion(pyard, "credit-risk", swapped)
+    kept = decide_promotion(gyard, "credit-risk", swapped)
     assert kept["decision"] == "keep" and "not shown to be not worse" in kept["reason"]
-    few = decide_promotion(pyard, "credit-risk", champion_and_challenger.head(100))
+    few = decide_promotion(gyard, "credit-risk", champion_and_challenger.head(100))
     assert few["decision"] == "keep" and "not enough labelled traffic" in few["reason"]
-    assert pyard.models.get("credit-risk@champion").version == 1
-    assert len(pyard.audit.events(action="promotion.decide")) == 2
+    assert gyard.models.get("credit-risk@champion").version == 1
+    assert len(gyard.audit.events(action="promotion.decide")) == 2
 
 
-def test_shadow_routes(pyard, champion_and_challenger) -> None:
-    applied = set_routes(pyard, "credit-risk", challenger="credit-risk@challenger", mode="shadow")
+def test_shadow_routes(gyard, champion_and_challenger) -> None:
+    applied = set_routes(gyard, "credit-risk", challenger="credit-risk@challenger", mode="shadow")
     spec = applied["spec"]
     assert [r["name"] for r in spec["routes"]] == ["champion"]
     assert spec["shadows"][0]["model"] == "credit-risk@challenger"
     with pytest.raises(InvalidInput, match="'mode'"):
-        set_routes(pyard, "credit-risk", mode="blue-green")
+        set_routes(gyard, "credit-risk", mode="blue-green")
 
 
-def _write_logs(pyard, frame: pd.DataFrame, endpoint: str, labels: list[str] | None = None) -> None:
+def _write_logs(gyard, frame: pd.DataFrame, endpoint: str, labels: list[str] | None = None) -> None:
     """Shadow traffic as serving logs it: both models score every request; labels later."""
     import pyarrow as pa
 
@@ -134,9 +143,9 @@ def _write_logs(pyard, frame: pd.DataFrame, endpoint: str, labels: list[str] | N
     ts = pa.array([1_767_225_600_000 + i for i in range(n)], pa.int64()).cast(
         pa.timestamp("ms", tz="UTC")
     )
-    sink = ParquetSink(pyard.settings.resolved_artifact_root)
+    sink = ParquetSink(gyard.settings.resolved_artifact_root)
     for version, route, shadow in ((1, "champion", False), (2, "challenger", True)):
-        scores = pyard.models.load(f"credit-risk/{version}").predict_proba(x)[:, 1]
+        scores = gyard.models.load(f"credit-risk/{version}").predict_proba(x)[:, 1]
         table = pa.table(
             {
                 "_request_id": ids,
@@ -167,26 +176,26 @@ def _write_logs(pyard, frame: pd.DataFrame, endpoint: str, labels: list[str] | N
 
 
 def test_decision_from_the_prediction_log_is_paired_for_a_shadow(
-    pyard, champion_and_challenger
+    gyard, champion_and_challenger
 ) -> None:
     from modelyard.pipelines.actions import labelled_window
 
-    _write_logs(pyard, synthetic.generate(1_500, seed=3), "credit-risk")
-    window = labelled_window(pyard, "credit-risk")
+    _write_logs(gyard, synthetic.generate(1_500, seed=3), "credit-risk")
+    window = labelled_window(gyard, "credit-risk")
     assert len(window) == 3_000 and set(window["arm"]) == {"champion", "challenger"}
-    figures = decide_promotion(pyard, "credit-risk", endpoint="credit-risk")
+    figures = decide_promotion(gyard, "credit-risk", endpoint="credit-risk")
     assert figures["method"] == "delong-paired" and figures["n_champion"] == 1_500
     assert figures["decision"] == "promote"
 
 
-def test_the_window_reads_labels_as_monitoring_does(pyard, champion_and_challenger) -> None:
+def test_the_window_reads_labels_as_monitoring_does(gyard, champion_and_challenger) -> None:
     from modelyard.pipelines.actions import labelled_window
 
     frame = synthetic.generate(200, seed=5)
     y = split_xy(frame)[1].tolist()
     labels = ["t" if v else "n" for v in y[:190]] + ["not sure"] * 10
-    _write_logs(pyard, frame, "credit-risk", labels=labels)
-    window = labelled_window(pyard, "credit-risk")
+    _write_logs(gyard, frame, "credit-risk", labels=labels)
+    window = labelled_window(gyard, "credit-risk")
     # 'not sure' is dropped on both arms, never read as a negative; 't' is a default.
     assert len(window) == 2 * 190
     champion = window[window["arm"] == "champion"].sort_values(

@@ -102,7 +102,7 @@ def test_the_release_register_stage_runs_through_the_server(site, tmp_path: Path
     again = _cli(site, home, "dev", "pipeline", "run", f"{EXAMPLE}:train", "--ci", *PARAMS)
     assert again.returncode == 0, again.stderr[-3000:]
     statuses = {s["name"]: s["status"] for s in json.loads(again.stdout)["steps"]}
-    looked_again = {"approve-version", "promote"}
+    looked_again = {"request-approval", "promote"}
     assert {statuses[n] for n in looked_again} == {"succeeded"}, statuses
     assert {s for n, s in statuses.items() if n not in looked_again} == {"cached"}, statuses
 

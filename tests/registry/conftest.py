@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import modelyard
 from modelyard.data import synthetic
+from modelyard.testing.identity import open_as
 
 
 @pytest.fixture(scope="session")
@@ -25,21 +26,34 @@ def small_model(credit_frame):
     return logistic_pipeline().fit(x, y)
 
 
-@pytest.fixture
-def as_user(store_url: str, tmp_path: Path) -> Iterator[Callable[[str], modelyard.Yard]]:
-    """``as_user("bob")`` opens the same store as bob."""
-    opened: list[modelyard.Yard] = []
+class People:
+    """``as_user("bob")`` opens the store as bob: with a token of his once the store has users.
 
-    def open_as(name: str) -> modelyard.Yard:
-        y = modelyard.connect(
-            store_url,
-            artifact_root=str(tmp_path / "artifacts"),
-            user=name,
-            home=str(tmp_path / "home"),
-        )
-        opened.append(y)
+    ``as_user.bootstrap("root")`` makes root the store's first admin and opens it as root.
+    """
+
+    def __init__(self, store_url: str, tmp_path: Path) -> None:
+        self.store_url = store_url
+        self._kwargs = {
+            "artifact_root": str(tmp_path / "artifacts"),
+            "home": str(tmp_path / "home"),
+        }
+        self.opened: list[modelyard.Yard] = []
+
+    def __call__(self, name: str) -> modelyard.Yard:
+        y = open_as(self.store_url, name, **self._kwargs)
+        self.opened.append(y)
         return y
 
-    yield open_as
-    for y in opened:
+    def bootstrap(self, name: str, roles: tuple[str, ...] = ("admin",)) -> modelyard.Yard:
+        with modelyard.connect(self.store_url, user=name, **self._kwargs) as claimed:
+            claimed.users.bootstrap(name, list(roles))
+        return self(name)
+
+
+@pytest.fixture
+def as_user(store_url: str, tmp_path: Path) -> Iterator[People]:
+    people = People(store_url, tmp_path)
+    yield people
+    for y in people.opened:
         y.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelyard.data.synthetic import FEATURES
-from modelyard.errors import InvalidInput, PermissionDenied
+from modelyard.errors import InvalidInput, PermissionDenied, Unauthenticated
 
 
 @pytest.fixture
@@ -71,10 +71,9 @@ def test_lower_tiers_need_less(as_user, small_model, credit_frame) -> None:
 
 
 def test_roles_are_enforced_once_users_exist(as_user, version) -> None:
-    root = as_user("root")
     with pytest.raises(InvalidInput, match="first user must hold the admin role"):
-        root.users.add("root", ["viewer"])
-    root.users.add("root", ["admin"])
+        as_user("root").users.bootstrap("root", ["viewer"])
+    root = as_user.bootstrap("root")
     root.users.add("vic", ["viewer"])
     root.users.add("vera", ["validator"])
     root.users.add("alice", ["developer"])
@@ -82,7 +81,8 @@ def test_roles_are_enforced_once_users_exist(as_user, version) -> None:
         PermissionDenied, match=r"vic may not sign off as validator|holds no sign-off"
     ):
         as_user("vic").models.approve(version.ref, role="validator")
-    with pytest.raises(PermissionDenied, match="not registered"):
+    # Not a user: no token can be had, and a claimed name is refused.
+    with pytest.raises(Unauthenticated, match="modelyard login"):
         as_user("mallory").models.get_model("credit-risk")
     as_user("vera").models.approve(version.ref, role="validator")
     with pytest.raises(PermissionDenied, match="vera may not sign off as approver"):

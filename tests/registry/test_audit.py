@@ -74,16 +74,17 @@ def test_recording_a_pipeline_event_needs_run_write_and_a_small_detail(tmp_path)
     from modelyard.errors import InvalidInput, PermissionDenied
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
-    with modelyard.connect(url, artifact_root=str(tmp_path / "a"), user="root") as admin:
-        admin.users.add("root", ["admin"])
-        admin.users.add("vic", ["viewer"])
-        admin.users.add("dev", ["developer"])
+    from modelyard.testing.identity import govern
+
+    people = {"root": ["admin"], "vic": ["viewer"], "dev": ["developer"]}
+    tokens = govern(url, people, artifact_root=str(tmp_path / "a"))
+    with modelyard.connect(url, artifact_root=str(tmp_path / "a"), token=tokens["root"]) as admin:
         with (
-            admin.as_user("vic") as viewer,
+            admin.with_token(tokens["vic"]) as viewer,
             pytest.raises(PermissionDenied, match="may not record pipeline events"),
         ):
             viewer.audit.record("gate.pass", "model/m", {"auc": 0.8})
-        with admin.as_user("dev") as dev:
+        with admin.with_token(tokens["dev"]) as dev:
             with pytest.raises(InvalidInput, match="at most 16,384"):
                 dev.audit.record("gate.pass", "model/m", {"blob": "x" * 20_000})
             with pytest.raises(InvalidInput, match="cannot be recorded by callers"):

@@ -1,4 +1,4 @@
-"""A model whose stored bytes changed is never unpickled."""
+"""A model whose stored bytes changed is never loaded."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def test_replaced_blob_is_refused_at_load(sqlite_yard, small_model, credit_frame
         "credit-risk", small_model, example=credit_frame[list(FEATURES)].head(20)
     )
     manifest = sqlite_yard.artifacts.read_manifest(version.artifact_digest)
-    pickled = next(e["digest"] for p, e in manifest["files"].items() if p.endswith(".pkl"))
+    pickled = next(
+        e["digest"] for p, e in manifest["files"].items() if p.endswith((".pkl", ".skops"))
+    )
     hexdigest = pickled.removeprefix("sha256:")
     blob = next(p for p in _blob_files(tmp_path / "artifacts") if hexdigest.endswith(p.name))
     os.chmod(blob, 0o644)
@@ -43,7 +45,7 @@ def test_tampered_cache_is_rebuilt_from_verified_store(
         "credit-risk", small_model, example=credit_frame[list(FEATURES)].head(20)
     )
     path = sqlite_yard.models.local_path(version.ref)
-    target = next(p for p in path.rglob("*.pkl"))
+    target = next(p for p in path.rglob("model.*") if p.suffix in (".pkl", ".skops"))
     os.chmod(target, 0o644)
     target.write_bytes(b"tampered")
     loaded = sqlite_yard.models.load(version.ref)

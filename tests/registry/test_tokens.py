@@ -13,8 +13,7 @@ from modelyard.registry.tokens import Unauthenticated, parse_duration
 
 @pytest.fixture
 def users(as_user):
-    root = as_user("root")
-    root.users.add("root", ["admin"])
+    root = as_user.bootstrap("root")
     root.users.add("dev", ["developer"])
     root.users.add("eve", ["viewer"])
     return as_user

@@ -67,8 +67,7 @@ def test_dashboard_and_api_read_the_monitoring_service(tmp_path, monkeypatch):
         f"sqlite:///{tmp_path / 'y.db'}", artifact_root=str(tmp_path / "a"), user="root"
     )
     try:
-        yard.users.add("root", ["admin"])
-        token = yard.tokens.create(name="t").secret
+        token = yard.users.bootstrap("root").secret
         secret, _ = yard.tokens.login("root", token)
         monkeypatch.setattr(modelyard.Yard, "monitors", None)  # a Yard without the service
         app = create_app(yard=yard)

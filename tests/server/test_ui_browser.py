@@ -44,9 +44,10 @@ def quickstart_site(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ui")
     store_url, artifacts = f"sqlite:///{root / 'yard.db'}", str(root / "artifacts")
-    yard = modelyard.connect(store_url, artifact_root=artifacts, user="root", home=str(root))
+    opened = modelyard.connect(store_url, artifact_root=artifacts, user="root", home=str(root))
     try:
-        result = run_quickstart(yard, rows=5_000)
+        result = run_quickstart(opened, rows=5_000)
+        yard = result.cast.yard  # root, the store's first admin, acting with a token
         model = yard.models.load(result.champion)
         frame = yard.datasets.load(result.dataset_refs["loans-train"])
         features = list(model.signature.inputs)
@@ -64,7 +65,7 @@ def quickstart_site(tmp_path_factory):
             for u in ("root", "vera", "aaron")
         }
     finally:
-        yard.close()
+        opened.close()
     with PlatformServer(store_url, artifacts, home=root / "server") as server:
         yield server.url, tokens, second.version, result
 

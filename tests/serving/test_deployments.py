@@ -47,7 +47,7 @@ def test_apply_is_validated_audited_and_role_checked(fresh_yard_root) -> None:
             )
         with pytest.raises(InvalidInput, match=r"routes\[0\].weight: must be between 0 and 100"):
             yard.deployments.apply({**CANARY, "routes": [{**CANARY["routes"][0], "weight": -1}]})
-        yard.users.add("root", ["admin"])  # from now on roles are enforced
+        yard.users.bootstrap("root")  # from now on roles are enforced, and tokens needed
     with open_yard(fresh_yard_root, "root") as admin:
         admin.users.add("vic", ["viewer"])
     with open_yard(fresh_yard_root, "vic") as viewer:

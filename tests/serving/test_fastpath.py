@@ -87,13 +87,19 @@ def test_values_it_is_not_sure_of_take_the_canonical_path(credit_models, train_f
     assert scorer.encode(payload(missing)) is None
 
 
-def test_other_models_get_no_compiled_path(train_frame):
+def test_other_models_get_the_general_compiler_or_no_compiled_path(train_frame):
+    from sklearn.neighbors import KNeighborsClassifier
+
     x, y = split_xy(train_frame)
     logistic = logistic_pipeline().fit(x, y)
     scorer, reason = compile_fast_scorer(logistic, Signature.infer(x), [0, 1], "classification")
-    assert scorer is None and "LogisticRegression" in reason
+    assert scorer is not None and scorer.kind == "linear-compiled", reason
     scorer, reason = compile_fast_scorer(logistic, None, [0, 1], "classification")
     assert scorer is None and "signature" in reason
+    numbers = x.select_dtypes("number")
+    knn = KNeighborsClassifier().fit(numbers, y)
+    scorer, reason = compile_fast_scorer(knn, Signature.infer(numbers), [0, 1], "classification")
+    assert scorer is None and reason == "KNeighborsClassifier has no compiled form"
 
 
 def test_served_version_uses_compiled_path_and_drops_it_when_not_exact(yard_root, train_frame):

@@ -4,11 +4,12 @@ limited, and every n_jobs inside the loaded pipeline set to 1."""
 from __future__ import annotations
 
 import httpx
+import numpy as np
 from serving_support import open_yard, records, serving_config, start_server
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from modelyard.demo.credit_models import CATEGORICAL, NUMERIC, split_xy
 from modelyard.serving import create_app
@@ -18,7 +19,8 @@ from modelyard.serving.threads import native_pools, single_threaded
 def _forest(train_frame) -> Pipeline:
     encode = ColumnTransformer(
         [
-            ("num", "passthrough", NUMERIC),
+            # A function step has no compiled form: the forest is served natively.
+            ("num", FunctionTransformer(np.abs), NUMERIC),
             ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
         ]
     )
@@ -52,6 +54,7 @@ def test_a_native_model_scores_with_one_thread_per_worker(tmp_path, train_frame,
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["predictions"]) == 50
     assert served.scorer == "native"
+    assert "FunctionTransformer" in served.notes[0]
     pipeline = served.loaded.native
     assert pipeline.named_steps["model"].n_jobs == 1
     assert pipeline.named_steps["encode"].n_jobs == 1

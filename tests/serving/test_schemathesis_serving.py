@@ -71,7 +71,8 @@ def run_schemathesis(url: str, tmp_path: Path, *extra: str) -> str:
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-8000:]
+    failures = output[output.find("= FAILURES =") : output.find("= WARNINGS =")]
+    assert run.returncode == 0, (failures or output)[:12000]
     return output
 
 

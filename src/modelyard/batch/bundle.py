@@ -36,6 +36,8 @@ class ModelBundle:
     compiled_digest: str | None = None
     compiled_files: dict[str, str] = field(default_factory=dict)
     compiled_dir: str | None = None
+    trusted_code: bool = False  # a pickle the submitting user may run (checked by the service)
+    trusted_types: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -57,7 +59,13 @@ class ModelBundle:
 
     def load(self) -> ScoringModel:
         self.verify()
-        return ScoringModel.load(self.model_dir, self.compiled_dir, form=self.form)
+        return ScoringModel.load(
+            self.model_dir,
+            self.compiled_dir,
+            form=self.form,
+            trusted_code=self.trusted_code,
+            trusted_types=self.trusted_types,
+        )
 
     def pack(self) -> dict[str, bytes]:
         """Every file's bytes, keyed ``model/<path>`` or ``compiled/<path>``, for shipping."""

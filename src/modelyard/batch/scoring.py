@@ -122,7 +122,9 @@ class ScoringModel:
         signature: Input signature (required: batch scoring checks every row).
         task: ``"classification"`` or ``"regression"``.
         classes: Class labels in probability-column order (classifiers).
-        form: ``"onnx"``, ``"lightgbm-booster"`` or ``"native"`` — what actually predicts.
+        form: ``"onnx"``, a compiled scorer's kind (``"forest-compiled"``, ...; see
+            :mod:`modelyard.serving.compiled`), ``"lightgbm-booster"`` or ``"native"``
+            — what actually predicts.
         contract: The version's input contract (domain, probe, policy): what is
             scored with a warning and what is rejected.
     """
@@ -151,7 +153,13 @@ class ScoringModel:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, compiled_dir: str | Path | None = None, *, form: str = "auto"
+        cls,
+        model_dir: str | Path,
+        compiled_dir: str | Path | None = None,
+        *,
+        form: str = "auto",
+        trusted_code: bool = False,
+        trusted_types: Sequence[str] = (),
     ) -> ScoringModel:
         """Load from a verified model directory (and a compiled ONNX form, if any).
 
@@ -160,6 +168,9 @@ class ScoringModel:
             compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
                 when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
             form: ``"auto"``, ``"onnx"`` or ``"native"``.
+            trusted_code: The submitting user may run this pickled model's code
+                (checked by the batch service); see ``load_model``.
+            trusted_types: Extra skops types allowed (the ``trusted_types`` setting).
 
         Raises:
             InvalidInput: The model has no signature, or ``form="onnx"`` without
@@ -170,7 +181,7 @@ class ScoringModel:
 
         if form not in ("auto", "onnx", "native"):
             raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
-        loaded = load_model(model_dir)
+        loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
         signature = loaded.signature
         if signature is None:
             raise InvalidInput(
@@ -215,6 +226,11 @@ class ScoringModel:
                 "form='onnx' needs a compiled ONNX form whose parity check passed; "
                 "this version has none"
             )
+        compiled = _compiled_path(loaded, model_dir) if form == "auto" else None
+        if compiled is not None:
+            kind, predict = compiled
+            task_classes = classes if loaded.task == "classification" else None
+            return cls(signature, loaded.task, task_classes, kind, predict, contract)
         if loaded.task != "classification":
             return cls(
                 signature,
@@ -252,6 +268,53 @@ def _example(model_dir: str | Path, signature: Signature) -> pd.DataFrame:
     if path.exists():
         return pd.read_parquet(path)
     raise InvalidInput(f"model at {model_dir} has no input example to infer its classes from")
+
+
+def _compiled_path(
+    loaded: LoadedModel, model_dir: str | Path
+) -> tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None:
+    """The serving compiler's scorer for this pipeline, if it matches the native model.
+
+    The same compiled form serving uses (:mod:`modelyard.serving.compiled`), checked
+    on the version's input example within the scorer's stated tolerance. A chunk
+    the compiled decoder refuses (a value only the native model decides about) is
+    scored natively, so answers never depend on which path took a chunk.
+    """
+    from modelyard.serving.compiled import compile_pipeline
+    from modelyard.serving.inputs import Payload
+
+    if loaded.flavor != "sklearn":
+        return None
+    scorer, reason = compile_pipeline(loaded.native, loaded.signature, loaded.task, loaded.classes)
+    if scorer is None:
+        logger.info("no compiled batch path: %s", reason)
+        return None
+
+    def native(frame: pd.DataFrame) -> np.ndarray:
+        if loaded.task == "classification":
+            return loaded.predict_proba(frame, validate=False)
+        return np.asarray(loaded.predict(frame, validate=False), dtype=np.float64)
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        columns = {name: frame[name].to_numpy() for name in frame.columns}
+        matrix = scorer.encode(Payload.from_columns(columns)) if len(frame) else None
+        return scorer.predict(matrix) if matrix is not None else native(frame)
+
+    path = Path(model_dir) / EXAMPLE_FILE
+    if not path.exists():
+        return None
+    try:
+        import pandas as pd
+
+        example = loaded.enforce(pd.read_parquet(path))
+        columns = {name: example[name].to_numpy() for name in example.columns}
+        matrix = scorer.encode(Payload.from_columns(columns))
+        got = scorer.predict(matrix) if matrix is not None else None
+        same = scorer.matches(got, native(example))
+    except Exception as exc:  # any failure just means "use the general path"
+        logger.info("compiled batch path unavailable: %s", exc)
+        return None
+    return (scorer.kind, predict) if same else None
 
 
 def _booster_path(loaded: LoadedModel, model_dir: str | Path) -> Callable[..., Any] | None:

@@ -262,12 +262,18 @@ class BatchService:
 
     # -- the model ----------------------------------------------------------
     def _bundle(self, ref: str, digest: str, form: str) -> ModelBundle:
+        from modelyard.registry.trusted_code import is_trusted_code
+
+        info = self._models.get(ref)
+        self._models.require_loadable(info)  # trusted code: its registrant, or signed off
         model_dir = self._models.local_path(ref).resolve()
         bundle = ModelBundle(
             digest=digest,
             files=manifest_files(self._artifacts.read_manifest(digest)),
             model_dir=str(model_dir),
             form=form,
+            trusted_code=is_trusted_code(info),
+            trusted_types=tuple(getattr(self._models, "trusted_types", ())),
         )
         if form == "native":
             return bundle
@@ -288,6 +294,8 @@ class BatchService:
             compiled_digest=compiled_digest,
             compiled_files=manifest_files(self._artifacts.read_manifest(compiled_digest)),
             compiled_dir=str(compiled_dir),
+            trusted_code=bundle.trusted_code,
+            trusted_types=bundle.trusted_types,
         )
 
     def _compiled(self, ref: str) -> tuple[str, Path] | None:

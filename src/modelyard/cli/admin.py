@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
+from modelyard.registry.roles import check_roles
+
+if TYPE_CHECKING:
+    from modelyard.registry.tokens import NewToken
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
@@ -22,10 +26,43 @@ def add(
         typer.Option("--role", "-r", help="viewer, developer, validator, approver, admin"),
     ],
     display_name: Annotated[str, typer.Option()] = "",
+    expires_in: Annotated[
+        str, typer.Option("--expires-in", help="The first admin's token: '90d', '2w' or 'never'.")
+    ] = "90d",
+    as_json: JsonOption = False,
 ) -> None:
-    """Add a user (the first one must be an admin)."""
-    info = yard().users.add(name, role, display_name=display_name)
-    out.console.print(f"added {info.name} with roles {', '.join(info.roles)}")
+    """Add a user; needs an admin's token. The first user, an admin, gets a token printed once."""
+    current = yard()
+    if getattr(current, "proven", True) or not current.users.is_open():
+        info = current.users.add(name, role, display_name=display_name)
+        if as_json:
+            out.print_json(info.to_dict())
+            return
+        out.console.print(f"added {info.name} with roles {', '.join(info.roles)}")
+        return
+    created = current.users.bootstrap(name, role, display_name=display_name, expires_in=expires_in)
+    roles = check_roles(role)
+    if as_json:
+        out.print_json(
+            {"name": name, "roles": list(roles), "token": created.secret, **_token(created)}
+        )
+        return
+    out.console.print(
+        f"added {name} with roles {', '.join(roles)}: the first user of this store, "
+        "which from now on needs a token for every command"
+    )
+    out.console.print(f"token for {name} (shown once, copy it now):")
+    out.console.print(created.secret, soft_wrap=True)
+    out.console.print(
+        "use it: 'modelyard login' (paste it) or 'export MODELYARD_TOKEN=...'; then add people "
+        "with 'modelyard users add NAME --role ...' and give each a token with "
+        "'modelyard tokens create --user NAME'",
+        soft_wrap=True,
+    )
+
+
+def _token(created: NewToken) -> dict[str, object]:
+    return {"token_id": created.info.id, "expires_at": created.info.expires_at}
 
 
 @users_app.command("list")

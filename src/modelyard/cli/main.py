@@ -16,6 +16,7 @@ from modelyard.cli.admin import audit_app, users_app
 from modelyard.cli.batch import batch_app
 from modelyard.cli.data import data_app, datasets_app
 from modelyard.cli.deploy import deploy_app, smoke
+from modelyard.cli.identity import login, logout
 from modelyard.cli.models import models_app
 from modelyard.cli.monitor import monitor_app
 from modelyard.cli.pipelines import pipeline_app, reproduce
@@ -32,6 +33,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
 )
 
 EXIT_CODES: dict[type[ModelyardError], int] = {
@@ -41,6 +43,7 @@ EXIT_CODES: dict[type[ModelyardError], int] = {
     PermissionDenied: 5,
     IntegrityError: 6,
     BackendUnavailable: 7,
+    Unauthenticated: 8,
 }
 
 app = typer.Typer(
@@ -68,6 +71,8 @@ app.add_typer(tokens_app, name="tokens")
 app.command("server")(server)
 app.add_typer(deploy_app, name="deploy")
 app.command("smoke")(smoke)
+app.command("login")(login)
+app.command("logout")(logout)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -89,12 +94,20 @@ def info(as_json: JsonOption = False) -> None:
         with connect() as remote:
             described["user"] = remote.user
     else:
+        from modelyard.credentials import resolve_token
+
         store = MetadataStore(settings.resolved_store_url, migrate_on_connect=False)
         try:
             described["schema_revision"] = store.current_revision()
         finally:
             store.dispose()
         described["schema_head"] = head_revision()
+        credential = resolve_token(None, settings.resolved_store_url)
+        described["identity"] = (
+            f"a token ({'modelyard login' if credential.source == 'login' else credential.source})"
+            if credential is not None
+            else "no token: the user name acts only while the store has no users"
+        )
     from modelyard import __version__
 
     described["version"] = __version__
@@ -134,18 +147,43 @@ def quickstart(
 ) -> None:
     """Run the platform's main job end to end on the configured (default: embedded) store."""
     from modelyard.cli._context import yard
-    from modelyard.demo.quickstart import DEMO_APPROVER, DEMO_VALIDATOR, run_quickstart
+    from modelyard.demo.people import DEMO_APPROVER, DEMO_VALIDATOR, enrol
+    from modelyard.demo.quickstart import PEOPLE_STAGE, run_quickstart
 
     if rows < 1_000:
         raise InvalidInput(f"--rows must be at least 1000; got {rows}")
     if portfolio_rows < 1_000:
         raise InvalidInput(f"--portfolio-rows must be at least 1000; got {portfolio_rows}")
-    run_quickstart(yard(), rows=rows, portfolio_rows=portfolio_rows, console=out.console, full=True)
+    out.console.rule(f"[bold]{PEOPLE_STAGE}")
+    cast = enrol(yard(), out.console)
+    if cast.first_admin_token is not None:
+        # The store now needs a token for every command: keep the first admin's, as
+        # 'modelyard login' would, so the commands after the demo work as that admin.
+        from modelyard import credentials
+
+        settings = load_settings()
+        saved = credentials.save(
+            settings.resolved_store_url, cast.first_admin_token, user=cast.yard.user
+        )
+        out.console.print(
+            f"  saved {cast.yard.user}'s token for this store in {saved} (as 'modelyard login' "
+            "does); 'modelyard logout' forgets it",
+            highlight=False,
+            soft_wrap=True,
+        )
+    run_quickstart(
+        cast.yard,
+        rows=rows,
+        portfolio_rows=portfolio_rows,
+        console=out.console,
+        full=True,
+        cast=cast,
+    )
     if keep_serving:
         from modelyard.cli.server import keep_serving as serve_ui
 
-        users = [yard().user, DEMO_VALIDATOR, DEMO_APPROVER]
-        serve_ui(yard(), host="127.0.0.1", port=port, users=users)
+        users = [cast.yard.user, DEMO_VALIDATOR, DEMO_APPROVER]
+        serve_ui(cast.yard, host="127.0.0.1", port=port, users=users)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,7 +139,7 @@ def get(
         f"[bold]{v.ref}[/bold]  {v.state}  aliases: {', '.join(v.aliases) or '-'}  "
         f"flavor {v.flavor} ({v.task})\n"
         f"registered by {v.created_by} at {out.when(v.created_at)}  run {v.run_id or '-'}\n"
-        f"artifact {v.artifact_digest}"
+        f"artifact {v.artifact_digest}\n{_format_text(v)}"
     )
     rows = [
         (src, k, val)
@@ -180,9 +180,17 @@ def register(
         str | None,
         typer.Option(help="Nulls in columns that had none in training: score or reject."),
     ] = None,
+    trusted_code: Annotated[
+        bool,
+        typer.Option(
+            "--trusted-code",
+            help="Store the model as a pickle (code): only you may load it until it has "
+            "its sign-offs. Default: a data format (skops, LightGBM text, XGBoost JSON, ONNX).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a model file as the next version of NAME.
+    """Register a model file as the next version of NAME (stored as data unless --trusted-code).
 
     The version's domain (categories, ranges, nulls) comes from the run's input
     datasets when --run is given, else from --example.
@@ -201,7 +209,7 @@ def register(
     if path.is_dir():
         from modelyard.flavors import load_model
 
-        model = load_model(path).native
+        model = load_model(path, trusted_code=True).native  # the operator's own directory
     else:
         # The operator names a local file they trust; it is hashed on registration.
         model = pickle.loads(path.read_bytes())
@@ -215,6 +223,7 @@ def register(
         run=run_id,
         description=description,
         input_policy=policy or None,
+        trusted_code=trusted_code,
     )
     if as_json:
         out.print_json(v.to_dict())
@@ -253,14 +262,27 @@ def approve(
         str | None, typer.Option(help="validator or approver (default: your pending one).")
     ] = None,
 ) -> None:
-    """Sign a version off as the acting user (MODELYARD_USER); four-eyes enforced."""
+    """Sign a version off as the user your token proves; four-eyes enforced."""
     v = yard().models.approve(ref, comment=comment, role=role)
     missing = yard().models.missing_sign_offs(v.ref)
     last = v.approvals[-1]
     out.console.print(
         f"{v.ref} signed off by {last.user} as {last.role}; state {v.state}; "
-        f"still needed for champion: {', '.join(missing) or 'nothing'}"
+        f"still needed for champion: {', '.join(missing) or 'nothing'}\n{_format_text(v)}"
     )
+
+
+def _format_text(v: Any) -> str:
+    """How the model is stored — what a signer vouches for when it is trusted code."""
+    from rich.markup import escape
+
+    from modelyard.registry.trusted_code import format_facts
+
+    facts = format_facts(v)
+    text = f"model stored as {facts['label']}"
+    if facts["model_format"] == "skops":
+        text += f"\nskops types beyond skops' own: {', '.join(facts['skops_types']) or 'none'}"
+    return escape(text)
 
 
 @models_app.command("reject")
@@ -322,6 +344,10 @@ def validate(
         list[str] | None, typer.Option(help="Column to break performance by.")
     ] = None,
     threshold: Annotated[float, typer.Option(help="Decision threshold.")] = 0.5,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Training data for the score PSI (default: the version's)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate a version on a dataset; writes a self-contained HTML report."""
@@ -329,13 +355,19 @@ def validate(
         ref,
         data,
         target=target,
+        reference=reference,
         fairness_attribute=fairness,
         segment_by=segment or (),
         threshold=threshold,
     )
     if as_json:
         out.print_json(
-            {"ref": outcome.ref, "metrics": outcome.metrics, "report": str(outcome.report_path)}
+            {
+                "ref": outcome.ref,
+                "metrics": outcome.metrics,
+                "report": str(outcome.report_path),
+                "reference": outcome.reference,
+            }
         )
         return
     keys = ("auc", "gini", "ks", "brier", "psi_scores", "approval_rate_ratio", "tpr_gap")
@@ -344,6 +376,15 @@ def validate(
         ["metric", "value"],
         ((k, outcome.metrics.get(k)) for k in keys if k in outcome.metrics),
     )
+    if outcome.reference:
+        out.console.print(
+            f"score PSI against the {outcome.reference}", highlight=False, markup=False
+        )
+    else:
+        out.console.print(
+            "score PSI: not measured (no training data recorded; pass --reference)",
+            highlight=False,
+        )
     out.console.print(f"report: {outcome.report_path}")
 
 

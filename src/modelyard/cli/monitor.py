@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
@@ -48,7 +49,10 @@ def _run_options(
     include_shadow: bool,
     threshold: float | None,
     log_root: str | None,
+    min_rows: int | None = None,
 ) -> dict[str, Any]:
+    if min_rows is not None and min_rows < 1:
+        raise InvalidInput(f"--min-rows must be at least 1; got {min_rows}")
     if labels is not None and id_column is None and data is None:
         raise InvalidInput("--labels needs --id-column: the column that names each row")
     return {
@@ -65,6 +69,7 @@ def _run_options(
         "include_shadow": include_shadow,
         "threshold": threshold,
         "log_root": log_root,
+        "min_rows": min_rows,
     }
 
 
@@ -108,12 +113,21 @@ def run(
     log_root: Annotated[
         str | None, typer.Option("--log-root", help="Prediction log root (default: artifacts).")
     ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--min-rows",
+            help="Rows a verdict needs (default: the monitor_min_rows setting, 500).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Drift, data quality and performance of one window (or batch); stores and alerts."""
+    """Drift, data quality and performance of one window (or batch); stores and alerts.
+
+    A result on fewer rows than the minimum is "insufficient data" and raises no alert."""
     options = _run_options(
         endpoint, window, since, until, data, labels, id_column, label_column, rules,
-        no_alerts, webhook, include_shadow, threshold, log_root,
+        no_alerts, webhook, include_shadow, threshold, log_root, min_rows,
     )  # fmt: skip
     y = yard()
     if step is not None:
@@ -168,24 +182,35 @@ def reference(
         "ref": found.ref,
         "digest": found.digest,
         "source": found.source,
+        "source_description": found.describe_source(),
+        "warning": found.warning,
         "rows": found.profile.rows,
         "features": found.features,
         "threshold": found.threshold,
         "calibration": found.calibration.to_dict(),
         "baseline": found.baseline,
     }
+    if found.warning:  # on stderr, so that --json output stays parseable
+        out.err_console.print(f"[yellow]warning:[/yellow] {escape(found.warning)}")
     if as_json:
         out.print_json(summary)
         return
+    out.console.print(
+        f"Reference of {found.ref}: {found.describe_source()}, {found.profile.rows:,} rows",
+        highlight=False,
+        markup=False,
+    )
+    scores_error = found.source.get("scores_error")
     out.table(
         f"Monitoring reference of {found.ref}",
         ["", ""],
         [
-            ("source", f"{found.source.get('kind')} {found.source.get('ref') or ''}".strip()),
+            ("source", found.describe_source()),
             ("rows", found.profile.rows),
             ("features", len(found.features)),
             ("threshold", found.threshold),
-            ("calibration", f"{found.calibration.method} ({found.calibration.source or '-'})"),
+            ("scores", scores_error or "1,001 quantiles for score drift"),
+            ("calibration", found.calibration.describe()),
             ("baseline", found.baseline.get("source", "-")),
             ("digest", found.digest),
         ],
@@ -273,6 +298,9 @@ def results(
 
 
 def _headline(kind: str, summary: dict[str, Any]) -> str:
+    if summary.get("verdict") == "insufficient data":
+        rows, need = summary.get("rows"), summary.get("min_rows")
+        return f"insufficient data ({rows} rows, {need} needed)"
     if kind == "drift":
         drifted = summary.get("drifted_features") or []
         return f"{len(drifted)} drifted" + (f": {', '.join(drifted)}" if drifted else "")
@@ -280,7 +308,10 @@ def _headline(kind: str, summary: dict[str, Any]) -> str:
         return f"{summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings"
     metrics = summary.get("metrics") or {}
     auc = metrics.get("auc")
-    return f"AUC {auc:.4f}" if isinstance(auc, int | float) else "-"
+    text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "-"
+    if kind == "estimated" and summary.get("calibrated") is False:
+        text += " (uncalibrated)"
+    return text
 
 
 @monitor_app.command("alerts")

@@ -32,13 +32,19 @@ def server(
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the REST API (/api/v1, docs at /api/docs) and the web UI on the configured store."""
-    from modelyard.cli._context import yard
+    """Serve the REST API (/api/v1, docs at /api/docs) and the web UI on the configured store.
+
+    The server holds the store's credentials and proves each caller itself
+    (tokens, sessions), so it opens the store without acting as anyone.
+    """
+    from modelyard.config import load_settings
+    from modelyard.yard import Yard
 
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     out.console.print(f"Modelyard UI:  http://{shown}:{port}/")
     out.console.print(f"REST API docs: http://{shown}:{port}/api/docs")
-    run_server(yard(), host=host, port=port, secure_cookies=secure_cookies, log_level=log_level)
+    yard = Yard(load_settings())
+    run_server(yard, host=host, port=port, secure_cookies=secure_cookies, log_level=log_level)
 
 
 def keep_serving(yard: Any, *, host: str, port: int, users: list[str]) -> None:

@@ -1,4 +1,8 @@
-"""``modelyard tokens``: API tokens for the platform server (stored hashed, shown once)."""
+"""``modelyard tokens``: API tokens (stored hashed, shown once).
+
+A token proves who is acting on the platform server and, once a store has
+users, on a local store too (``MODELYARD_TOKEN`` or ``modelyard login``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import typer
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
 
-tokens_app = typer.Typer(help="API tokens for the platform server.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="API tokens: who is acting, on a server or on any store with users.",
+    no_args_is_help=True,
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -23,9 +30,16 @@ def create(
         str, typer.Option("--expires-in", help="'90d', '12h', '2w' or 'never'.")
     ] = "90d",
     as_json: JsonOption = False,
+    secret_only: Annotated[
+        bool,
+        typer.Option("--secret-only", help="Print only the secret, e.g. VERA=$(modelyard ...)."),
+    ] = False,
 ) -> None:
     """Create a token; the secret is printed once and never stored."""
     created = yard().tokens.create(user, name=name, expires_in=expires_in)
+    if secret_only:
+        out.console.print(created.secret, soft_wrap=True, highlight=False)
+        return
     if as_json:
         out.print_json({**created.info.to_dict(), "token": created.secret})
         return

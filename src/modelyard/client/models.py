@@ -27,6 +27,7 @@ from modelyard.registry.entities import ModelInfo, ModelVersionInfo, PolicyChang
 from modelyard.registry.loading import ModelCache
 from modelyard.registry.policy import Policy
 from modelyard.registry.service import EXAMPLE_FILE, EXAMPLE_ROWS, RESERVED_ALIASES
+from modelyard.registry.trusted_code import is_trusted_code, require_loadable
 
 
 def _ref_text(ref: str | ModelVersionInfo) -> str:
@@ -166,11 +167,13 @@ class RemoteModels:
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
         input_policy: Any = None,
+        trusted_code: bool = False,
     ) -> ModelVersionInfo:
         """Package ``model`` locally, upload it, and register it as the next version of ``name``.
 
         As locally, the domain stored with the version comes from the profiles of
         the run's input datasets (read from the server), else from ``example``.
+        Stored as data unless ``trusted_code=True`` (see ``ModelRegistry.register``).
         """
         from modelyard.flavors import save_model
 
@@ -198,6 +201,7 @@ class RemoteModels:
                 extra_requirements=extra_requirements,
                 input_policy=input_policy,
                 training_profiles=self._training_profiles(_run_id(run)),
+                trusted_code=trusted_code,
             )
             if example is not None:
                 example.head(EXAMPLE_ROWS).to_parquet(path / EXAMPLE_FILE, index=False)
@@ -319,8 +323,21 @@ class RemoteModels:
 
     # -- files, lineage, validation, cards, compilation -----------------------
     def load(self, ref: str | ModelVersionInfo) -> Any:
-        """The model behind ``ref``: downloaded, verified against the registry, then loaded."""
-        return self._cache.load(self.get(ref).artifact_digest)
+        """The model behind ``ref``: downloaded, verified against the registry, then loaded.
+
+        Trusted code (a pickle) loads for its registrant, or once it has its sign-offs.
+        """
+        info = self.get(ref)
+        self.require_loadable(info)
+        return self._cache.load(info.artifact_digest, trusted_code=is_trusted_code(info))
+
+    def require_loadable(self, ref: str | ModelVersionInfo, *, worker: bool = False) -> None:
+        """Refuse when the acting user may not run the version's code (trusted code)."""
+        info = ref if isinstance(ref, ModelVersionInfo) else self.get(ref)
+        if not is_trusted_code(info):
+            return
+        me = self._http.get("/me")["user"]
+        require_loadable(info, self.policy(info.name), me, in_platform_server=False)
 
     def local_path(self, ref: str | ModelVersionInfo) -> Path:
         return self._cache.directory(self.get(ref).artifact_digest)

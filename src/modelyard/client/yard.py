@@ -48,7 +48,11 @@ class RemoteYard:
         home: str | os.PathLike[str] | None = None,
         timeout: float = 300.0,
     ) -> None:
-        token = token or os.environ.get("MODELYARD_TOKEN")
+        from modelyard.credentials import resolve_token
+
+        # The same order as a local store: argument, MODELYARD_TOKEN, 'modelyard login'.
+        credential = resolve_token(token, url)
+        token = credential.token if credential is not None else None
         self.url = url.rstrip("/")
         self.home = Path(home or os.environ.get("MODELYARD_HOME") or ".modelyard")
         self._http = Transport(self.url, token, timeout=timeout)

@@ -3,8 +3,11 @@
 Three calls, each printing what it does and returning a plain dict for the
 summary table:
 
-- ``run_training_pipeline``: the pipeline from synthetic data to a signed-off
-  champion behind the ``credit-risk`` endpoint;
+- ``run_training_pipeline``: the pipeline from synthetic data to a version
+  awaiting sign-off; the demo's validator and approver sign it with their own
+  tokens (``people.DemoCast``), and the next run of the pipeline (every step
+  cached but the promotion) makes it the champion behind the ``credit-risk``
+  endpoint;
 - ``run_retraining``: the same pipeline, started by a trigger (a monitoring
   alert) on fresh, drifted data; its candidate must pass the gates —
   non-inferiority against the champion re-scored on the new holdout — and
@@ -22,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.pipelines import load_pipeline
 from modelyard.pipelines.actions import decide_promotion as _decide
-from modelyard.pipelines.actions import ensure_demo_users
 from modelyard.pipelines.runner import TAG_TRIGGER, PipelineRun, run_pipeline
 from modelyard.pipelines.triggers import on_alert, registry_for, trigger
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from modelyard.demo.people import DemoCast
     from modelyard.yard import Yard
 
 __all__ = [
@@ -103,7 +106,9 @@ def _summary(yard: Yard, run: PipelineRun) -> dict[str, Any]:
 def _print(console: Console, summary: dict[str, Any]) -> None:
     for line in summary["gates"]:
         console.print(f"  gate {line}", highlight=False)
-    if summary["ok"]:
+    if summary["ok"] and not summary["alias"]:
+        console.print(f"  {summary['candidate']} awaits sign-off: not promoted", highlight=False)
+    elif summary["ok"]:
         auc = summary["metrics"].get("auc")
         console.print(
             f"  {summary['version']} is now [bold]{MODEL}@{summary['alias']}[/bold]"
@@ -124,21 +129,34 @@ def _print(console: Console, summary: dict[str, Any]) -> None:
 
 
 def run_training_pipeline(
-    yard: Yard, console: Console, rows: int = 20_000, **params: Any
+    cast: DemoCast, console: Console, rows: int = 20_000, **params: Any
 ) -> dict[str, Any]:
-    """Run the example pipeline to a signed-off champion; returns its summary."""
-    ensure_demo_users(yard, console)
+    """Run the example pipeline, have people sign its version, run it again to a champion."""
+    yard = cast.yard
     reference = example_reference()
-    run = run_pipeline(
-        yard,
-        load_pipeline(reference),
-        {"rows": rows, **params},
-        console=console,
-        reference=reference,
-    )
+    pipe = load_pipeline(reference)
+    values = {"rows": rows, **params}
+    run = run_pipeline(yard, pipe, values, console=console, reference=reference)
     summary = _summary(yard, run)
+    if _awaits_sign_off(yard, summary):
+        console.print(
+            f"  {summary['candidate']} awaits sign-off: the pipeline requested it, people sign",
+            highlight=False,
+        )
+        cast.sign_off(summary["candidate"], console)
+        console.print("  the pipeline again: every step cached but the promotion", highlight=False)
+        first = summary
+        run = run_pipeline(yard, pipe, values, console=console, reference=reference)
+        summary = _summary(yard, run)
+        summary["seconds"] = round(first["seconds"] + summary["seconds"], 1)
+        summary["gates"] = summary["gates"] or first["gates"]  # cached: verdicts of the first
     _print(console, summary)
     return summary
+
+
+def _awaits_sign_off(yard: Yard, summary: Mapping[str, Any]) -> bool:
+    candidate = summary.get("candidate")
+    return bool(summary["ok"] and candidate and yard.models.missing_sign_offs(candidate))
 
 
 def register_retraining(
@@ -171,7 +189,7 @@ def register_retraining(
 
 
 def run_retraining(
-    yard: Yard,
+    cast: DemoCast,
     console: Console,
     reason: str = "manual",
     *,
@@ -181,11 +199,13 @@ def run_retraining(
     """Retrain through a trigger: an alert record/mapping (``alert=``) or a plain ``reason``.
 
     The candidate becomes the challenger on a canary only if it passes the
-    gates; approvals still stand between it and the champion alias.
-    Keyword ``params`` (rows, scenario, start_date, seed, ...) set up the
-    named retraining pipeline first.
+    gates; sign-offs still stand between it and the champion alias, and the
+    demo's validator and approver give them with their own tokens, so that a
+    promotion decision may later make it the champion. Keyword ``params``
+    (rows, scenario, start_date, seed, ...) set up the named retraining
+    pipeline first.
     """
-    ensure_demo_users(yard, console)
+    yard = cast.yard
     named = registry_for(yard).load()
     if params or RETRAIN_PIPELINE not in named:
         register_retraining(yard, **params)
@@ -199,6 +219,13 @@ def run_retraining(
     summary = _summary(yard, run)
     summary["reason"] = yard.runs.get(run.run_id).tags.get(TAG_TRIGGER)
     _print(console, summary)
+    if summary["alias"] and _awaits_sign_off(yard, summary):
+        console.print(
+            f"  {summary['candidate']} is only the challenger; people sign it off so that a "
+            "promotion decision may make it the champion",
+            highlight=False,
+        )
+        cast.sign_off(summary["candidate"], console)
     return summary
 
 

@@ -1,11 +1,15 @@
 """The platform's main job end to end on the embedded default (``make demo``).
 
+0. People: the acting user (first admin of a fresh store, and developer), a
+   validator and an approver, each acting with a token of their own.
 1. Data: synthetic loan applications, registered with an out-of-time split.
 2. Exploration: a logistic regression and a LightGBM model as two tracked runs,
    compared side by side.
 3. Production pipeline: the better algorithm goes through the example
    pipeline (``examples/credit_risk``): register, validation report and model
-   card, gates, sign-off by a validator and an approver (four-eyes), champion.
+   card, gates, sign-off requested; the validator and the approver sign with
+   their tokens (four-eyes; the pipeline never signs), and the next run of the
+   pipeline makes the version champion.
 4. Serving: the champion behind a real server, called through the V2 and
    plain APIs, answers checked, prediction log flushed.
 5. Batch: a one-million-loan portfolio scored by the champion.
@@ -33,11 +37,11 @@ from rich.table import Table
 
 from modelyard.data import synthetic
 from modelyard.demo.credit_models import lightgbm_pipeline, logistic_pipeline, split_xy
+from modelyard.demo.people import DemoCast, enrol
 from modelyard.metrics import binary_classification_metrics
 from modelyard.yard import Yard
 
 EXPERIMENT = "credit-risk-exploration"
-DEMO_VALIDATOR, DEMO_APPROVER = "vera", "aaron"  # created by the pipeline's sign-off step
 MODEL_NAME = "credit-risk"
 SEED = 2026
 LGBM_PARAMS = {"num_leaves": 15, "n_estimators": 100, "learning_rate": 0.05}
@@ -45,6 +49,7 @@ DRIFT_SCENARIO = "income_shift"
 DRIFT_START, DRIFT_ROWS = "2026-04-01", 3_000
 RETRAIN_ROWS = 20_000
 LABELLED_START, LABELLED_ROWS = "2026-05-01", 20_000
+PEOPLE_STAGE = "0. People: a registrant, a validator and an approver, each with a token"
 
 
 @dataclass
@@ -57,6 +62,7 @@ class QuickstartResult:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    cast: DemoCast | None = None  # the people and the Yards they act with
 
 
 def _explore(
@@ -127,12 +133,15 @@ def run_quickstart(
     console: Console | None = None,
     workdir: Path | None = None,
     full: bool = False,
+    cast: DemoCast | None = None,
 ) -> QuickstartResult:
     """Play the lifecycle on ``yard``; prints progress to ``console``.
 
     Stages 1-3 (data to a signed-off champion) always run; ``full`` adds
     serving, batch, monitoring, retraining and the promotion decision (what
-    ``modelyard quickstart`` runs).
+    ``modelyard quickstart`` runs). ``cast`` is the demo's people when the
+    caller enrolled them already (``people.enrol``); by default they are
+    enrolled first, and ``result.cast.yard`` is the Yard that acted.
     """
     from modelyard.demo import lifecycle_step
 
@@ -140,6 +149,11 @@ def run_quickstart(
     workdir = workdir or yard.settings.home / "demo"
     started = time.perf_counter()
     result = QuickstartResult()
+
+    if cast is None:
+        _stage(console, PEOPLE_STAGE)
+        cast = enrol(yard, console)
+    result.cast, yard = cast, cast.yard
 
     t0 = _stage(console, "1. Data")
     frame = synthetic.generate(rows, seed=SEED)
@@ -170,7 +184,7 @@ def run_quickstart(
 
     t0 = _stage(console, "3. Production pipeline: register, validate, gate, sign off, champion")
     trained = lifecycle_step.run_training_pipeline(
-        yard, console, rows=rows, seed=SEED, algorithm=result.best
+        cast, console, rows=rows, seed=SEED, algorithm=result.best
     )
     champion = yard.models.get(f"{MODEL_NAME}@champion")
     result.champion = champion.ref
@@ -195,7 +209,7 @@ def run_quickstart(
     }
 
     if full:
-        _later_stages(yard, result, console, holdout, portfolio_rows, workdir)
+        _later_stages(cast, result, console, holdout, portfolio_rows, workdir)
 
     result.seconds = time.perf_counter() - started
     _summary(console, result)
@@ -206,7 +220,7 @@ def run_quickstart(
 
 
 def _later_stages(
-    yard: Yard,
+    cast: DemoCast,
     result: QuickstartResult,
     console: Console,
     holdout: Any,
@@ -214,6 +228,7 @@ def _later_stages(
     workdir: Path,
 ) -> None:
     """Serving, batch, monitoring, retraining and promotion."""
+    yard = cast.yard
     from modelyard.demo.batch_step import run_batch_demo
     from modelyard.demo.serving_step import run_serving_demo
 
@@ -270,10 +285,10 @@ def _later_stages(
         "algorithm": result.best,
     }
     if alerts:
-        retrained = lifecycle_step.run_retraining(yard, console, alert=alerts[0], **retrain_params)
+        retrained = lifecycle_step.run_retraining(cast, console, alert=alerts[0], **retrain_params)
     else:
         retrained = lifecycle_step.run_retraining(
-            yard, console, reason="quickstart: no alert fired", **retrain_params
+            cast, console, reason="quickstart: no alert fired", **retrain_params
         )
     challenger = _alias_ref(yard, "challenger") if retrained.get("ok") else None
     for name, path in (retrained.get("reports") or {}).items():

@@ -53,9 +53,13 @@ def _environment(yard: Yard) -> dict[str, str]:
             "MODELYARD_HOME": str(settings.home),
             "MODELYARD_STORE_URL": settings.resolved_store_url,
             "MODELYARD_ARTIFACT_ROOT": settings.resolved_artifact_root,
-            "MODELYARD_USER": settings.user,
+            "MODELYARD_USER": str(settings.user),
         }
     )
+    if yard.token is not None:
+        # The server process opens the store itself: on a store with users it acts
+        # with the demo user's token, as any other command must.
+        env["MODELYARD_TOKEN"] = yard.token
     if settings.config_file is not None:
         env["MODELYARD_CONFIG"] = str(settings.config_file)
     return env

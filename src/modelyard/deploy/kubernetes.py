@@ -41,7 +41,9 @@ OVERLAYS: dict[str, dict[str, Any]] = {
         "limits": {"cpu": "2", "memory": "4Gi"},
     },
 }
-REGISTRY_SECRET = "modelyard-registry"  # key store-url: the metadata store's SQLAlchemy URL
+# key store-url: the metadata store's SQLAlchemy URL; key token (optional): the workload's
+# API token, which a store with users requires (identity is proven, not declared).
+REGISTRY_SECRET = "modelyard-registry"
 
 
 def _dump(obj: Any) -> str:
@@ -104,6 +106,12 @@ def _env(workload: Workload) -> list[dict[str, Any]]:
         {
             "name": "MODELYARD_USER",
             "valueFrom": {"configMapKeyRef": {"name": settings, "key": "user"}},
+        },
+        {
+            "name": "MODELYARD_TOKEN",
+            "valueFrom": {
+                "secretKeyRef": {"name": REGISTRY_SECRET, "key": "token", "optional": True}
+            },
         },
     ]
 

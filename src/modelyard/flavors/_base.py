@@ -1,15 +1,19 @@
 """The flavor adapter interface, the lazy registry of flavors, and pickle helpers.
 
-A flavor knows how to write one kind of model to a directory, read it back,
-and call it. The registry maps a flavor name to the module holding its
-adapter and imports it only when used, so ``import modelyard.flavors`` does
-not import LightGBM, XGBoost or ONNX Runtime.
+A flavor knows how to write one kind of model to a directory in a data
+format (skops, LightGBM text, XGBoost JSON, ONNX), read it back, and call it.
+Pickle is not a flavor's format: it is the explicit *trusted code* choice
+(``save_model(..., trusted_code=True)``), written and read by the helpers at
+the bottom of this module for every flavor alike. The registry maps a flavor
+name to the module holding its adapter and imports it only when used, so
+``import modelyard.flavors`` does not import LightGBM, XGBoost or ONNX Runtime.
 """
 
 from __future__ import annotations
 
 import importlib
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +44,15 @@ _BY_MODULE_ROOT = {"sklearn": "sklearn", "lightgbm": "lightgbm", "xgboost": "xgb
 
 
 class Flavor:
-    """Adapter for a pickled model object with ``predict(frame)`` (and ``predict_proba``).
+    """Adapter for a model object with ``predict(frame)`` (and ``predict_proba``).
 
-    Subclasses override what differs: extra native files, validation, or how
-    a framework's own object is called.
+    Subclasses override what differs: their data format (``save``/``load``),
+    validation, or how a framework's own object is called. The base class has
+    no data format: such a model can only be stored as trusted code.
     """
 
     name = ""
+    model_format = "pickle"
 
     def validate(self, model: Any) -> None:
         """Refuse a model this flavor cannot save, before anything is written."""
@@ -73,11 +79,24 @@ class Flavor:
         return model
 
     def save(self, model: Any, directory: Path) -> list[str]:
-        write_pickle(model, directory / PICKLE_FILE)
-        return [PICKLE_FILE]
+        """Write the model in this flavor's data format; return the files written."""
+        raise InvalidInput(
+            f"{class_path(model)} is code, not data: a {self.name} model has no data format. "
+            "Register it with trusted_code=True; then only its registrant may load it "
+            "until it has its sign-offs, and the platform server never loads it."
+        )
 
-    def load(self, directory: Path, manifest: ModelManifest) -> Any:
-        return read_pickle(directory / PICKLE_FILE, manifest)
+    def types_needed(self, directory: Path) -> list[str]:
+        """Types the saved file needs beyond its format's own (skops only)."""
+        return []
+
+    def load(
+        self, directory: Path, manifest: ModelManifest, *, trusted_types: Sequence[str] = ()
+    ) -> Any:
+        """Read the model saved by :meth:`save` (never a pickle)."""
+        raise IntegrityError(
+            f"the {self.name} model {manifest.model_class} has no data-format file to load"
+        )
 
     def predict(self, native: Any, frame: pd.DataFrame) -> Any:
         return native.predict(frame)

@@ -1,5 +1,12 @@
 """save_model and load_model: a model object to a directory and back.
 
+A model is stored as data wherever a format exists (skops for scikit-learn,
+LightGBM text, XGBoost JSON, ONNX). Pickle is only the explicit trusted-code
+choice (``trusted_code=True``) on both sides: ``save_model`` writes one only
+when asked, and ``load_model`` unpickles one only when its caller says it has
+decided to trust that code (the registry decides: the registrant, or anyone
+once the version has its sign-offs; never the platform server).
+
 Saving writes into a hidden sibling directory and renames it into place, so a
 failure (an unfitted model, a full disk) never leaves a half-written model at
 ``path``. Everything that can be refused — unknown kind of object, a task the
@@ -19,8 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelyard.errors import IntegrityError, InvalidInput
-from modelyard.flavors._base import Flavor, class_path, detect_flavor, get_flavor
+from modelyard.errors import IntegrityError, InvalidInput, PermissionDenied
+from modelyard.flavors._base import (
+    PICKLE_FILE,
+    Flavor,
+    class_path,
+    detect_flavor,
+    get_flavor,
+    read_pickle,
+    write_pickle,
+)
 from modelyard.flavors._files import staged_directory
 from modelyard.flavors.domain import Domain
 from modelyard.flavors.loaded import LoadedModel
@@ -54,6 +69,7 @@ def save_model(
     domain: Domain | None = None,
     input_policy: InputPolicy | Any = None,
     training_profiles: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    trusted_code: bool = False,
 ) -> ModelManifest:
     """Save a model and its ``modelyard.json`` manifest into a new or empty directory.
 
@@ -77,6 +93,10 @@ def save_model(
             values (an :class:`InputPolicy` or its dict); the rest follows the probe.
         training_profiles: ``(dataset ref, DatasetProfile dict)`` of the training
             datasets (the registry passes the run's inputs): the domain's source.
+        trusted_code: Pickle the model instead of storing it as data. Loading it
+            then runs code, so only its registrant may load it until it has its
+            sign-offs, and the platform server never does. Required for a
+            ``python`` model (a class of your own), which has no data format.
 
     With an example and a signature, the model is probed (see
     :mod:`modelyard.flavors.probe`): per column, can it score an unseen value
@@ -86,12 +106,15 @@ def save_model(
         The manifest written.
 
     Raises:
-        InvalidInput: The object cannot be saved, its task or signature cannot be
-            determined, or it fails to predict on ``example``.
+        InvalidInput: The object cannot be saved (or, without ``trusted_code``,
+            not as data), its task or signature cannot be determined, or it fails
+            to predict on ``example``.
         Conflict: ``path`` exists and is not an empty directory.
     """
     adapter = get_flavor(flavor or detect_flavor(model))
     adapter.validate(model)
+    if not trusted_code and adapter.model_format == "pickle":
+        adapter.save(model, Path(path))  # refuses, naming the trusted-code choice
     task, classes = _resolve_task(adapter, model, task)
     if signature is None and example is not None:
         signature = _infer_signature(adapter, model, example, task, classes)
@@ -113,7 +136,12 @@ def save_model(
         probe = _probe(adapter, model, example, signature, task, classes, domain)
     framework = distributions(adapter.frameworks(model))
     with staged_directory(path, "a model") as staging:
-        files = adapter.save(model, staging)
+        if trusted_code:
+            write_pickle(model, staging / PICKLE_FILE)
+            files, model_format, types = [PICKLE_FILE], "pickle", []
+        else:
+            files, model_format = adapter.save(model, staging), adapter.model_format
+            types = adapter.types_needed(staging)
         manifest = ModelManifest(
             flavor=adapter.name,
             task=task,
@@ -128,23 +156,36 @@ def save_model(
             domain=domain if signature is not None else None,
             probe=probe,
             input_policy=policy,
+            model_format=model_format,
+            skops_types=types,
         )
         manifest.write(staging)
     return manifest
 
 
-def load_model(path: str | Path) -> LoadedModel:
+def load_model(
+    path: str | Path, *, trusted_code: bool = False, trusted_types: Sequence[str] = ()
+) -> LoadedModel:
     """Load a model saved by :func:`save_model`.
 
-    Security: pickled flavors (sklearn, lightgbm, xgboost, python) run code
-    while loading. Call this only on a directory whose content has been
-    verified — the registry checks every file's content hash against the
-    model version before calling it. ONNX models and raw LightGBM Boosters
-    load without unpickling.
+    Security: models stored as data (skops, LightGBM text, XGBoost JSON, ONNX)
+    load without running code of the file's choosing; a skops file is checked
+    against the allow-list of types first. A pickled model (trusted code)
+    runs code while loading and is refused unless ``trusted_code=True``. The
+    registry checks every file's content hash against the model version, and
+    who may trust the code, before it calls this.
+
+    Args:
+        path: The model directory.
+        trusted_code: The caller has decided to run this model's code (unpickle it).
+        trusted_types: Types allowed in a skops file beyond the built-in allow-list
+            (exact names or fnmatch patterns; the ``trusted_types`` setting).
 
     Raises:
         NotFound: No model manifest at ``path``.
         IntegrityError: A file listed in the manifest is missing or unreadable.
+        PermissionDenied: A pickled model without ``trusted_code=True``, or a skops
+            file that needs a type outside the allow-list.
         BackendUnavailable: The framework or the model's own module is not importable.
     """
     directory = Path(path)
@@ -154,7 +195,17 @@ def load_model(path: str | Path) -> LoadedModel:
         raise IntegrityError(f"model at {str(directory)!r} is incomplete: missing {missing}")
     adapter = get_flavor(manifest.flavor)
     _log_version_drift(manifest)
-    return LoadedModel(manifest, adapter.load(directory, manifest), adapter)
+    if manifest.trusted_code:
+        if not trusted_code:
+            raise PermissionDenied(
+                f"the {manifest.model_class} model at {str(directory)!r} is trusted code "
+                "(a pickle): loading it runs code its registrant chose. Pass "
+                "trusted_code=True only for code you have decided to trust."
+            )
+        native = read_pickle(directory / PICKLE_FILE, manifest)
+    else:
+        native = adapter.load(directory, manifest, trusted_types=trusted_types)
+    return LoadedModel(manifest, native, adapter)
 
 
 def _resolve_task(adapter: Flavor, model: Any, task: str | None) -> tuple[str, list[Any] | None]:

@@ -8,6 +8,7 @@ attribute.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ def onnx_bytes(model: Any) -> bytes:
 
 class OnnxFlavor(Flavor):
     name = "onnx"
+    model_format = "onnx"
 
     def validate(self, model: Any) -> None:
         onnx_bytes(model)
@@ -59,7 +61,9 @@ class OnnxFlavor(Flavor):
         (directory / ONNX_FILE).write_bytes(onnx_bytes(model))
         return [ONNX_FILE]
 
-    def load(self, directory: Path, manifest: ModelManifest) -> Any:
+    def load(
+        self, directory: Path, manifest: ModelManifest, *, trusted_types: Sequence[str] = ()
+    ) -> Any:
         data = (directory / ONNX_FILE).read_bytes()
         return OnnxPredictor(data, manifest.signature, manifest.classes)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -24,11 +24,22 @@ from modelyard.flavors.policy import InputPolicy
 from modelyard.flavors.probe import Probe
 from modelyard.flavors.signature import Signature
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_FORMAT", "TASKS", "ModelManifest", "read_manifest"]
+__all__ = [
+    "MANIFEST_FILE",
+    "MANIFEST_FORMAT",
+    "MODEL_FORMATS",
+    "TASKS",
+    "ModelManifest",
+    "model_format_of",
+    "read_manifest",
+]
 
 MANIFEST_FILE = "modelyard.json"
 MANIFEST_FORMAT = "modelyard.model/v1"
 TASKS = ("classification", "regression")
+MODEL_FORMATS = ("skops", "lightgbm-text", "xgboost-json", "onnx", "pickle")
+"""How the model's bytes are stored: data formats first; ``pickle`` is trusted code."""
+_PICKLE_FILE = "model.pkl"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,9 @@ class ModelManifest:
         domain: What training held per input column (soft; see ``flavors.domain``), or None.
         probe: What the model scored at registration (see ``flavors.probe``), or None.
         input_policy: Explicit score/reject actions (see ``flavors.policy``), or None.
+        model_format: One of :data:`MODEL_FORMATS`; ``"pickle"`` means trusted code.
+        skops_types: Types a ``skops`` file needs beyond skops' own trusted set
+            (``skops.io.get_untrusted_types``), checked against the allow-list on load.
 
     ``domain``, ``probe`` and ``input_policy`` are written only when set, so
     manifests saved before they existed read and hash as before.
@@ -64,13 +78,23 @@ class ModelManifest:
     files: list[str]
     created_at: str
     model_class: str
+    model_format: str = ""
+    skops_types: list[str] = field(default_factory=list)
     domain: Domain | None = None
     probe: Probe | None = None
     input_policy: InputPolicy | None = None
 
+    @property
+    def trusted_code(self) -> bool:
+        """True for a pickled model: loading it runs code its registrant chose."""
+        return self.model_format == "pickle"
+
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidInput(f"The task must be one of {TASKS}. Got {self.task!r} instead.")
+        if not self.model_format:  # a manifest built in code: derived as for an old one
+            derived = model_format_of({"flavor": self.flavor, "files": self.files})
+            object.__setattr__(self, "model_format", derived)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +109,8 @@ class ModelManifest:
             "files": list(self.files),
             "created_at": self.created_at,
             "model_class": self.model_class,
+            "model_format": self.model_format,
+            "skops_types": list(self.skops_types),
             **({"domain": self.domain.to_dict()} if self.domain is not None else {}),
             **({"probe": self.probe.to_dict()} if self.probe is not None else {}),
             **(
@@ -114,6 +140,8 @@ class ModelManifest:
                 files=list(data.get("files") or []),
                 created_at=data.get("created_at", ""),
                 model_class=data.get("model_class", ""),
+                model_format=model_format_of(data),
+                skops_types=list(data.get("skops_types") or []),
                 domain=Domain.from_dict(data["domain"]) if data.get("domain") else None,
                 probe=Probe.from_dict(data["probe"]) if data.get("probe") else None,
                 input_policy=InputPolicy.from_dict(data["policy"]) if data.get("policy") else None,
@@ -124,6 +152,23 @@ class ModelManifest:
     def write(self, directory: Path) -> None:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (directory / MANIFEST_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def model_format_of(data: Mapping[str, Any]) -> str:
+    """The storage format of a manifest (as a dict), also for manifests older than the field.
+
+    Versions saved before formats were recorded are ``pickle`` when they hold
+    ``model.pkl`` (every sklearn, xgboost and wrapped LightGBM model then was).
+    """
+    recorded = data.get("model_format")
+    if recorded:
+        return str(recorded)
+    files = data.get("files") or []
+    if _PICKLE_FILE in files:
+        return "pickle"
+    return {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "onnx": "onnx"}.get(
+        str(data.get("flavor")), "pickle"
+    )
 
 
 def read_manifest(directory: str | Path) -> ModelManifest:

@@ -6,10 +6,13 @@ scores (the logged ``_score``, or the model's ``predict_proba`` for a batch give
 data) and the keys labels join on are kept aside: 8 bytes a row for the score, plus
 the keys only when labels are to be joined. ``join_labels`` then matches feedback
 (by request id and row, else by entity key) or a labels file (by id) to those keys.
+Rows the serving app logged with out-of-domain warnings (a ``_warnings`` column of JSON
+``[{"column": ..., "kind": ...}]``) are counted by column and kind.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,25 @@ class Collected:
     keys: pd.DataFrame | None = None
     ts_range: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
+    warned_rows: int | None = None  # rows logged with warnings (None: no _warnings column)
+    warnings: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> rows
+
+    def count_warnings(self, column: pa.ChunkedArray | pa.Array) -> None:
+        """Add one batch's ``_warnings`` values (JSON lists, null for clean rows)."""
+        self.warned_rows = self.warned_rows or 0
+        for text in column.drop_null().to_pylist():
+            try:
+                found = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if not isinstance(found, list) or not found:
+                continue
+            self.warned_rows += 1
+            for item in found:
+                if isinstance(item, dict):
+                    col, kind = str(item.get("column")), str(item.get("kind", "out_of_domain"))
+                    by_kind = self.warnings.setdefault(col, {})
+                    by_kind[kind] = by_kind.get(kind, 0) + 1
 
 
 def _label_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -109,6 +131,8 @@ def collect(
                     out.score_error = exc.message
             if has_target:
                 label_parts.append(_label_array(batch.column(target)))
+            if "_warnings" in names:
+                out.count_warnings(batch.column("_warnings"))
             if keys:
                 key_parts.append(pa.Table.from_batches([batch.select(keys)]))
             if "_ts" in names:

@@ -23,7 +23,9 @@ check, e.g. ``unit_change``), ``performance.<metric>`` and ``performance.<metric
 (realised, from labels; a drop is how much worse than the baseline, so a rise for
 Brier and log loss), ``estimated.<metric>`` and ``estimated.<metric>_drop`` (CBPE),
 ``score_psi`` or ``score.<statistic>`` (drift of the model's scores), and ``rows``.
-A rule whose value is not available (no labels yet) is skipped, not resolved.
+A rule whose value is not available (no labels yet) is skipped, not resolved; so is a
+rule on a result whose verdict is "insufficient data" (fewer rows than the
+``monitor_min_rows`` setting): a handful of rows neither raises nor resolves an alert.
 
 Deduplication: an alert's fingerprint is its rule, model and version. A rule firing
 while an alert with its fingerprint was notified less than ``cooldown`` ago updates
@@ -53,6 +55,7 @@ import yaml
 from sqlalchemy import select, text
 
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.monitoring.drift import INSUFFICIENT
 from modelyard.monitoring.performance import HIGHER_IS_BETTER, LOWER_IS_BETTER
 from modelyard.monitoring.quality import CHECKS as QUALITY_CHECKS
 from modelyard.monitoring.windows import parse_duration
@@ -322,6 +325,8 @@ def value_of(check: str, summaries: Mapping[str, Any]) -> tuple[float | None, st
         score = drift.get("score")
         if not score:
             return None, "no score drift (the model's scores are not available)"
+        if score.get("verdict") == INSUFFICIENT:
+            return None, _short("score drift", score)
         stat = "psi" if check == "score_psi" else check.split(".", 1)[1]
         return _num(score.get(stat)), None
     body = summaries.get(family)
@@ -331,6 +336,8 @@ def value_of(check: str, summaries: Mapping[str, Any]) -> tuple[float | None, st
             "estimated": "no scores to estimate performance from",
         }.get(family, f"no {family} result")
         return None, why
+    if body.get("verdict") == INSUFFICIENT:
+        return None, _short(family, body)
     rest = check.split(".", 1)[1]
     if family == "drift":
         features = {f["feature"]: f for f in body.get("features", [])}
@@ -351,6 +358,8 @@ def value_of(check: str, summaries: Mapping[str, Any]) -> tuple[float | None, st
         found = features.get(name)
         if found is None:
             return None, f"feature {name!r} was not tested"
+        if found.get("verdict") == INSUFFICIENT:
+            return None, f"{INSUFFICIENT} for feature {name!r}: {found.get('reason')}"
         if stat is None:
             return _num(found.get("score")), None
         if stat == "drifted":
@@ -370,6 +379,15 @@ def value_of(check: str, summaries: Mapping[str, Any]) -> tuple[float | None, st
             return None, "no baseline metric to compare with"
         return _num(value), None
     return _num((body.get("metrics") or {}).get(rest)), None
+
+
+def _short(what: str, body: Mapping[str, Any]) -> str:
+    if body.get("verdict_reason"):
+        return f"{INSUFFICIENT} for {what}: {body['verdict_reason']}"
+    rows, need = body.get("rows"), body.get("min_rows")
+    if isinstance(rows, int) and isinstance(need, int):
+        return f"{INSUFFICIENT} for {what}: {rows:,} rows, {need:,} needed"
+    return f"{INSUFFICIENT} for {what}"
 
 
 @dataclass(frozen=True)

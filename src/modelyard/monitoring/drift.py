@@ -22,7 +22,16 @@ generator), so p-values are reported but decide nothing unless a threshold is se
 - every kind: an absolute change of the null rate > 0.05.
 
 Sampling noise of these statistics falls like 1/sqrt(n) (W1/std between two samples of
-5,000 is about 0.015), so they hold their meaning from a few thousand rows to billions.
+5,000 is about 0.015), so they hold their meaning from a few thousand rows to billions
+— and lose it on a handful: one row is 100% of its window. So every verdict carries
+its sample size and needs ``min_rows`` (``DEFAULT_MIN_ROWS``; the ``monitor_min_rows``
+setting in the service): with fewer rows in the window or the reference, every feature
+is "insufficient data" (statistics reported, nothing drifts); with enough rows but
+fewer non-null values of a feature, its distribution statistics decide nothing and only
+the change of its null rate can make it drift.
+
+The share of current values in categories the reference never had (``unseen_share``,
+and ``unseen_categories`` by value) is reported for every categorical feature.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ from modelyard.monitoring.reference import (
 from modelyard.monitoring.stats import finite_or_none
 
 __all__ = [
+    "DEFAULT_MIN_ROWS",
+    "INSUFFICIENT",
     "DriftDetector",
     "DriftReport",
     "DriftThresholds",
@@ -56,6 +67,8 @@ __all__ = [
 ]
 
 TESTED_KINDS = ("numeric", "categorical", "boolean")
+DEFAULT_MIN_ROWS = 500
+INSUFFICIENT = "insufficient data"
 _DISTANCES = ("wasserstein", "psi", "js_distance", "unseen_share", "null_rate_change")
 _P_VALUES = ("ks_p_value", "chi2_p_value")
 
@@ -166,6 +179,8 @@ class FeatureDrift:
     ``kind`` is "numeric", "categorical" or "boolean"; ``n_reference``/``n_current``
     count the values the statistics used; ``unseen_categories`` maps each current value
     absent from the reference to its share of current values (empty for numerics).
+    ``verdict`` is "drift", "no drift" or "insufficient data" (too few rows or values
+    for the statistics to mean anything; see the module docstring).
     """
 
     feature: str
@@ -178,6 +193,23 @@ class FeatureDrift:
     verdict_reason: str
     n_reference: int = 0
     n_current: int = 0
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", "drift" if self.drifted else "no drift")
+
+    @property
+    def insufficient(self) -> bool:
+        return self.verdict == INSUFFICIENT
+
+    @property
+    def unseen_share(self) -> float | None:
+        """Share of current values in categories the reference never had (None: numeric)."""
+        for s in self.statistics:
+            if s.name == "unseen_share":
+                return s.value
+        return None
 
     def stat(self, name: str) -> StatResult:
         """The statistic called ``name`` (e.g. "psi")."""
@@ -194,8 +226,10 @@ class FeatureDrift:
             "feature": self.feature,
             "kind": self.kind,
             "drifted": self.drifted,
+            "verdict": self.verdict,
             "verdict_reason": self.verdict_reason,
             "statistics": [s.to_dict() for s in self.statistics],
+            "unseen_share": finite_or_none(self.unseen_share),
             "null_rate_ref": finite_or_none(self.null_rate_ref),
             "null_rate_cur": finite_or_none(self.null_rate_cur),
             "unseen_categories": {str(k): v for k, v in self.unseen_categories.items()},
@@ -208,8 +242,11 @@ class FeatureDrift:
 class DriftReport:
     """Per-feature results, in reference order, and the dataset-level verdict.
 
-    ``drifted_share`` is the share of tested features that drifted; ``dataset_drift`` is
-    ``drifted_share >= drift_share``. ``skipped`` names features not tested and why.
+    ``drifted_share`` is the share of tested features with enough data that drifted;
+    ``dataset_drift`` is ``drifted_share >= drift_share``. ``skipped`` names features
+    not tested and why. ``verdict`` is "insufficient data" when either side has fewer
+    than ``min_rows`` rows (or no feature has enough values), else "drift" when a
+    feature drifted, else "no drift".
     """
 
     features: list[FeatureDrift]
@@ -219,6 +256,26 @@ class DriftReport:
     rows_reference: int
     rows_current: int
     skipped: dict[str, str]
+    min_rows: int = 0
+
+    @property
+    def verdict(self) -> str:
+        if self.rows_current < self.min_rows or self.rows_reference < self.min_rows:
+            return INSUFFICIENT
+        if self.features and all(f.insufficient for f in self.features):
+            return INSUFFICIENT
+        return "drift" if any(f.drifted for f in self.features) else "no drift"
+
+    def verdict_reason(self) -> str:
+        """Why the verdict is what it is, in a few words."""
+        if self.rows_current < self.min_rows:
+            return f"{self.rows_current:,} rows in the window, {self.min_rows:,} needed"
+        if self.rows_reference < self.min_rows:
+            return f"{self.rows_reference:,} rows in the reference, {self.min_rows:,} needed"
+        if self.verdict == INSUFFICIENT:
+            return f"no feature has {self.min_rows:,} non-null values on both sides"
+        drifted = self.drifted_features()
+        return f"{len(drifted)} feature(s) drifted" if drifted else "no feature drifted"
 
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
@@ -232,6 +289,9 @@ class DriftReport:
     def to_dict(self) -> dict[str, Any]:
         """Strict JSON (no NaN or inf)."""
         return {
+            "verdict": self.verdict,
+            "verdict_reason": self.verdict_reason(),
+            "min_rows": self.min_rows,
             "dataset_drift": self.dataset_drift,
             "drifted_share": self.drifted_share,
             "drift_share": self.drift_share,
@@ -247,8 +307,48 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _verdict(feature: str, kind: str, results: list[StatResult], **kw: Any) -> FeatureDrift:
+def _sized(
+    results: list[StatResult], rows: tuple[int, int], n: tuple[int, int], min_rows: int
+) -> tuple[list[StatResult], str | None]:
+    """The statistics allowed to decide at these sample sizes, and why some may not.
+
+    Too few rows on either side: none decides. Enough rows but too few non-null
+    values of the feature: only the null-rate change decides.
+    """
+    if min(rows) < min_rows:
+        side = "the window" if rows[1] < min_rows else "the reference"
+        why = f"{min(rows):,} rows in {side}, {min_rows:,} needed"
+        keep: tuple[str, ...] = ()
+    elif min(n) < min_rows:
+        side = "the window" if n[1] < min_rows else "the reference"
+        why = f"{min(n):,} non-null values in {side}, {min_rows:,} needed"
+        keep = ("null_rate_change",)
+    else:
+        return results, None
+    return [s if s.name in keep else dataclasses.replace(s, drifted=False) for s in results], why
+
+
+def _verdict(
+    feature: str,
+    kind: str,
+    results: list[StatResult],
+    *,
+    rows: tuple[int, int] = (0, 0),
+    min_rows: int = 0,
+    **kw: Any,
+) -> FeatureDrift:
+    results, short = _sized(results, rows, (kw["n_reference"], kw["n_current"]), min_rows)
     crossed = [s for s in results if s.drifted]
+    if short is not None and not crossed:
+        return FeatureDrift(
+            feature,
+            kind,
+            results,
+            drifted=False,
+            verdict_reason=f"{INSUFFICIENT}: {short}",
+            verdict=INSUFFICIENT,
+            **kw,
+        )
     if crossed:
         reason = "; ".join(
             f"{s.name} p={_fmt(s.p_value)} < {_fmt(s.threshold)}"
@@ -283,8 +383,13 @@ def numeric_drift(
     null_rates: tuple[float | None, float | None],
     n: tuple[int, int],
     t: DriftThresholds,
+    rows: tuple[int, int] | None = None,
+    min_rows: int = 0,
 ) -> FeatureDrift:
-    """Verdict of a numeric feature from its statistics (binned or exact alike)."""
+    """Verdict of a numeric feature from its statistics (binned or exact alike).
+
+    ``n`` counts the values each side's statistics used, ``rows`` the rows (default
+    ``n``); below ``min_rows`` the verdict is "insufficient data"."""
     results = [
         _distance("wasserstein_norm", None if w is None else w / scale, t.wasserstein),
         _distance("psi", psi, t.psi),
@@ -301,10 +406,14 @@ def numeric_drift(
         unseen_categories={},
         n_reference=n[0],
         n_current=n[1],
+        rows=n if rows is None else rows,
+        min_rows=min_rows,
     )
 
 
-def _numeric(ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds) -> FeatureDrift:
+def _numeric(
+    ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds, min_rows: int
+) -> FeatureDrift:
     stats_: dict[str, Any] = {"w": None, "psi": None, "ks": None}
     if ref.grid is not None and cur.counts is not None and cur.n:
         d = _grid.binned_ks(ref.counts, cur.counts)
@@ -321,11 +430,15 @@ def _numeric(ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds) -> Fe
         t=t,
         null_rates=(ref.null_rate, cur.null_rate),
         n=(ref.finite_count, cur.n),
+        rows=(ref.rows, cur.rows),
+        min_rows=min_rows,
         **stats_,
     )
 
 
-def _categorical(ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds) -> FeatureDrift:
+def _categorical(
+    ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds, min_rows: int
+) -> FeatureDrift:
     ref_counts = [n for _, n in ref.categories or []]
     unseen = sorted(cur.unseen.items(), key=lambda kv: -kv[1])
     cur_total = cur.count
@@ -355,6 +468,8 @@ def _categorical(ref: ColumnReference, cur: ColumnSummary, t: DriftThresholds) -
         unseen_categories=shares,
         n_reference=ref.count,
         n_current=cur.count,
+        rows=(ref.rows, cur.rows),
+        min_rows=min_rows,
     )
 
 
@@ -381,6 +496,8 @@ class DriftDetector:
         exclude: Columns not to test, e.g. the target or a numeric id.
         grid_size: Grid of the reference profile built by ``fit`` from data.
         n_jobs: Processes for scanning Parquet inputs (see ``current.summarize``).
+        min_rows: Rows (and non-null values) each side needs for a verdict; fewer
+            make it "insufficient data" (see the module docstring).
 
     Fitted attributes: ``reference_`` (the ``ReferenceProfile``), ``features_`` (tested
     features, in reference order), ``skipped_`` (feature -> why not tested).
@@ -396,8 +513,10 @@ class DriftDetector:
         exclude: Sequence[str] = (),
         grid_size: int = DEFAULT_GRID_SIZE,
         n_jobs: int | None = None,
+        min_rows: int = DEFAULT_MIN_ROWS,
     ) -> None:
         self.thresholds = thresholds
+        self.min_rows = min_rows
         self.per_feature = per_feature
         self.drift_share = drift_share
         self.features = features
@@ -423,6 +542,11 @@ class DriftDetector:
             raise InvalidInput(
                 f"The 'drift_share' parameter of DriftDetector must be a number "
                 f"in (0, 1]. Got {ds!r} instead."
+            )
+        m = self.min_rows
+        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+            raise InvalidInput(
+                f"The 'min_rows' parameter of DriftDetector must be an int >= 0. Got {m!r}."
             )
         return t, per
 
@@ -475,16 +599,18 @@ class DriftDetector:
             else:
                 th = t.override(per.get(name))
                 fn = _numeric if ref.kind == "numeric" else _categorical
-                results.append(fn(ref, cur, th))
-        share = sum(f.drifted for f in results) / len(results) if results else 0.0
+                results.append(fn(ref, cur, th, self.min_rows))
+        judged = [f for f in results if not f.insufficient]
+        share = sum(f.drifted for f in judged) / len(judged) if judged else 0.0
         return DriftReport(
             results,
             share,
-            bool(results) and share >= self.drift_share,
+            bool(judged) and share >= self.drift_share,
             float(self.drift_share),
             self.reference_.rows,
             summary.rows,
             skipped,
+            self.min_rows,
         )
 
 
@@ -504,11 +630,15 @@ def score_drift(
     *,
     thresholds: DriftThresholds | None = None,
     name: str = "score",
+    min_rows: int = DEFAULT_MIN_ROWS,
+    reference_rows: int | None = None,
 ) -> FeatureDrift:
     """Drift of a model's scores: the numeric tests, exact on the two full samples.
 
     KS, Wasserstein and PSI are computed on every value (``stats``), not on a grid.
-    NaN and None count as missing; +-inf are dropped.
+    NaN and None count as missing; +-inf are dropped. Fewer than ``min_rows`` scores
+    on either side: "insufficient data". ``reference_rows``: the rows the reference
+    scores stand for, when they are given as quantiles of a larger sample.
     """
     t = DriftThresholds() if thresholds is None else thresholds
     ref, ref_nan = _scores(reference_scores, "reference_scores")
@@ -524,5 +654,7 @@ def score_drift(
         ks=stats.ks_2samp(ref, cur),
         null_rates=rates,
         n=(ref.size, cur.size),
+        rows=(ref.size + ref_nan if reference_rows is None else reference_rows, cur.size + cur_nan),
         t=t,
+        min_rows=min_rows,
     )

@@ -46,6 +46,7 @@ __all__ = [
     "ASSUMPTION",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
+    "MIN_CALIBRATION_ROWS",
     "Calibration",
     "degradation",
     "estimated",
@@ -108,15 +109,47 @@ def _loglik(x: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
     return float(np.sum(y * log_expit(z) + (1 - y) * log_expit(-z)))
 
 
+MIN_CALIBRATION_ROWS = 200
+
+
+def _uncalibrated_reason(rows: int, source: str | None) -> str:
+    if not rows:
+        return (
+            "no labelled holdout: log one with role 'holdout' (run.log_input(ds, "
+            "role='holdout')) or rebuild with 'modelyard monitor reference REF --rebuild "
+            "--holdout DATASET'"
+        )
+    where = f"holdout {source}" if source else "holdout"
+    return f"{where} has {rows} rows, calibration needs {MIN_CALIBRATION_ROWS}"
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """``q = sigmoid(a * logit(score) + b)``; ``identity`` when a=1, b=0."""
+    """``q = sigmoid(a * logit(score) + b)``; ``identity`` when a=1, b=0.
+
+    ``reason`` says why an identity calibration is one (too few holdout rows, one class,
+    no holdout): the estimate then trusts the raw scores, and says so.
+    """
 
     a: float = 1.0
     b: float = 0.0
     method: str = "identity"
     rows: int = 0
     source: str | None = None
+    reason: str | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.method != "identity"
+
+    def describe(self) -> str:
+        """ "calibrated: Platt scaling on holdout X (N rows)" or "uncalibrated: why"."""
+        if self.calibrated:
+            return f"calibrated: Platt scaling on holdout {self.source or '-'} ({self.rows:,} rows)"
+        return f"uncalibrated: {self._why()}"
+
+    def _why(self) -> str:
+        return self.reason or _uncalibrated_reason(self.rows, self.source)
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         if self.method == "identity":
@@ -127,12 +160,20 @@ class Calibration:
     def fit(cls, y: np.ndarray, scores: np.ndarray, *, source: str | None = None) -> Calibration:
         """Platt scaling on the logit by Newton's method (a tiny ridge keeps it finite).
 
-        Fewer than 200 rows or one class only: the identity.
+        Fewer than ``MIN_CALIBRATION_ROWS`` rows or one class only: the identity, with
+        the reason.
         """
         y = np.asarray(y, dtype=np.float64)
         z = _logit(np.asarray(scores, dtype=np.float64))
-        if y.size < 200 or y.min() == y.max():
-            return cls(rows=int(y.size), source=source)
+        if y.size < MIN_CALIBRATION_ROWS:
+            return cls(rows=int(y.size), source=source, reason=_uncalibrated_reason(y.size, source))
+        if y.min() == y.max():
+            where = f"holdout {source}" if source else "holdout"
+            return cls(
+                rows=int(y.size),
+                source=source,
+                reason=f"{where} has one class only (every label is {int(y[0])})",
+            )
         x = np.column_stack([z, np.ones_like(z)])
         beta = np.array([1.0, 0.0])
         ridge = 1e-6 * y.size
@@ -160,10 +201,13 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
+            "calibrated": self.calibrated,
             "a": self.a,
             "b": self.b,
             "rows": self.rows,
             "source": self.source,
+            "reason": None if self.calibrated else self._why(),
+            "status": self.describe(),
         }
 
     @classmethod
@@ -176,6 +220,7 @@ class Calibration:
             str(d.get("method", "identity")),
             int(d.get("rows", 0)),
             d.get("source"),
+            d.get("reason"),
         )
 
 
@@ -363,6 +408,7 @@ def estimated(
         samples.append(ranked.metrics(drawn, 1.0 - drawn))
     return {
         "rows": int(s.size),
+        "calibrated": cal.calibrated,
         "expected_positives": float(q.sum()),
         "threshold": float(threshold),
         "metrics": {k: finite_or_none(v) for k, v in point.items()},

@@ -19,10 +19,18 @@ column, severity ("error" or "warning"), a message for a person and the measured
   ``unseen_tolerance`` of the values);
 - ``non_finite``: +-inf where the reference had none;
 - ``duplicate_ids``: repeated values of ``id_column``.
+
+Every issue carries its size: ``value`` (a share) and ``count`` (the rows or values
+concerned) out of ``rows``. Shares mean nothing on a handful of rows, so below
+``min_rows`` rows in the window the statistical checks (range, nulls, constant,
+unit change, unseen categories, non-finite) are listed with severity "info" and the
+report's verdict is "insufficient data"; schema changes and duplicate ids are facts
+about the rows seen, and keep their severity whatever the size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +38,7 @@ from typing import Any
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import _grid
 from modelyard.monitoring.current import ColumnSummary, CurrentSummary, summarize
+from modelyard.monitoring.drift import DEFAULT_MIN_ROWS, INSUFFICIENT
 from modelyard.monitoring.reference import ColumnReference, ReferenceProfile, as_reference
 from modelyard.monitoring.stats import finite_or_none
 
@@ -45,18 +54,23 @@ CHECKS = (
     "non_finite",
     "duplicate_ids",
 )
+FACTS = ("schema", "duplicate_ids")  # certain on any number of rows
 
 
 @dataclass(frozen=True)
 class QualityIssue:
     """One finding: ``check`` (one of ``CHECKS``), ``column`` (None for the whole table),
-    ``severity`` ("error" or "warning"), ``message`` and the measured ``value``."""
+    ``severity`` ("error", "warning", or "info" below the minimum rows), ``message``,
+    the measured ``value`` (a share, or a ratio for unit changes), and its size:
+    ``count`` rows or values concerned of ``rows``."""
 
     check: str
     column: str | None
     severity: str
     message: str
     value: float | None = None
+    count: int | None = None
+    rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,22 +79,40 @@ class QualityIssue:
             "severity": self.severity,
             "message": self.message,
             "value": finite_or_none(self.value),
+            "count": self.count,
+            "rows": self.rows,
         }
 
 
 @dataclass(frozen=True)
 class QualityReport:
-    """Every issue found; ``passed`` when none is an error."""
+    """Every issue found; ``passed`` when none is an error.
+
+    ``verdict``: "failed" (an error), "insufficient data" (fewer than ``min_rows`` rows
+    and no error), "warnings" or "passed".
+    """
 
     issues: list[QualityIssue]
     rows: int
+    min_rows: int = 0
 
     @property
     def passed(self) -> bool:
         return not self.errors()
 
+    @property
+    def verdict(self) -> str:
+        if self.errors():
+            return "failed"
+        if self.rows < self.min_rows:
+            return INSUFFICIENT
+        return "warnings" if self.warnings() else "passed"
+
     def errors(self) -> list[QualityIssue]:
         return [i for i in self.issues if i.severity == "error"]
+
+    def warnings(self) -> list[QualityIssue]:
+        return [i for i in self.issues if i.severity == "warning"]
 
     def find(self, check: str | None = None, column: str | None = None) -> list[QualityIssue]:
         """Issues of ``check`` and/or on ``column``."""
@@ -93,7 +125,9 @@ class QualityReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "verdict": self.verdict,
             "rows": self.rows,
+            "min_rows": self.min_rows,
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -116,7 +150,9 @@ def _schema(ref: ReferenceProfile, cur: CurrentSummary) -> list[QualityIssue]:
         if got == col.arrow_type:
             continue
         kind = cur.kinds[name]
-        same = kind == _kind_of_type(col.kind)
+        same = kind == _kind_of_type(col.kind) or (
+            kind == "numeric" and col.arrow_type.startswith(("int", "uint"))
+        )  # integer codes profiled as categories still arrive as numbers
         out.append(
             QualityIssue(
                 "schema",
@@ -140,15 +176,30 @@ def _nulls(ref: ColumnReference, cur: ColumnSummary, tol: float) -> list[Quality
     r, c = ref.null_rate, cur.null_rate
     if r is None or c is None or not cur.nulls_known:
         return []
+    size = f"{cur.nulls:,} of {cur.rows:,} rows"
     if ref.null_count == 0 and cur.nulls:
         sev = "error" if c > tol else "warning"
         return [
-            QualityIssue("nulls", ref.name, sev, f"{_pct(c)} nulls in a column that had none", c)
+            QualityIssue(
+                "nulls",
+                ref.name,
+                sev,
+                f"{_pct(c)} nulls ({size}) in a column that had none",
+                c,
+                cur.nulls,
+                cur.rows,
+            )
         ]
     if c - r > tol:
         return [
             QualityIssue(
-                "nulls", ref.name, "error", f"null rate rose from {_pct(r)} to {_pct(c)}", c
+                "nulls",
+                ref.name,
+                "error",
+                f"null rate rose from {_pct(r)} to {_pct(c)} ({size})",
+                c,
+                cur.nulls,
+                cur.rows,
             )
         ]
     return []
@@ -172,6 +223,8 @@ def _numeric(
                 "warning",
                 f"{cur.infs} infinite values; the reference had none",
                 cur.infs / max(cur.count, 1),
+                cur.infs,
+                cur.count,
             )
         )
     if ref.grid is None or not cur.n or cur.counts is None:
@@ -184,8 +237,11 @@ def _numeric(
                 "range",
                 name,
                 "error" if outside > 10 * range_tol else "warning",
-                f"{_pct(outside)} of values outside the reference range [{ref.min:g}, {ref.max:g}]",
+                f"{_pct(outside)} of values ({below + above:,} of {cur.n:,}) outside the "
+                f"reference range [{ref.min:g}, {ref.max:g}]",
                 outside,
+                below + above,
+                cur.n,
             )
         )
     if cur.min == cur.max and ref.min != ref.max and cur.n > 1:
@@ -196,6 +252,8 @@ def _numeric(
                 "warning",
                 f"every value is {cur.min:g}; the reference varied",
                 1.0,
+                cur.n,
+                cur.n,
             )
         )
     ref_median = _grid.binned_quantile(ref.grid, ref.counts, ref.offsets, 0.5)
@@ -211,6 +269,8 @@ def _numeric(
                     f"unit change suspected: values {_ratio_text(ratio)} than "
                     f"the reference (median {median:.4g} vs {ref_median:.4g})",
                     ratio,
+                    cur.n,
+                    cur.n,
                 )
             )
         else:  # a partial change: a share of values far outside the reference's range
@@ -228,6 +288,8 @@ def _numeric(
                             f"unit change suspected in {_pct(count / cur.n)} of "
                             f"values: {_ratio_text(part)} than the reference",
                             part,
+                            count,
+                            cur.n,
                         )
                     )
     return out
@@ -246,16 +308,24 @@ def _categorical(ref: ColumnReference, cur: ColumnSummary, tol: float) -> list[Q
                 "unseen_category",
                 ref.name,
                 "error" if share > tol else "warning",
-                f"{_pct(share)} of values are categories the reference never "
-                f"had: {names}" + (f" and {more} more" if more > 0 else ""),
+                f"{_pct(share)} of values ({unseen:,} of {cur.count:,}) are categories the "
+                f"reference never had: {names}" + (f" and {more} more" if more > 0 else ""),
                 share,
+                unseen,
+                cur.count,
             )
         )
     distinct = int((cur.counts > 0).sum()) + len(cur.unseen) if cur.counts is not None else 0
     if distinct == 1 and len(ref.categories or []) > 1 and cur.count > 1:
         out.append(
             QualityIssue(
-                "constant", ref.name, "warning", "a single category; the reference had several", 1.0
+                "constant",
+                ref.name,
+                "warning",
+                "a single category; the reference had several",
+                1.0,
+                cur.count,
+                cur.count,
             )
         )
     return out
@@ -279,6 +349,7 @@ def check_quality(
     unseen_tolerance: float = 0.01,
     unit_ratio: float = 10.0,
     n_jobs: int | None = None,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> QualityReport:
     """Check ``current`` data (or its ``CurrentSummary``) against a reference profile.
 
@@ -291,10 +362,16 @@ def check_quality(
         unseen_tolerance: Share of unseen categories above which they are an error.
         unit_ratio: Median ratio to the reference that suggests a unit change (> 1).
         n_jobs: Processes for a Parquet input (see ``current.summarize``).
+        min_rows: Rows below which statistical issues are "info" and the verdict is
+            "insufficient data" (see the module docstring).
 
     Raises:
         InvalidInput: A parameter is invalid or the data cannot be read.
     """
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
+        raise InvalidInput(
+            f"The 'min_rows' parameter of check_quality must be an int >= 0. Got {min_rows!r}."
+        )
     range_tolerance = _tolerance("range_tolerance", range_tolerance)
     null_tolerance = _tolerance("null_tolerance", null_tolerance)
     unseen_tolerance = _tolerance("unseen_tolerance", unseen_tolerance)
@@ -334,6 +411,12 @@ def check_quality(
                 f"{summary.duplicate_ids} rows repeat an earlier "
                 f"{summary.id_column!r} ({_pct(share)})",
                 share,
+                summary.duplicate_ids,
+                summary.id_count,
             )
         )
-    return QualityReport(issues, summary.rows)
+    if summary.rows < min_rows:  # shares of a handful of rows: reported, not judged
+        issues = [
+            i if i.check in FACTS else dataclasses.replace(i, severity="info") for i in issues
+        ]
+    return QualityReport(issues, summary.rows, min_rows)

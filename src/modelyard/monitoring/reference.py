@@ -20,6 +20,8 @@ about 40 kB per numeric column at the default grid, far less for categoricals.
 
 String columns whose values are mostly distinct (more than half of them, and over 50)
 or that pass ``CATEGORY_CAP`` are kind "identifier": counted, never drift-tested.
+Integer columns named in ``categorical`` (codes: a branch, a product) are profiled as
+categories, so that codes the reference never had show as unseen values.
 """
 
 from __future__ import annotations
@@ -416,7 +418,9 @@ class _Numeric(_Acc):
         )
 
 
-def _accumulator(f: pa.Field, sample_size: int) -> _Acc:
+def _accumulator(f: pa.Field, sample_size: int, categorical: bool = False) -> _Acc:
+    if categorical and pa.types.is_integer(f.type):
+        return _Categorical(f)
     kind = _arrays.column_kind(f.type)
     if kind == "numeric":
         return _Numeric(f, sample_size)
@@ -443,6 +447,7 @@ def build_reference(
     grid_size: int = DEFAULT_GRID_SIZE,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     metadata: dict[str, Any] | None = None,
+    categorical: Sequence[str] = (),
 ) -> ReferenceProfile:
     """Profile reference data (training or validation data, or its scores) for monitoring.
 
@@ -454,6 +459,7 @@ def build_reference(
             about ``1 / grid_size`` of the exact value (exact on grids of every value).
         sample_size: Values per numeric column kept to place the grid.
         metadata: Free-form JSON data stored with the profile (e.g. the dataset version).
+        categorical: Integer columns to profile as categories (codes), not numbers.
 
     Raises:
         InvalidInput: A parameter is invalid, a column is missing, or the data cannot
@@ -471,7 +477,8 @@ def build_reference(
     missing = [c for c in names if c not in src.schema.names]
     if missing:
         raise InvalidInput(f"The reference has no column(s) {missing}; it has {src.schema.names}.")
-    accs = [_accumulator(src.schema.field(c), sample_size) for c in names]
+    codes = set(categorical)
+    accs = [_accumulator(src.schema.field(c), sample_size, c in codes) for c in names]
     rows = 0
     for batch in src.batches(names):
         rows += batch.num_rows

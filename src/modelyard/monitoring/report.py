@@ -68,6 +68,9 @@ def _window_entry(window: Window, kinds: dict[str, MonitorResultInfo]) -> dict[s
     if drift is not None:
         s = drift.summary
         entry["drift"] = {
+            "verdict": s.get("verdict"),
+            "verdict_reason": s.get("verdict_reason"),
+            "min_rows": s.get("min_rows"),
             "drifted_share": s.get("drifted_share"),
             "dataset_drift": s.get("dataset_drift"),
             "drifted_features": s.get("drifted_features", []),
@@ -79,6 +82,9 @@ def _window_entry(window: Window, kinds: dict[str, MonitorResultInfo]) -> dict[s
     if quality is not None:
         s = quality.summary
         entry["quality"] = {
+            "verdict": s.get("verdict"),
+            "rows": s.get("rows"),
+            "min_rows": s.get("min_rows"),
             "passed": s.get("passed"),
             "errors": s.get("errors"),
             "warnings": s.get("warnings"),
@@ -90,6 +96,9 @@ def _window_entry(window: Window, kinds: dict[str, MonitorResultInfo]) -> dict[s
             s = r.summary
             entry[kind] = {
                 "rows": s.get("rows"),
+                "verdict": s.get("verdict"),
+                "min_rows": s.get("min_rows"),
+                "calibration": s.get("calibration"),
                 "metrics": s.get("metrics", {}),
                 "ci": s.get("ci", {}),
                 "drops": s.get("drops", {}),
@@ -128,6 +137,8 @@ def build(
         "generated_at": datetime.fromtimestamp(now / 1000, tz=UTC).isoformat(timespec="seconds"),
         "reference": {
             "source": reference.source,
+            "description": reference.describe_source(),
+            "warning": reference.warning,
             "rows": reference.profile.rows,
             "features": reference.features,
             "threshold": reference.threshold,
@@ -137,6 +148,7 @@ def build(
         "windows": windows,
         "latest": {
             "window": {k: latest.get(k) for k in ("start", "end", "label", "rows")},
+            "drift": latest.get("drift"),
             "features": drift_rows,
             "histograms": (detail or {}).get("histograms", {}),
             "score_histogram": (detail or {}).get("score_histogram"),

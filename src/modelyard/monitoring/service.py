@@ -14,6 +14,13 @@ Each kind is one ``monitor_results`` row per version and window (a re-run of a w
 replaces its rows), with a compact JSON summary and the digest of the run's full
 detail (every statistic, histograms) in the artifact store. Alert rules are then
 evaluated on the summaries (``alerts.process``). ``report`` draws the stored history.
+
+Every summary carries its row count, the minimum (``min_rows``: the
+``monitor_min_rows`` setting, 500 by default) and a ``verdict``; a result with fewer
+rows is "insufficient data": its figures are kept and shown, and no rule fires on it.
+Values the reference never had (unseen categories, nulls in a column that had none)
+never stop a run: they are scored and reported, as unseen shares per feature in drift
+and as issues with their size in quality.
 """
 
 from __future__ import annotations
@@ -33,7 +40,13 @@ from modelyard._util.names import parse_ref
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
 from modelyard.monitoring import _collect, alerts, performance, profiles
 from modelyard.monitoring._io import batches_of, read_table
-from modelyard.monitoring.drift import DriftDetector, DriftReport, FeatureDrift, score_drift
+from modelyard.monitoring.drift import (
+    INSUFFICIENT,
+    DriftDetector,
+    DriftReport,
+    FeatureDrift,
+    score_drift,
+)
 from modelyard.monitoring.quality import QualityReport, check_quality
 from modelyard.monitoring.windows import (
     LogScan,
@@ -146,19 +159,35 @@ class MonitorRunResult:
         if where == "log":
             where = f"log of {', '.join(self.source.get('endpoints', []))}"
         lines = [f"{self.ref} · {self.window.label()} · {self.rows:,} rows ({where})"]
+        if self.source.get("reference"):
+            lines.append(f"  reference: {self.source['reference']}")
         if self.drift is not None:
-            drifted = [f for f in self.drift.features if f.drifted]
-            text = ", ".join(f"{f.feature} ({f.verdict_reason})" for f in drifted) or "none"
-            lines.append(
-                f"  drift: {len(drifted)} of {len(self.drift.features)} features drifted: {text}"
-            )
+            lines.append(_describe_drift(self.drift))
+            unseen = [
+                f"{f.feature} {100 * f.unseen_share:.3g}%"
+                for f in self.drift.features
+                if f.unseen_share
+            ]
+            if unseen:
+                lines.append(f"  unseen categories (share of values): {', '.join(unseen)}")
         if self.score is not None:
-            state = f"drifted: {self.score.verdict_reason}" if self.score.drifted else "stable"
+            if self.score.insufficient:
+                state = self.score.verdict_reason
+            else:
+                state = f"drifted: {self.score.verdict_reason}" if self.score.drifted else "stable"
             lines.append(f"  score drift: PSI {self.score.stat('psi').value:.3f} ({state})")
         if self.quality is not None:
-            errors = self.quality.errors()
-            text = "; ".join(f"{i.check} {i.column or ''}: {i.message}" for i in errors)
-            lines.append(f"  quality: {len(errors)} error(s)" + (f": {text}" if text else ""))
+            lines.append(_describe_quality(self.quality))
+            served = self.summaries.get("quality", {}).get("served_warnings")
+            if served and served["rows"]:
+                kinds = ", ".join(
+                    f"{col} {kind} {n:,}"
+                    for col, by in served["by_column"].items()
+                    for kind, n in by.items()
+                )
+                lines.append(
+                    f"  served with out-of-domain warnings: {served['rows']:,} rows ({kinds})"
+                )
         for kind, body in (("performance", self.performance), ("estimated", self.estimated)):
             if body is None:
                 continue
@@ -169,7 +198,12 @@ class MonitorRunResult:
             base = (body.get("baseline") or {}).get("metrics", {}).get("auc")
             if base is not None:
                 text += f"; baseline {base:.4f} ({body['baseline'].get('source')})"
-            rows = f"{body['rows']:,} labelled rows" if kind == "performance" else "CBPE"
+            if kind == "performance":
+                rows = f"{body['rows']:,} labelled rows"
+            else:
+                rows = f"CBPE on {body['rows']:,} rows, {body['calibration']['status']}"
+            if body.get("verdict") == INSUFFICIENT:
+                rows += f"; {INSUFFICIENT}: {body['rows']:,} rows, {body['min_rows']:,} needed"
             lines.append(f"  {kind}: {text} ({rows})")
         for event in self.alerts:
             if event.action in ("raised", "renotified", "repeated") and event.alert:
@@ -198,6 +232,35 @@ class MonitorRunResult:
         }
 
 
+def _describe_drift(report: DriftReport) -> str:
+    if report.verdict == INSUFFICIENT:
+        return f"  drift: {INSUFFICIENT} ({report.verdict_reason()})"
+    drifted = [f for f in report.features if f.drifted]
+    short = [f.feature for f in report.features if f.insufficient]
+    text = ", ".join(f"{f.feature} ({f.verdict_reason})" for f in drifted) or "none"
+    line = f"  drift: {len(drifted)} of {len(report.features)} features drifted: {text}"
+    if short:
+        line += f"; {INSUFFICIENT} for {', '.join(short)}"
+    return line
+
+
+def _describe_quality(report: QualityReport) -> str:
+    errors = report.errors()
+    text = "; ".join(f"{i.check} {i.column or ''}: {i.message}" for i in errors)
+    line = f"  quality: {len(errors)} error(s)" + (f": {text}" if text else "")
+    if report.verdict == INSUFFICIENT:
+        line = (
+            f"  quality: {INSUFFICIENT} ({report.rows:,} rows, {report.min_rows:,} needed); "
+            f"{len(report.issues)} issue(s) listed, none judged"
+        )
+    found = [i for i in report.issues if i.check in ("unseen_category", "nulls")]
+    if found:
+        line += "\n" + "\n".join(
+            f"    {i.check} {i.column}: {i.message} [{i.severity}]" for i in found
+        )
+    return line
+
+
 def _drift_summary(report: DriftReport, score: FeatureDrift | None) -> dict[str, Any]:
     features = []
     for f in report.features:
@@ -209,14 +272,21 @@ def _drift_summary(report: DriftReport, score: FeatureDrift | None) -> dict[str,
                 "feature": f.feature,
                 "kind": f.kind,
                 "drifted": f.drifted,
+                "verdict": f.verdict,
+                "rows": f.n_current,
+                "rows_reference": f.n_reference,
                 "statistic": primary,
                 "score": stats.get(primary),
                 "stats": stats,
                 "reason": f.verdict_reason,
+                "unseen_share": f.unseen_share,
                 "unseen": {str(k): v for k, v in list(f.unseen_categories.items())[:10]},
             }
         )
     body: dict[str, Any] = {
+        "verdict": report.verdict,
+        "verdict_reason": report.verdict_reason(),
+        "min_rows": report.min_rows,
         "rows": report.rows_current,
         "rows_reference": report.rows_reference,
         "drifted_share": report.drifted_share,
@@ -231,6 +301,8 @@ def _drift_summary(report: DriftReport, score: FeatureDrift | None) -> dict[str,
         s = {x.name: x.value for x in score.statistics}
         body["score"] = {
             "drifted": score.drifted,
+            "verdict": score.verdict,
+            "rows": score.n_current,
             "psi": s.get("psi"),
             "wasserstein_norm": s.get("wasserstein_norm"),
             "ks": s.get("ks"),
@@ -244,9 +316,12 @@ def _quality_summary(report: QualityReport) -> dict[str, Any]:
     issues = [i.to_dict() for i in report.issues]
     return {
         "rows": report.rows,
+        "min_rows": report.min_rows,
+        "verdict": report.verdict,
         "passed": report.passed,
         "errors": sum(1 for i in issues if i["severity"] == "error"),
         "warnings": sum(1 for i in issues if i["severity"] == "warning"),
+        "info": sum(1 for i in issues if i["severity"] == "info"),
         "issues": issues,
     }
 
@@ -318,6 +393,7 @@ class MonitorService:
         store: bool = True,
         triggers: bool = True,
         console: Any = None,
+        min_rows: int | None = None,
     ) -> MonitorRunResult:
         """Monitor one window of ``ref``'s traffic, or the batch ``data``.
 
@@ -345,6 +421,8 @@ class MonitorService:
             store: Store results and raise alerts (False: compute only).
             triggers: Start the pipelines rules name (False: record and notify only).
             console: A Rich console for pipeline triggers' progress.
+            min_rows: Rows a result needs for a verdict (default: the
+                ``monitor_min_rows`` setting); fewer: "insufficient data", no alert.
 
         Raises:
             NotFound: No rows of the version in the window.
@@ -354,6 +432,7 @@ class MonitorService:
         info = yard.models.get(ref)
         with yard.store.read() as session:
             resolve_actor(session, yard.user).require("version.update", "record monitoring results")
+        need = _min_rows(yard.settings.monitor_min_rows if min_rows is None else min_rows)
         rule_set = [] if rules is False else alerts.load_rules(rules)
         rule_set = alerts.with_webhook(rule_set, webhook)
         reference = profiles.ensure_reference(yard, info.ref)
@@ -373,7 +452,7 @@ class MonitorService:
                 endpoints = list(endpoint) if endpoint else self.endpoints(info.ref)
             # request ids are kept (for the feedback join) only when there is feedback
             want_keys = want_keys or any(log_files(root, "feedback", e, None) for e in endpoints)
-            columns = [*reference.features, "_score", "_ts", *key_columns]
+            columns = [*reference.features, "_score", "_ts", "_warnings", *key_columns]
 
             def stream() -> Any:
                 return read_log(
@@ -430,12 +509,13 @@ class MonitorService:
         if win is None:
             win = Window.from_ms(*got.ts_range) if got.ts_range else Window.from_ms(now, now)
         source["rows"] = got.rows
+        source["reference"] = f"{reference.describe_source()}, {reference.profile.rows:,} rows"
         if scan.shadow_rows:
             source["shadow_rows_excluded"] = scan.shadow_rows
 
         feedback_from = (root, endpoints, win.start) if data is None else None
         result = self._compute(
-            info, reference, got, t, feedback_from, labels, id_column, label_column
+            info, reference, got, t, feedback_from, labels, id_column, label_column, need
         )
         result.window, result.source = win, source
         if not store:
@@ -500,22 +580,38 @@ class MonitorService:
         labels: Any,
         id_column: str | None,
         label_column: str | None,
+        min_rows: int,
     ) -> MonitorRunResult:
         notes = list(got.notes)
+        if reference.warning:
+            notes.append(reference.warning)
         summary = got.summary
         assert summary is not None
-        detector = DriftDetector().fit(reference.profile)
+        detector = DriftDetector(min_rows=min_rows).fit(reference.profile)
         drift = detector.score(summary)
         score = None
         if got.scores is not None and reference.score_quantiles is not None:
-            score = score_drift(reference.score_quantiles, got.scores, name="score")
+            score = score_drift(
+                reference.score_quantiles,
+                got.scores,
+                name="score",
+                min_rows=min_rows,
+                reference_rows=reference.profile.rows,  # the quantiles stand for its rows
+            )
         elif got.score_error:
             notes.append(f"scores unavailable: {got.score_error}")
-        quality = check_quality(summary, reference.profile)
+        elif reference.source.get("scores_error"):
+            notes.append(str(reference.source["scores_error"]))
+        quality = check_quality(summary, reference.profile, min_rows=min_rows)
         summaries: dict[str, Any] = {
             "drift": _drift_summary(drift, score),
             "quality": _quality_summary(quality),
         }
+        if got.warned_rows is not None:  # what serving flagged as it answered
+            summaries["quality"]["served_warnings"] = {
+                "rows": got.warned_rows,
+                "by_column": got.warnings,
+            }
         bands = reference.score_bands()
         baseline = _baseline(info, reference)
         estimated = realised = None
@@ -527,6 +623,12 @@ class MonitorService:
             estimated["drops"] = performance.degradation(
                 estimated["metrics"], baseline.get("metrics", {})
             )
+            _judge(estimated, estimated["rows"], min_rows)
+            if not reference.calibration.calibrated:
+                notes.append(
+                    f"estimated performance is {reference.calibration.describe()}; "
+                    "it trusts the raw scores as probabilities"
+                )
             summaries["estimated"] = estimated
             y, join = self._labels(
                 got, feedback_from, labels, id_column, label_column or reference.target
@@ -545,6 +647,7 @@ class MonitorService:
                     realised["drops"] = performance.degradation(
                         realised["metrics"], baseline.get("metrics", {})
                     )
+                    _judge(realised, realised["rows"], min_rows)
                     summaries["performance"] = realised
                 else:
                     notes.append(
@@ -775,6 +878,20 @@ class MonitorService:
             if on_result is not None:
                 on_result(outcome)
         return done
+
+
+def _min_rows(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"min_rows must be an integer >= 1. Got {value!r}.")
+    return value
+
+
+def _judge(body: dict[str, Any], rows: int, min_rows: int) -> None:
+    """A performance or estimate summary's verdict: "insufficient data" below the minimum."""
+    body["min_rows"] = min_rows
+    body["verdict"] = INSUFFICIENT if rows < min_rows else "measured"
+    if rows < min_rows:
+        body["verdict_reason"] = f"{rows:,} rows, {min_rows:,} needed"
 
 
 def _report_folder(yard: Yard, info: ModelVersionInfo) -> Path:

@@ -1,4 +1,5 @@
-"""Lifecycle actions as pipeline steps: register, validate, gate, sign off, alias, route, promote.
+"""Lifecycle actions as pipeline steps: register, validate, gate, request sign-off, alias,
+route, promote.
 
 Each is a ``@step`` using the Yard of the running pipeline, so a pipeline
 composes them like its own steps::
@@ -6,9 +7,14 @@ composes them like its own steps::
     version = register_version(fitted["model"], name="credit-risk", run=fitted["run"], ...)
     checked = validate_version(version, holdout, fairness_attribute="home_ownership")
     passed = check_gates(checked["version"], holdout, gates=[threshold("auc", ">=", 0.7)])
-    signed = approve_version(passed)
-    promoted = promote(signed)                      # champion, or challenger if one exists
+    request_approval(passed)                        # records that people must sign
+    promoted = promote(passed)                      # champion, or challenger if one exists
     route_traffic(promoted["version"], promoted["alias"], mode="canary", weight=10)
+
+A pipeline never signs off: sign-offs are made by people, each with their
+own token (``modelyard models approve``, the web UI), and a version awaiting
+them is promoted by the next run after they have signed (that outcome is
+never cached).
 
 ``decide_promotion`` (a function) and ``promotion_decision`` (its step)
 compare champion and challenger on labelled online traffic and move the
@@ -27,18 +33,13 @@ from modelyard.pipelines.gates import Gate, enforce_gates, gather_evidence
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.console import Console
 
     from modelyard.registry.entities import ModelVersionInfo
     from modelyard.yard import Yard
 
 __all__ = [
-    "DEMO_APPROVER",
-    "DEMO_VALIDATOR",
-    "approve_version",
     "check_gates",
     "decide_promotion",
-    "ensure_demo_users",
     "labelled_window",
     "promote",
     "promotion_decision",
@@ -49,8 +50,6 @@ __all__ = [
     "set_routes",
     "validate_version",
 ]
-
-DEMO_VALIDATOR, DEMO_APPROVER = "vera", "aaron"
 
 
 def _yard() -> Yard:
@@ -157,67 +156,18 @@ def check_gates(
     return ctx.yard.models.get(version.ref)
 
 
-def ensure_demo_users(yard: Yard, console: Console | None = None) -> None:
-    """In a fresh (open-mode) store, register the demo's people so that roles are enforced.
-
-    The acting user becomes admin and developer, ``vera`` validator, ``aaron``
-    approver. A store with users of its own is left alone.
-    """
-    existing = {u.name for u in yard.users.list()}
-    if existing and yard.user not in existing:
-        return
-    wanted = {
-        yard.user: ["admin", "developer"],
-        DEMO_VALIDATOR: ["validator"],
-        DEMO_APPROVER: ["approver"],
-    }
-    for name, roles in wanted.items():
-        if name not in existing:
-            yard.users.add(name, roles)
-            if console is not None:
-                console.print(f"  user {name:<8} roles {', '.join(roles)}")
-
-
-@step
-def approve_version(
-    version: ModelVersionInfo,
-    validator: str = DEMO_VALIDATOR,
-    approver: str = DEMO_APPROVER,
-    comment: str = "Gates passed; signed off by the lifecycle pipeline",
-    sign_off: bool = True,
-) -> ModelVersionInfo:
-    """Record the sign-offs the model's policy needs, by ``validator`` and ``approver``.
-
-    Each sign-off is made as that user (four-eyes still applies: neither may
-    be the registrant). With ``sign_off=False`` the version is only marked as
-    awaiting sign-off (``request_approval``), for people to sign it by hand.
-    """
-    yard = _yard()
-    if not sign_off or _in_ci():
-        # Only requested: the next run must look again (people may have signed by then).
-        step_context().dont_cache("sign-offs requested, not made")
-        request_approval.fn(version, "champion")
-        return yard.models.get(version.ref)
-    ensure_demo_users(yard)
-    people = {"validator": validator, "approver": approver}
-    for role in yard.models.missing_sign_offs(version.ref, "champion"):
-        # A view shares this Yard's store; as_user (older Yards) opens its own.
-        signer = (
-            yard.view_as(people[role]) if hasattr(yard, "view_as") else yard.as_user(people[role])
-        )
-        try:
-            signer.models.approve(version.ref, role=role, comment=comment)
-        finally:
-            signer.close()
-    return yard.models.get(version.ref)
-
-
 @step
 def request_approval(version: ModelVersionInfo, alias: str = "champion") -> dict[str, Any]:
-    """Record that ``version`` awaits sign-off for ``alias``; returns the roles still needed."""
+    """Record that ``version`` awaits sign-off for ``alias``; returns the roles still needed.
 
+    Only a request: a tag on the version and an ``approval.request`` audit
+    event. The sign-offs themselves are made by people with their own tokens.
+    """
     yard = _yard()
     missing = yard.models.missing_sign_offs(version.ref, alias)
+    if missing:
+        # The next run must look again: people may have signed by then.
+        step_context().dont_cache("sign-offs requested, not made")
     yard.models.set_tags(version.ref, {"approval": "requested: " + (", ".join(missing) or "none")})
     yard.audit.record(
         "approval.request",

@@ -330,7 +330,8 @@ def gather_evidence(
     ``metrics`` adds figures measured elsewhere (e.g. the validation report's).
     """
     from modelyard.metrics import binary_classification_metrics, population_stability_index
-    from modelyard.registry.lifecycle import TRAINING_ROLES, target_column
+    from modelyard.registry.lifecycle import target_column
+    from modelyard.registry.training_data import training_data
 
     parsed = [parse_gate(g) if isinstance(g, str) else g for g in gates]
     info = yard.models.get(candidate if isinstance(candidate, str) else candidate.ref)
@@ -347,8 +348,8 @@ def gather_evidence(
     if reference is not None:
         ref_frame = reference if _is_frame(reference) else yard.datasets.load(reference)
     elif needs & {"quality", "stability"}:
-        training = [r for r, role in info.datasets if role in TRAINING_ROLES]
-        ref_frame = yard.datasets.load(training[0]) if training else None
+        training = training_data(info).first
+        ref_frame = yard.datasets.load(training) if training else None
     if "stability" in needs and "psi_scores" not in (metrics or {}) and ref_frame is not None:
         measured["psi_scores"] = population_stability_index(
             _scores(yard, info.ref, ref_frame), scores

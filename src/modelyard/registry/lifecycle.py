@@ -2,7 +2,10 @@
 
 Each operation reads the version's verified files, does its work, stores the
 result in the artifact store, attaches it to the version (an audited change)
-and writes a copy under ``<home>/reports/`` for people to open.
+and writes a copy under ``<home>/reports/`` for people to open. The work that
+calls the model (:mod:`modelyard.registry.model_work`) runs in this process,
+or — in the platform server, which never loads a model itself — in a worker
+process (:mod:`modelyard.registry.isolation`) that answers with data.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import pandas as pd
 
 from modelyard._util.clock import ms_to_iso
 from modelyard.errors import InvalidInput
+from modelyard.registry import model_work
 from modelyard.registry.entities import ModelVersionInfo
+from modelyard.registry.isolation import run_model_job
+from modelyard.registry.training_data import TRAINING_ROLES  # noqa: F401  (re-exported)
+from modelyard.registry.trusted_code import format_facts, is_trusted_code
 
 VALIDATION_REPORT = "validation_report.html"
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 COMPILED_ONNX = "onnx"
-TRAINING_ROLES = ("training", "train")
-PARITY_ROWS = 2000
+PARITY_ROWS = model_work.PARITY_ROWS
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class ValidationOutcome:
     metrics: dict[str, float]
     report_path: Path
     report_digest: str
+    reference: str | None = None  # what the score PSI compared with (None: no PSI)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,27 @@ def features_of(loaded: Any, info: ModelVersionInfo) -> list[str]:
     return [c.name for c in signature.inputs]
 
 
+def recorded_features(info: ModelVersionInfo) -> list[str]:
+    """The input columns from the registry's copy of the manifest (no model loaded)."""
+    signature = info.signature
+    if not signature or not signature.get("inputs"):
+        raise InvalidInput(f"{info.ref} has no input signature; register it with example=...")
+    return [c["name"] for c in signature["inputs"]]
+
+
+def _in_worker(models: Any, op: str, info: ModelVersionInfo, **job: Any) -> Any:
+    """``run_model_job`` for ``info`` once the acting user may run its code at all."""
+    models.require_loadable(info, worker=True)
+    return run_model_job(
+        op,
+        models.local_path(info.ref),
+        ref=info.ref,
+        trusted_code=is_trusted_code(info),
+        trusted_types=models.trusted_types,
+        **job,
+    )
+
+
 def validate_version(
     models: Any,
     info: ModelVersionInfo,
@@ -72,65 +100,78 @@ def validate_version(
     *,
     target: str | None,
     reference: pd.DataFrame | None,
-    segment_by: Sequence[str],
-    fairness_attribute: str | None,
-    threshold: float,
+    reference_name: str | None = None,
+    segment_by: Sequence[str] = (),
+    fairness_attribute: str | None = None,
+    threshold: float = 0.5,
     home: Path,
-    dataset_ref: str | None,
+    dataset_ref: str | None = None,
 ) -> ValidationOutcome:
-    from modelyard.reports.validation import validate_model
-
-    loaded = models.load(info.ref)
-    features = features_of(loaded, info)
+    """Score ``data`` (out-of-domain values too, see ``registry.scoring``), write and
+    attach the validation report, record its headline figures."""
     column = target_column(info, target)
-    result = validate_model(
-        lambda frame: loaded.predict_proba(frame)[:, -1],
-        data,
-        target=column,
-        features=features,
-        model_name=info.name,
-        version=info.version,
-        reference_data=reference,
-        segment_by=segment_by,
-        fairness_attribute=fairness_attribute,
-        threshold=threshold,
-        model_for_importance=loaded.native,
-    )
-    html = result.html.encode()
+    params = {
+        "name": info.name,
+        "version": info.version,
+        "target": column,
+        "features": recorded_features(info),
+        "segment_by": list(segment_by),
+        "fairness_attribute": fairness_attribute,
+        "threshold": threshold,
+        "reference_name": reference_name,
+    }
+    if models.code_out_of_process:
+        job = {"inputs": {"data": data, "reference": reference}, "params": params}
+        with _in_worker(models, "validate", info, **job) as result:
+            text = (result.out / "report.html").read_text("utf-8")
+            headline = {k: float(v) for k, v in result.body["metrics"].items()}
+    else:
+        loaded = models.load(info.ref)
+        work = model_work.validation_work(loaded, data, reference=reference, **params)
+        text, headline = work.html, work.metrics
+    html = text.encode()
     digest = models._artifacts.put_bytes(html)
     path = report_path(home, info, VALIDATION_REPORT)
     path.write_bytes(html)
-    headline = {k: float(v) for k, v in result.metrics.items()}
     models.log_metrics(info.ref, headline, source="validation")
     models.attach(
         info.ref,
         VALIDATION_REPORT,
         digest,
         kind="report",
-        details={"dataset": dataset_ref, "target": column, "metrics": headline},
+        details={
+            "dataset": dataset_ref,
+            "reference": reference_name,
+            "target": column,
+            "metrics": headline,
+        },
         state="validated",
     )
-    return ValidationOutcome(info.ref, headline, path, digest)
+    return ValidationOutcome(
+        info.ref, headline, path, digest, reference_name if reference is not None else None
+    )
 
 
 def compile_version(
     models: Any, info: ModelVersionInfo, sample: pd.DataFrame, *, tolerance: float
 ) -> Any:
     """Convert to ONNX, check parity on ``sample``, store the compiled form with its verdict."""
-    from modelyard.flavors import check_parity, compile_onnx, save_compiled
+    from modelyard.flavors import ModelManifest, ParityResult, save_compiled
 
-    loaded = models.load(info.ref)
-    features = features_of(loaded, info)
-    missing = [f for f in features if f not in sample.columns]
-    if missing:
-        raise InvalidInput(f"the parity sample lacks column(s) {missing}")
-    sample = sample[features].head(PARITY_ROWS)
-    onnx_bytes = compile_onnx(loaded.native, sample)
-    parity = check_parity(loaded, onnx_bytes, sample, tolerance=tolerance)
+    manifest = ModelManifest.from_dict(info.manifest)
+    sample = model_work.parity_sample(sample, recorded_features(info))
+    if models.code_out_of_process:
+        job = {"inputs": {"data": sample}, "params": {"tolerance": tolerance}}
+        with _in_worker(models, "compile", info, **job) as result:
+            onnx_bytes = (result.out / "model.onnx").read_bytes()
+            parity = ParityResult.from_dict(result.body["parity"])
+    else:
+        work = model_work.compile_work(models.load(info.ref), sample, tolerance=tolerance)
+        onnx_bytes, parity = work.onnx_bytes, ParityResult.from_dict(work.parity)
     with tempfile.TemporaryDirectory(prefix="modelyard-onnx-") as tmp:
         target = Path(tmp) / "compiled"
         save_compiled(
-            target, onnx_bytes, parity, signature=loaded.signature, classes=loaded.classes
+            target, onnx_bytes, parity, signature=manifest.signature, classes=manifest.classes
         )
         digest = models._artifacts.put_dir(target)
     models.attach(
@@ -217,6 +258,7 @@ def card_dict(
         "aliases": list(info.aliases),
         "flavor": info.flavor,
         "task": info.task,
+        "model_format": format_facts(info),
         "signature": info.signature,
         "training_run": run,
         "datasets": datasets,

@@ -1,12 +1,13 @@
 """Safe loading of registered models.
 
-Trust model: a pickled model can run arbitrary code when unpickled, so
-Modelyard unpickles only bytes whose SHA-256 matches what the registry
-recorded at registration. The version row holds the digest of the model
-directory's manifest; the manifest (itself verified) lists the digest of
-every file. Files are materialised into a local cache once, and every load
-re-hashes the cached files against the manifest before any unpickling — a
-file changed in the cache or in the artifact store is refused with an
+Trust model: models are stored as data (skops, LightGBM text, XGBoost JSON,
+ONNX); a pickled model is trusted code, loaded only where
+:mod:`modelyard.registry.trusted_code` allows and then only from bytes whose
+SHA-256 matches what the registry recorded at registration. The version row
+holds the digest of the model directory's manifest; the manifest (itself
+verified) lists the digest of every file. Files are materialised into a local
+cache once, and every load re-hashes the cached files against the manifest
+before anything is read — a file changed in the cache or in the artifact store is refused with an
 IntegrityError. Who may *register* a model is governed by roles; what is
 loaded is then exactly what was registered.
 """
@@ -18,6 +19,7 @@ import hashlib
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +61,16 @@ def verify_tree(artifacts: ArtifactStore, digest: str, root: Path) -> None:
 class ModelCache:
     """Materialised model directories on local disk plus loaded models in memory (LRU)."""
 
-    def __init__(self, artifacts: ArtifactStore, root: Path, *, max_loaded: int = 8) -> None:
+    def __init__(
+        self,
+        artifacts: ArtifactStore,
+        root: Path,
+        *,
+        max_loaded: int = 8,
+        trusted_types: Sequence[str] = (),
+    ) -> None:
         self._artifacts = artifacts
+        self._trusted_types = tuple(trusted_types)
         self._root = root
         self._loaded: OrderedDict[str, Any] = OrderedDict()
         self._max = max_loaded
@@ -83,15 +93,21 @@ class ModelCache:
             verify_tree(self._artifacts, digest, target)
         return target
 
-    def load(self, digest: str) -> Any:
-        """The loaded model for ``digest``; loads at most once per process while cached."""
+    def load(self, digest: str, *, trusted_code: bool = False) -> Any:
+        """The loaded model for ``digest``; loads at most once per process while cached.
+
+        ``trusted_code``: the caller has checked that this user may run the
+        version's code (``trusted_code.require_loadable``); a pickle is refused without it.
+        """
         from modelyard.flavors import load_model
 
         with self._lock:
             if digest in self._loaded:
                 self._loaded.move_to_end(digest)
                 return self._loaded[digest]
-        model = load_model(self.directory(digest))
+        model = load_model(
+            self.directory(digest), trusted_code=trusted_code, trusted_types=self._trusted_types
+        )
         with self._lock:
             self._loaded[digest] = model
             while len(self._loaded) > self._max:

@@ -19,6 +19,8 @@ from modelyard.registry import lifecycle, lineage
 from modelyard.registry.entities import ModelVersionInfo
 from modelyard.registry.loading import ModelCache
 from modelyard.registry.service import EXAMPLE_FILE, ModelRegistry
+from modelyard.registry.training_data import training_data
+from modelyard.registry.trusted_code import is_trusted_code, require_loadable
 from modelyard.store import MetadataStore
 
 __all__ = ["ModelService"]
@@ -39,19 +41,48 @@ class ModelService(ModelRegistry):
         load_data: DataLoader,
         get_dataset: Callable[[str], Any],
         get_run: Callable[[str], Any],
+        trusted_types: Sequence[str] = (),
     ) -> None:
         super().__init__(store, artifacts, user=user)
         self._home = home
-        self._cache = ModelCache(artifacts, home / "cache" / "models")
+        self.trusted_types = tuple(trusted_types)
+        self._cache = ModelCache(
+            artifacts, home / "cache" / "models", trusted_types=self.trusted_types
+        )
+        # The platform server sets this: it never loads a model in its own process.
+        self.code_out_of_process = False
         self._load_data = load_data
         self._get_dataset = get_dataset
         self._get_run = get_run
 
     # -- files ------------------------------------------------------------
     def load(self, ref: str | ModelVersionInfo) -> Any:
-        """The model behind ``ref``, verified against the registry before it is unpickled."""
-        _, _, digest = self.resolve_digest(ref.ref if isinstance(ref, ModelVersionInfo) else ref)
-        return self._cache.load(digest)
+        """The model behind ``ref``, its files verified against the registry first.
+
+        Raises:
+            PermissionDenied: The version is trusted code (a pickle) that this user
+                may not run yet (see :mod:`modelyard.registry.trusted_code`), or a
+                skops file needs a type outside the allow-list.
+        """
+        info = self.get(ref.ref if isinstance(ref, ModelVersionInfo) else ref)
+        self.require_loadable(info)
+        return self._cache.load(info.artifact_digest, trusted_code=is_trusted_code(info))
+
+    def require_loadable(self, ref: str | ModelVersionInfo, *, worker: bool = False) -> None:
+        """Refuse when the acting user may not run the version's code here.
+
+        ``worker``: the model is to be loaded in a separate worker process, so
+        the platform server's own rule (never in its process) does not apply.
+        """
+        info = ref if isinstance(ref, ModelVersionInfo) else self.get(ref)
+        if not is_trusted_code(info):
+            return  # data formats: the skops allow-list is checked when the file is read
+        require_loadable(
+            info,
+            self.policy(info.name),
+            self._user,
+            in_platform_server=self.code_out_of_process and not worker,
+        )
 
     def local_path(self, ref: str | ModelVersionInfo) -> Path:
         """A verified local directory with the version's files (for serving and batch)."""
@@ -89,24 +120,35 @@ class ModelService(ModelRegistry):
         Writes the HTML validation report (stored with the version and under
         ``<home>/reports/``), records its headline figures as ``validation``
         metrics, and moves a ``registered`` version to ``validated``.
-        ``reference`` (the training data) defaults to the version's dataset
-        with the role ``training``.
+        ``reference`` (the training data, the baseline of the score PSI) defaults
+        to the version's training dataset (``training_data.training_data``: a
+        dataset logged with a training role, else the training run's inputs).
+        Values outside the training domain are scored, never refused
+        (``registry.scoring``).
         """
         info = self.get(ref.ref if isinstance(ref, ModelVersionInfo) else ref)
         frame = self._frame(data, "data")
         reference_frame = None
+        reference_name: str | None = None
         if reference is not None:
             reference_frame = self._frame(reference, "reference")
+            reference_name = (
+                f"reference dataset {reference}"
+                if isinstance(reference, str)
+                else "reference data given"
+            )
         else:
-            training = [r for r, role in info.datasets if role in lifecycle.TRAINING_ROLES]
-            if training:
-                reference_frame = self._load_data(training[0])
+            found = training_data(info)
+            if found.first is not None:
+                reference_frame = self._load_data(found.first)
+                reference_name = found.describe()
         return lifecycle.validate_version(
             self,
             info,
             frame,
             target=target,
             reference=reference_frame,
+            reference_name=reference_name,
             segment_by=segment_by,
             fairness_attribute=fairness_attribute,
             threshold=threshold,

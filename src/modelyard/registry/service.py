@@ -21,6 +21,7 @@ from modelyard._util.clock import now_ms
 from modelyard._util.names import check_alias, check_name, parse_ref
 from modelyard.artifacts import ArtifactStore
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from modelyard.flavors.manifest import model_format_of
 from modelyard.registry import _fast, _rows, audit, governance
 from modelyard.registry.entities import ModelInfo, ModelVersionInfo, PolicyChangeInfo
 from modelyard.registry.policy import Policy, check_tier
@@ -354,6 +355,7 @@ class ModelRegistry:
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
         input_policy: Any = None,
+        trusted_code: bool = False,
     ) -> ModelVersionInfo:
         """Package ``model`` with its flavor and register it as the next version of ``name``.
 
@@ -371,6 +373,11 @@ class ModelRegistry:
         training dataset has. ``input_policy`` (``{"unseen": "score"|"reject",
         "nulls": ..., "columns": {...}}``) overrides what the registration probe
         decided for out-of-domain values.
+
+        The model is stored as data (skops, LightGBM text, XGBoost JSON, ONNX);
+        ``trusted_code=True`` pickles it instead, for models that have no data
+        format. A pickled version is loadable by its registrant only until it
+        has its sign-offs, and the platform server never loads it.
         """
         from modelyard.flavors import save_model
 
@@ -399,6 +406,7 @@ class ModelRegistry:
                 extra_requirements=extra_requirements,
                 training_profiles=profiles,
                 input_policy=input_policy,
+                trusted_code=trusted_code,
             )
             if example is not None:
                 example.head(EXAMPLE_ROWS).to_parquet(path / EXAMPLE_FILE, index=False)
@@ -555,6 +563,8 @@ class ModelRegistry:
                     "after": {
                         "artifact_digest": digest,
                         "flavor": flavor,
+                        "model_format": model_format_of(manifest),
+                        "skops_types": list(manifest.get("skops_types") or []),
                         "run_id": run_id,
                         "metrics": evaluation,
                     }

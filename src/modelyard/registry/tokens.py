@@ -23,10 +23,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from modelyard._util.clock import now_ms
 from modelyard._util.clock import parse_duration as parse_duration_text
-from modelyard.errors import InvalidInput, ModelyardError, NotFound, PermissionDenied
+from modelyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from modelyard.registry import audit
 from modelyard.registry.roles import Actor
 from modelyard.registry.users import resolve_actor
@@ -40,6 +41,7 @@ __all__ = [
     "TokenService",
     "Unauthenticated",
     "hash_secret",
+    "issue_token",
     "parse_duration",
 ]
 
@@ -48,13 +50,6 @@ SESSION_PREFIX = "mys_"
 DEFAULT_EXPIRY = "90d"
 SESSION_HOURS = 12
 _TOUCH_EVERY_MS = 60_000  # last_used_at is refreshed at most once a minute per token
-
-
-class Unauthenticated(ModelyardError):
-    """No credentials, or credentials that are unknown, expired, revoked or disabled."""
-
-    http_status = 401
-    code = "unauthenticated"
 
 
 def hash_secret(secret: str) -> str:
@@ -150,6 +145,51 @@ _BY_HASH = select(
 ).join(User, User.name == ApiToken.user)
 
 
+def issue_token(
+    session: Session,
+    owner: str,
+    *,
+    by: str,
+    name: str = "",
+    expires_in: str | int | timedelta | None = DEFAULT_EXPIRY,
+) -> NewToken:
+    """Mint a token for ``owner`` inside the caller's transaction (permissions already checked).
+
+    ``TokenService.create`` and the first admin's bootstrap share it; the
+    creation is audited as done by ``by``.
+    """
+    lifetime = parse_duration(expires_in)
+    row_user = session.get(User, owner)
+    if row_user is None:
+        raise NotFound(
+            f"no user {owner!r}; add it first with 'modelyard users add {owner} --role ...'"
+        )
+    if row_user.disabled:
+        raise PermissionDenied(f"user {owner!r} is disabled; it cannot hold tokens")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = now_ms()
+    row = ApiToken(
+        id=uuid.uuid4().hex,
+        user=owner,
+        name=name,
+        token_hash=hash_secret(secret),
+        created_at=now,
+        expires_at=None if lifetime is None else now + lifetime,
+        revoked_at=None,
+        last_used_at=None,
+    )
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        str(by),
+        "token.create",
+        f"user/{owner}/token/{row.id}",
+        {"name": name, "expires_at": row.expires_at},
+    )
+    return NewToken(_info(row), secret)
+
+
 class TokenService:
     """Tokens and sessions over one metadata store, acting as ``user``."""
 
@@ -167,42 +207,14 @@ class TokenService:
     ) -> NewToken:
         """Create a token for ``user`` (default: the acting user). Admins may create for anyone."""
         owner = user or self._user
-        lifetime = parse_duration(expires_in)
         if len(name) > 255:
             raise InvalidInput("token name must be at most 255 characters")
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        now = now_ms()
+        parse_duration(expires_in)  # bad input fails before the transaction
         with self._store.write() as session:
             actor = resolve_actor(session, self._user)
             if owner != self._user:
                 actor.require("user.manage", f"create tokens for {owner!r}")
-            row_user = session.get(User, owner)
-            if row_user is None:
-                raise NotFound(
-                    f"no user {owner!r}; add it first with 'modelyard users add {owner} --role ...'"
-                )
-            if row_user.disabled:
-                raise PermissionDenied(f"user {owner!r} is disabled; it cannot hold tokens")
-            row = ApiToken(
-                id=uuid.uuid4().hex,
-                user=owner,
-                name=name,
-                token_hash=hash_secret(secret),
-                created_at=now,
-                expires_at=None if lifetime is None else now + lifetime,
-                revoked_at=None,
-                last_used_at=None,
-            )
-            session.add(row)
-            session.flush()
-            audit.append(
-                session,
-                self._user,
-                "token.create",
-                f"user/{owner}/token/{row.id}",
-                {"name": name, "expires_at": row.expires_at},
-            )
-            return NewToken(_info(row), secret)
+            return issue_token(session, owner, by=actor.name, name=name, expires_in=expires_in)
 
     def list(self, user: str | None = None, *, include_inactive: bool = True) -> list[TokenInfo]:
         """Tokens of ``user``; everyone's (``user=None``) needs ``user.manage``, own do not."""

@@ -33,6 +33,9 @@ The card dict (keys marked * are required; the rest default to empty)::
     lineage          [str]  e.g. "dataset loans@v3 -> run 1f2e... -> credit-risk/3"
     limitations      [str]  defaults to DEFAULT_LIMITATIONS when empty
     onnx             {"passed": bool, "max_abs_diff": float} or None
+    model_format     {"model_format", "label", "trusted_code", "skops_types": [str]}
+                     how the model is stored (data, or trusted code) and the types
+                     its skops file needs; omitted for cards built elsewhere
 
 ``top`` of a column may be a list of values, of ``[value, count]`` pairs, or a
 ``{value: count}`` dict.
@@ -196,6 +199,7 @@ def _facts(card: dict[str, Any]) -> list[tuple[str, str]]:
 def _sections(card: dict[str, Any]) -> list[Section]:
     return [
         {"id": "overview", "title": "Overview", "blocks": _overview(card)},
+        {"id": "format", "title": "Model format", "blocks": _format(card.get("model_format"))},
         {"id": "signature", "title": "Signature", "blocks": _signature(card.get("signature"))},
         {"id": "training", "title": "Training", "blocks": _training(card.get("training_run"))},
         {"id": "data", "title": "Training data", "blocks": _datasets(card["datasets"])},
@@ -251,6 +255,21 @@ def _fields(fields: Any) -> Block:
         if isinstance(f, Mapping)
     ]
     return _table(["Name", "Type", "Nullable", "Allowed values"], rows)
+
+
+def _format(facts: Mapping[str, Any] | None) -> list[Block]:
+    if not facts:
+        return [_empty("The model's storage format was not recorded.")]
+    blocks = [_kv([("Stored as", str(facts.get("label") or facts.get("model_format")))])]
+    if facts.get("model_format") == "skops":
+        types = list(facts.get("skops_types") or [])
+        blocks.append(_heading("Types the skops file needs beyond skops' own trusted set"))
+        blocks.append(
+            _table(["type"], [[t] for t in types])
+            if types
+            else _empty("None: every object is of a type skops trusts itself.")
+        )
+    return blocks
 
 
 def _signature(signature: Mapping[str, Any] | None) -> list[Block]:

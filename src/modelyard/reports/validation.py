@@ -95,6 +95,7 @@ def validate_model(
     model_name: str,
     version: int | str,
     reference_data: pd.DataFrame | None = None,
+    reference_name: str | None = None,
     segment_by: Sequence[str] = (),
     fairness_attribute: str | None = None,
     threshold: float = 0.5,
@@ -115,6 +116,8 @@ def validate_model(
         version: shown in the header.
         reference_data: the training data; its scores are the baseline of the
             score PSI. Without it the stability section says so.
+        reference_name: where ``reference_data`` came from (e.g. "training
+            dataset loans-train/1"), shown with the PSI.
         segment_by: columns to break performance down by; numeric columns
             with many values are cut into quantile bands.
         fairness_attribute: the column to compare decisions across (need not
@@ -164,7 +167,7 @@ def validate_model(
             "ece": ece,
         },
         "score_histogram": score_histogram(y, scores),
-        "psi": _stability(predict_proba, reference_data, features, scores, metrics),
+        "psi": _stability(predict_proba, reference_data, reference_name, features, scores, metrics),
         "segments": segment_table(data, y, scores, segment_by),
         "fairness": _fairness(data, fairness_attribute, y, scores, threshold, metrics),
         "importance": feature_importance(
@@ -190,6 +193,7 @@ def validate_model(
 def _stability(
     predict_proba: Callable[[pd.DataFrame], np.ndarray],
     reference_data: pd.DataFrame | None,
+    reference_name: str | None,
     features: list[str],
     scores: np.ndarray,
     metrics: dict[str, float],
@@ -198,15 +202,27 @@ def _stability(
     if reference_data is None:
         return {
             "available": False,
-            "note": "No reference data was given, so score stability was not measured: "
-            "no reference (training) scores to compare with.",
+            "reference": None,
+            "note": "No training data is recorded for this version and none was given, so "
+            "score stability was not measured: no reference (training) scores to compare "
+            "with. Log the training dataset as an input of the training run, or pass "
+            "reference=... ('modelyard models validate REF --reference DATASET').",
         }
     reference = positive_scores(predict_proba(reference_data[features]), len(reference_data))
     table = psi_table(reference, scores, bins=PSI_BINS)
     psi = float(sum(row["contribution"] for row in table))
     metrics["psi_scores"] = psi
     metrics["n_reference_rows"] = float(len(reference_data))
-    return {"available": True, "psi": psi, "bins": table, "note": ""}
+    where = reference_name or "reference data"
+    return {
+        "available": True,
+        "psi": psi,
+        "bins": table,
+        "reference": where,
+        "rows_reference": len(reference_data),
+        "note": f"Scores of this data against the scores of the {where} "
+        f"({len(reference_data):,} rows).",
+    }
 
 
 def _fairness(
@@ -325,7 +341,7 @@ def _kpis(metrics: dict[str, float]) -> list[dict[str, Any]]:
         {
             "label": "PSI (scores)",
             "value": psi,
-            "hint": "train vs validation" if psi is not None else "no reference data",
+            "hint": "vs training scores" if psi is not None else "no training data recorded",
             "status": _status(psi, ok=lambda v: v < PSI_WATCH, warn=lambda v: v < PSI_ALERT),
             "digits": 4,
         },

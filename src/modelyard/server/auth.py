@@ -65,6 +65,9 @@ class Platform:
         oidc: OidcClient | None = None,
     ):
         self.yard = yard
+        # The platform server never loads a model in its own process (model_work runs in
+        # a worker): trusted code cannot run here, whoever registered or signed it off.
+        yard.models.code_out_of_process = True
         self.tokens = TokenService(yard.store, user="modelyard-server")
         self.oidc = oidc
         self.secure_cookies = secure_cookies
@@ -111,6 +114,7 @@ class Platform:
                 self._views.move_to_end(user)
                 return found
         view = self.yard.view_as(user)
+        view.models.code_out_of_process = True
         with self._lock:
             self._views[user] = view
             while len(self._views) > 256:

@@ -375,11 +375,22 @@ class VersionPublic(BaseModel):
     artifacts: list[VersionArtifactPublic]
     signature: dict[str, Any] | None
     manifest: dict[str, Any]
+    model_format: str = Field(
+        description="skops, lightgbm-text, xgboost-json, onnx (data) or pickle (trusted code)."
+    )
+    skops_types: list[str] = Field(
+        description="Types the skops file needs beyond skops' own set (checked on load)."
+    )
 
 
 def version_public(info: Any) -> dict[str, Any]:
+    from modelyard.registry.trusted_code import format_facts
+
     body = info.to_dict()
     body["id"] = info.id
+    facts = format_facts(info)
+    body["model_format"] = facts["model_format"]
+    body["skops_types"] = facts["skops_types"]
     body["artifacts"] = [
         {
             "name": a.name,

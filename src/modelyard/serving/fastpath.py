@@ -472,6 +472,35 @@ def compile_fast_scorer(
     classes: list[Any] | None,
     task: str,
     domain: Mapping[str, frozenset[str] | None] | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> tuple[Any, str]:
+    """(scorer, reason): the fastest exact scorer for the model, else None and why not.
+
+    This module's LightGBM plan first (it also decodes inputs for the prediction log),
+    then the general pipeline compiler of :mod:`modelyard.serving.compiled`.
+
+    Args:
+        domain: Per string column, the values seen in training (None: any): the
+            LightGBM plan's category tables hold only these.
+        rules: The version's per-column training domain (``InputContract.rules``):
+            a compiled scorer leaves for the canonical path on any value outside it
+            (unseen category, null training never had, number outside its range),
+            so that value is flagged as the contract says.
+    """
+    fast, reason = _compile_lightgbm(native, signature, classes, task, domain)
+    if fast is not None:
+        return fast, reason
+    from modelyard.serving.compiled import compile_pipeline
+
+    return compile_pipeline(native, signature, task, classes, rules=rules)
+
+
+def _compile_lightgbm(
+    native: Any,
+    signature: Signature | None,
+    classes: list[Any] | None,
+    task: str,
+    domain: Mapping[str, frozenset[str] | None] | None = None,
 ) -> tuple[FastScorer | None, str]:
     """(scorer, reason): a FastScorer for a supported model, else None and why not.
 

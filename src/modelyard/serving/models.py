@@ -127,10 +127,11 @@ class ServedVersion:
         contract flags it (one vectorised comparison per request).
         """
         self._bounds = None
-        if self.fast is None or self.contract is None:
-            return
+        positions = getattr(self.fast, "positions", None)
+        if positions is None or self.contract is None:
+            return  # a compiled scorer checks the training ranges itself (see its encode)
         where, low, high = [], [], []
-        for name, j in self.fast.positions().items():
+        for name, j in positions().items():
             rule = self.contract.rules.get(name)
             if rule is None or (rule.minimum is None and rule.maximum is None):
                 continue
@@ -279,7 +280,12 @@ class ServedVersion:
             )
             matrix = self.fast.encode(payload)
             got = self.fast.predict(matrix) if matrix is not None else None
-            if got is None or got.shape != expected.shape or not np.array_equal(got, expected):
+            matches = getattr(self.fast, "matches", None)  # compiled scorers with a tolerance
+            if (
+                got is None
+                or got.shape != expected.shape
+                or not (matches(got, expected) if matches else np.array_equal(got, expected))
+            ):
                 diff = (
                     float(np.max(np.abs(got - expected)))
                     if got is not None and got.shape == expected.shape
@@ -393,6 +399,8 @@ def _concat_frames(items: Sequence[Prepared]) -> pd.DataFrame:
 
 SERVING_ARTIFACT = "serving-lightgbm"
 """Name under which the verified compiled form is attached to a version."""
+COMPILE_REPORT = "serving-compile-report"
+"""Name under which the compile report (scorer, reason, parity rows) is attached."""
 
 
 def load_version(
@@ -416,6 +424,11 @@ def load_version(
     name, version, digest = yard.models.resolve_digest(ref)
     vref = f"{name}/{version}"
     info = yard.models.get(vref)
+    # Trusted code (a pickle) is served by its registrant only until it has its sign-offs,
+    # also from a stored compiled form: that rule is about who vouched, not about bytes.
+    require = getattr(yard.models, "require_loadable", None)
+    if require is not None:
+        require(info)
     manifest = ModelManifest.from_dict(info.manifest)
 
     def native() -> LoadedModel:
@@ -432,6 +445,7 @@ def load_version(
             loaded.classes,
             loaded.task,
             domain_categories(loaded.contract),
+            loaded.contract.rules if loaded.contract is not None else None,
         )
         served = ServedVersion(name, version, digest, manifest, native=loaded, fast=fast)
         if fast is None:
@@ -439,10 +453,11 @@ def load_version(
             served.onnx = _compiled_onnx(yard, vref)
         example = yard.models.input_example(vref)
         verified = served.warm(example, config.warm_rows)
-        if served.fast is not None and verified:
+        if isinstance(served.fast, FastScorer) and verified:
             _store_compiled(yard, vref, digest, served.fast, verified)
         elif served.fast is None and served.onnx is None and fast is not None:
             served.onnx = _compiled_onnx(yard, vref)
+        store_compile_report(yard, vref, digest, served, reason, verified)
     else:
         # Warm without reading the example: no pickle is hashed, no Parquet reader is opened.
         served.warm_synthetic()
@@ -535,6 +550,31 @@ def _store_compiled(
             exc,
             extra={"model": vref},
         )
+
+
+def store_compile_report(
+    yard: Yard, vref: str, digest: str, served: ServedVersion, reason: str, verified: int
+) -> None:
+    """Attach the compile report (scorer, why not compiled, parity rows) to the version.
+
+    Written when it changes, so a restart does not add an audit event per start.
+    Best effort, like the compiled form: serving does not depend on it.
+    """
+    from modelyard.errors import ModelyardError
+    from modelyard.serving.compiled.report import compile_report, write_report
+
+    report = compile_report(served, digest, reason, verified)
+    try:
+        current = yard.models.get(vref).artifact(COMPILE_REPORT)
+        if current is not None and current.details == report["summary"]:
+            return
+        with tempfile.TemporaryDirectory(prefix="modelyard-compile-") as tmp:
+            directory = Path(tmp) / "report"
+            write_report(directory, report)
+            stored = yard.artifacts.put_dir(directory)
+        yard.models.attach(vref, COMPILE_REPORT, stored, kind="report", details=report["summary"])
+    except (ModelyardError, OSError) as exc:
+        logger.info("compile report of %s not stored: %s", vref, exc, extra={"model": vref})
 
 
 def _compiled_onnx(yard: Yard, vref: str) -> OnnxPredictor | None:

@@ -143,10 +143,14 @@ class Site:
     server: PlatformServer
 
     def local(self, user: str) -> Any:
+        """The store opened directly (not through the server), acting with ``user``'s token."""
         import modelyard
 
         return modelyard.connect(
-            self.store_url, artifact_root=self.artifact_root, user=user, home=str(self.root)
+            self.store_url,
+            artifact_root=self.artifact_root,
+            home=str(self.root),
+            token=self.tokens[user],
         )
 
     def client(self, user: str | None = None) -> httpx.Client:
@@ -164,14 +168,10 @@ class Site:
 
 def make_site(root: Path) -> Site:
     """A SQLite store with one user per role and a token each, and a server on it."""
-    import modelyard
+    from modelyard.testing.identity import govern
 
     store_url = f"sqlite:///{root / 'yard.db'}"
     artifact_root = str(root / "artifacts")
-    admin = modelyard.connect(store_url, artifact_root=artifact_root, user="root", home=str(root))
-    for name, roles in USERS.items():
-        admin.users.add(name, roles)
-    tokens = {n: admin.tokens.create(n, name="test", expires_in="1d").secret for n in USERS}
-    admin.close()
+    tokens = govern(store_url, USERS, artifact_root=artifact_root, home=str(root))
     server = PlatformServer(store_url, artifact_root, home=root / "server").start()
     return Site(server.url, root, store_url, artifact_root, tokens, server)

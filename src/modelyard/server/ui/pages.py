@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.registry import listing
+from modelyard.registry.trusted_code import format_facts
 from modelyard.server.auth import SESSION_COOKIE, Ctx, check_csrf, platform, ui_context
 from modelyard.server.routes.models import attached_file
 from modelyard.server.ui import charts, monitoring
@@ -209,6 +210,7 @@ def _version_view(request: Request, ctx: Ctx, name: str, version: int, **extra: 
         can_alias=ctx.actor.can("alias.set"),
         files=[a for a in info.artifacts if a.kind != "compiled"],
         compiled=info.artifact("onnx"),
+        fmt=format_facts(info),
         **extra,
     )
 

@@ -1,0 +1,181 @@
+"""A compiled pipeline as a serving scorer: JSON columns -> model matrix -> outputs.
+
+Same contract as :class:`modelyard.serving.fastpath.FastScorer`: :meth:`encode`
+returns the model matrix for a request, or None whenever the canonical path must
+decide (a value of the wrong type, a null in a non-nullable column, a category
+outside the signature's allowed set, an input the native model would refuse), so
+the fast path never accepts what the canonical path would reject.
+
+Given the version's training domain (``rules``, per column), :meth:`encode` also
+returns None for a value outside it — an unseen category, a null where training
+had none, a number outside the training range — so such a value is never scored
+here without the warning (or rejection) the version's ``InputContract`` gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelyard.serving.compiled.estimators import Estimator
+from modelyard.serving.compiled.preprocess import Preprocessor
+from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
+
+if TYPE_CHECKING:
+    from modelyard.flavors.signature import Signature
+
+__all__ = ["CompiledScorer"]
+
+FLOAT_BOUND = 1e308
+_INT_LIMIT = 2**53
+_NONE = type(None)
+_NUMBERS = frozenset({int, float})
+
+
+class CompiledScorer:
+    """Decoder-side preprocessing plus a compiled estimator.
+
+    Attributes:
+        kind: The estimator's scorer name (``"forest-compiled"``, ...).
+        tolerance: Largest absolute difference to the native outputs accepted
+            (0.0: bit-identical).
+        report: What was compiled, shown in the version's compile report.
+    """
+
+    def __init__(
+        self,
+        signature: Signature,
+        pre: Preprocessor,
+        estimator: Estimator,
+        report: dict[str, Any],
+        rules: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.kind = estimator.kind
+        self.tolerance = estimator.tolerance
+        self.width = pre.width
+        self.report = report
+        self._pre = pre
+        self._estimator = estimator
+        self._names = [s.name for s in signature.inputs]
+        self._name_set = frozenset(self._names)
+        self._specs = [
+            _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
+        ]
+
+    def encode(self, payload: Payload) -> np.ndarray | None:
+        """The model matrix for ``payload``, or None when the canonical path must decide."""
+        columns = self._columns(payload)
+        if columns is None:
+            return None
+        values: dict[str, Any] = {}
+        for name, numeric, integer, nullable, allowed, low, high in self._specs:
+            column = columns[name]
+            if isinstance(column, np.ndarray):
+                column = column.tolist()
+            kinds = set(map(type, column))
+            if nullable and not integer:
+                # A null integer becomes pandas.NA on the canonical path, which the native
+                # pipeline may refuse: that path decides (and names the problem).
+                kinds.discard(_NONE)
+            if numeric:
+                if not kinds <= _NUMBERS:
+                    return None
+                with_nulls = nullable and not integer and None in column
+                array = np.array(
+                    [np.nan if v is None else v for v in column] if with_nulls else column,
+                    dtype=np.float64,
+                )
+                finite = array[~np.isnan(array)] if with_nulls else array
+                if finite.size:
+                    top = np.abs(finite).max()
+                    if top > FLOAT_BOUND or ((integer or int in kinds) and top >= _INT_LIMIT):
+                        return None
+                    if integer and not np.array_equal(finite, np.floor(finite)):
+                        return None
+                    if (low is not None and finite.min() < low) or (
+                        high is not None and finite.max() > high
+                    ):
+                        return None  # outside the training range: the contract flags it
+                values[name] = array
+            else:
+                if kinds and kinds != {str}:
+                    return None
+                if allowed is not None and not allowed.issuperset(
+                    v for v in column if v is not None
+                ):
+                    return None
+                values[name] = column
+        matrix = self._pre.transform(values, payload.n)
+        if matrix is None or (self._estimator.rejects_nan and np.isnan(matrix).any()):
+            return None
+        return matrix
+
+    def _columns(self, payload: Payload) -> dict[str, Any] | None:
+        if payload.kind == RECORDS:
+            records = payload.data
+            count = len(self._names)
+            if any(len(r) != count for r in records):
+                return None
+            try:
+                return {name: [r[name] for r in records] for name in self._names}
+            except (KeyError, TypeError):
+                return None
+        if payload.kind == ROWS:
+            names = payload.names or []
+            if len(names) != len(self._names) or set(names) != self._name_set:
+                return None
+            return {name: [row[i] for row in payload.data] for i, name in enumerate(names)}
+        if payload.kind == COLUMNS:
+            data = payload.data
+            if len(data) != len(self._names) or set(data) != self._name_set:
+                return None
+            return data
+        return None
+
+    def matches(self, got: np.ndarray | None, expected: np.ndarray) -> bool:
+        """Whether ``got`` equals the native ``expected`` within this scorer's tolerance.
+
+        0.0: bit-identical. Otherwise relative to the magnitude (a regressor's values
+        may be large): ``|got - expected| <= tolerance * max(1, |expected|)``.
+        """
+        if got is None or got.shape != expected.shape:
+            return False
+        if self.tolerance == 0.0:
+            return bool(np.array_equal(got, expected))
+        scale = np.maximum(1.0, np.abs(expected))
+        return bool((np.abs(got - expected) <= self.tolerance * scale).all())
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, classes) for a classifier, values (n,) for a regressor."""
+        return self._estimator.predict(matrix)
+
+    def decode(self, matrix: np.ndarray) -> dict[str, Any]:
+        """No input column is recovered from the matrix; the prediction log reads the request."""
+        return {}
+
+
+def _spec(
+    spec: Any, rule: Any, with_domain: bool
+) -> tuple[str, bool, bool, bool, frozenset[str] | None, float | None, float | None]:
+    """(name, numeric, integer, nulls taken, categories taken, low, high) for one column.
+
+    With the version's domain (``with_domain``), only values inside it are taken:
+    nulls only where training had them, categories only those seen, numbers only
+    inside the training range. Without it, the signature's own limits.
+    """
+    allowed = frozenset(spec.categories) if spec.categories is not None else None
+    nullable = bool(spec.nullable)
+    low = high = None
+    if with_domain:
+        if rule is None:
+            nullable = False
+        else:
+            nullable = nullable and bool(rule.nullable)
+            if rule.categories is not None:
+                seen = frozenset(rule.categories)
+                allowed = seen if allowed is None else allowed & seen
+            low, high = rule.minimum, rule.maximum
+    numeric = spec.type in ("float", "integer")
+    return spec.name, numeric, spec.type == "integer", nullable, allowed, low, high

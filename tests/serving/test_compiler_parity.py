@@ -1,0 +1,434 @@
+"""Compiled pipelines give the native pipeline's answers on 10,000 random rows per shape.
+
+Trees (LightGBM, XGBoost, RandomForest, ExtraTrees, GradientBoosting,
+HistGradientBoosting) must be bit-identical; linear models within
+``LINEAR_TOLERANCE`` (the native pipeline multiplies a sparse one-hot matrix, a
+different summation order). Rows come from the out-of-time generator's months
+after the regime change — categories and ranges training never saw — with nulls
+and unseen strings injected where the pipeline handles them. The expected
+answers come from the canonical path: the signature's enforcement, a frame,
+the native ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    KBinsDiscretizer,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
+
+from modelyard.data.out_of_time import (
+    CATEGORICAL,
+    FEATURES,
+    NUMERIC,
+    TARGET,
+    generate_out_of_time,
+    split_at_change,
+)
+from modelyard.flavors.signature import Signature
+from modelyard.serving.compiled import LINEAR_TOLERANCE, compile_pipeline
+from modelyard.serving.inputs import Payload
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "realistic"))
+import realistic_pipelines
+
+ROWS = 10_000
+TRAIN_ROWS = 4_000
+
+
+def _ct(*parts: tuple[str, Any, Any]) -> ColumnTransformer:
+    return ColumnTransformer(list(parts))
+
+
+def imputer_onehot_hgb() -> Pipeline:
+    encode = _ct(
+        ("num", SimpleImputer(strategy="mean"), list(NUMERIC)),
+        (
+            "cat",
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist", min_frequency=40, sparse_output=False
+                ),
+            ),
+            list(CATEGORICAL),
+        ),
+    )
+    model = HistGradientBoostingClassifier(max_iter=60, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def onehot_lightgbm() -> Pipeline:
+    from lightgbm import LGBMClassifier
+
+    encode = _ct(
+        ("num", "passthrough", list(NUMERIC)),
+        ("cat", OneHotEncoder(handle_unknown="ignore", drop="if_binary"), list(CATEGORICAL)),
+    )
+    model = LGBMClassifier(n_estimators=60, num_leaves=15, n_jobs=1, verbose=-1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def scaler_forest() -> Pipeline:
+    encode = _ct(
+        (
+            "num",
+            make_pipeline(SimpleImputer(strategy="constant", fill_value=0.0), RobustScaler()),
+            list(NUMERIC),
+        ),
+        (
+            "cat",
+            OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
+            ),
+            list(CATEGORICAL),
+        ),
+    )
+    model = RandomForestClassifier(n_estimators=40, max_depth=10, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def extra_trees() -> Pipeline:
+    encode = _ct(
+        (
+            "num",
+            make_pipeline(SimpleImputer(strategy="median"), MinMaxScaler(clip=True)),
+            list(NUMERIC),
+        ),
+        (
+            "cat",
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="missing"),
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=5,
+                    drop="first",
+                    sparse_output=False,
+                ),
+            ),
+            list(CATEGORICAL),
+        ),
+    )
+    model = ExtraTreesClassifier(n_estimators=40, min_samples_leaf=3, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def gradient_boosting() -> Pipeline:
+    encode = _ct(
+        (
+            "num",
+            make_pipeline(SimpleImputer(strategy="most_frequent"), StandardScaler()),
+            list(NUMERIC),
+        ),
+        (
+            "cat",
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+            ),
+            list(CATEGORICAL),
+        ),
+    )
+    model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def forest_regressor() -> Pipeline:
+    """A regressor: the income from the other numbers (a scaler/imputer variant)."""
+    encode = _ct(
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), list(NUMERIC)),
+        ("cat", "drop", list(CATEGORICAL)),
+    )
+    return Pipeline(
+        [("encode", encode), ("model", RandomForestRegressor(n_estimators=20, max_depth=8))]
+    )
+
+
+def ridge_regressor() -> Pipeline:
+    encode = _ct(
+        ("num", make_pipeline(SimpleImputer(), MinMaxScaler()), list(NUMERIC)),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
+    )
+    return Pipeline([("encode", encode), ("model", Ridge(alpha=1.0))])
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    build: Callable[[], Pipeline]
+    scorer: str
+    numeric_nulls: bool  # the pipeline imputes (or the model routes) numeric nulls
+    categorical_nulls: bool
+    regression: bool = False
+
+
+SHAPES = {
+    "onehot_logistic": Shape(realistic_pipelines.onehot_logistic, "linear-compiled", True, True),
+    "imputer_onehot_hgb": Shape(imputer_onehot_hgb, "hgb-compiled", True, True),
+    "onehot_lightgbm": Shape(onehot_lightgbm, "lightgbm-compiled", True, True),
+    "ordinal_lightgbm": Shape(
+        realistic_pipelines.ordinal_lightgbm, "lightgbm-compiled", True, True
+    ),
+    "scaler_forest": Shape(scaler_forest, "forest-compiled", True, True),
+    "extra_trees": Shape(extra_trees, "forest-compiled", True, True),
+    "gradient_boosting": Shape(gradient_boosting, "gbdt-compiled", True, True),
+    "ordinal_xgboost": Shape(realistic_pipelines.ordinal_xgboost, "xgboost-compiled", True, True),
+    "forest_regressor": Shape(forest_regressor, "forest-compiled", True, True, regression=True),
+    "ridge_regressor": Shape(ridge_regressor, "linear-compiled", True, True, regression=True),
+}
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, rows): early months to fit on; 10,000 late-month rows with nulls and unseen."""
+    early, late = split_at_change(generate_out_of_time(TRAIN_ROWS + ROWS + 2_000, seed=23))
+    train = early.head(TRAIN_ROWS).reset_index(drop=True)
+    rows = pd.concat([late, early.iloc[TRAIN_ROWS:]]).head(ROWS).reset_index(drop=True)
+    assert len(rows) == ROWS
+    return train, rows
+
+
+def _signature(train: pd.DataFrame) -> Signature:
+    """The training signature with every column nullable and strings of any value allowed."""
+    inferred = Signature.infer(train[list(FEATURES)])
+    specs = [
+        dataclasses.replace(s, nullable=True, categories=None)
+        if s.type in ("string", "category")
+        else dataclasses.replace(s, nullable=True)
+        for s in inferred.inputs
+    ]
+    return Signature(tuple(specs), inferred.outputs)
+
+
+def _with_gaps(rows: pd.DataFrame, shape: Shape, seed: int) -> list[dict[str, Any]]:
+    """Records with ~3% nulls per column (where handled) and ~3% unseen strings."""
+    rng = np.random.default_rng(seed)
+    numbers = {n for n in CATEGORICAL if pd.api.types.is_numeric_dtype(rows[n])}
+    integers = {n for n in FEATURES if pd.api.types.is_integer_dtype(rows[n])}
+    records = rows[list(FEATURES)].astype(object).where(rows[list(FEATURES)].notna(), None)
+    out = records.to_dict(orient="records")
+    for record in out:
+        for name in FEATURES:
+            value = record[name]
+            if isinstance(value, np.generic):
+                record[name] = value.item()
+            draw = rng.random()
+            categorical = name in CATEGORICAL
+            # Null integers are left out: the canonical path makes them pandas.NA, which the
+            # native pipelines refuse (so the compiled path sends them that way too).
+            nullable = name not in integers and (
+                shape.categorical_nulls if categorical else shape.numeric_nulls
+            )
+            if draw < 0.03 and nullable:
+                record[name] = None
+            elif categorical and draw < 0.06:
+                unseen = int(rng.integers(5))
+                # An integer-coded category (branch_code) gets a number it never saw.
+                record[name] = 90_000 + unseen if name in numbers else f"unseen-{unseen}"
+    return out
+
+
+def _native(pipeline: Pipeline, signature: Signature, payload: Payload, shape: Shape) -> Any:
+    frame = pd.DataFrame(signature.enforce_columns(payload.as_columns()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "unknown categories ... encoded as all zeros"
+        if shape.regression:
+            return np.asarray(pipeline.predict(frame), dtype=np.float64)
+        return pipeline.predict_proba(frame)
+
+
+@pytest.mark.parametrize("shape_name", list(SHAPES))
+def test_compiled_answers_equal_the_native_pipeline(
+    shape_name: str, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    shape = SHAPES[shape_name]
+    train, rows = data
+    x = train[list(FEATURES)]
+    y = train["income"] if shape.regression else train[TARGET]
+    pipeline = shape.build().fit(x, y)
+    signature = _signature(train)
+    scorer, reason = compile_pipeline(
+        pipeline, signature, "regression" if shape.regression else "classification"
+    )
+    assert scorer is not None, reason
+    assert scorer.kind == shape.scorer
+
+    payload = Payload.from_records(_with_gaps(rows, shape, seed=len(shape_name)))
+    matrix = scorer.encode(payload)
+    assert matrix is not None, "the compiled path refused valid rows"
+    got = scorer.predict(matrix)
+    expected = _native(pipeline, signature, payload, shape)
+    assert got.shape == expected.shape
+    if scorer.tolerance == 0.0:
+        mismatched = (
+            int((got != expected).any(axis=-1).sum())
+            if got.ndim > 1
+            else int((got != expected).sum())
+        )
+        assert mismatched == 0, f"{mismatched} rows differ (max {np.abs(got - expected).max()})"
+    else:
+        assert scorer.tolerance == LINEAR_TOLERANCE
+        relative = np.abs(got - expected) / np.maximum(1.0, np.abs(expected))
+        assert relative.max() <= scorer.tolerance
+    assert scorer.matches(got, expected)
+
+    # One row at a time (the 1-row request path) gives the same answers.
+    for i in range(0, ROWS, ROWS // 50):
+        one = Payload.from_records([payload.data[i]])
+        single = scorer.predict(scorer.encode(one))
+        if scorer.tolerance == 0.0:
+            assert np.array_equal(single[0], _native(pipeline, signature, one, shape)[0])
+        else:
+            assert scorer.matches(single[:1], expected[i : i + 1])
+
+
+def test_an_unsupported_step_is_not_compiled_and_says_why(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    train, _ = data
+    encode = _ct(
+        (
+            "num",
+            make_pipeline(SimpleImputer(), KBinsDiscretizer(n_bins=4, strategy="uniform")),
+            ["income", "loan_amount"],
+        ),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
+    )
+    pipeline = Pipeline([("encode", encode), ("model", RandomForestClassifier(n_estimators=3))])
+    pipeline.fit(train[list(FEATURES)], train[TARGET])
+    scorer, reason = compile_pipeline(pipeline, _signature(train), "classification")
+    assert scorer is None
+    assert reason == "KBinsDiscretizer in transformer 'num' has no compiled form"
+
+
+def test_an_encoder_that_raises_on_unseen_values_leaves_them_to_the_canonical_path(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    train, _ = data
+    encode = _ct(
+        ("num", SimpleImputer(), list(NUMERIC)),
+        ("cat", OrdinalEncoder(), list(CATEGORICAL)),  # handle_unknown="error"
+    )
+    pipeline = Pipeline([("encode", encode), ("model", RandomForestClassifier(n_estimators=3))])
+    pipeline.fit(train[list(FEATURES)], train[TARGET])
+    scorer, reason = compile_pipeline(pipeline, _signature(train), "classification")
+    assert scorer is not None, reason
+    first = train[list(FEATURES)].iloc[0]
+    record = {
+        k: None if pd.isna(v) else getattr(v, "item", lambda v=v: v)() for k, v in first.items()
+    }
+    assert scorer.encode(Payload.from_records([record])) is not None
+    assert scorer.encode(Payload.from_records([{**record, "channel": "never-seen"}])) is None
+    assert scorer.encode(Payload.from_records([{**record, "age": "old"}])) is None
+    assert scorer.encode(Payload.from_records([{**record, "age": True}])) is None
+    assert scorer.encode(Payload.from_records([{**record, "extra": 1}])) is None
+
+
+def test_the_served_app_picks_the_compiled_scorer_and_reports_it(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Real uvicorn: a forest is served compiled, a k-NN natively, both with a stored report."""
+    import httpx
+    from serving_support import open_yard, serving_config, start_server
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from modelyard.serving import create_app
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    forest = scaler_forest().fit(x, y)
+    knn = Pipeline(
+        [
+            ("encode", _ct(("num", SimpleImputer(), list(NUMERIC)))),
+            ("model", KNeighborsClassifier()),
+        ]
+    ).fit(x, y)
+    root = tmp_path / "yard"
+    root.mkdir()
+    with open_yard(root) as alice:
+        for name, model in (("forest", forest), ("knn", knn)):
+            alice.models.create(name, risk_tier=3)
+            alice.models.register(name, model, example=x.head(500))
+            alice.models.set_alias(name, "champion", 1)
+    yard = open_yard(root)
+    server = start_server(
+        create_app(["forest@champion", "knn@champion"], yard=yard, config=serving_config())
+    )
+    try:
+        scorers = {}
+        for name in ("forest", "knn"):
+            meta = httpx.get(f"{server.url}/v2/models/{name}", timeout=120).json()
+            scorers[name] = meta["parameters"]["scorer"]
+        assert scorers == {"forest": "forest-compiled", "knn": "native"}
+
+        # Rows of the training domain (the signature's allowed categories) score exactly.
+        body = x.iloc[500:600]
+        response = httpx.post(
+            f"{server.url}/v1/models/forest/predict",
+            json={"records": json.loads(body.to_json(orient="records"))},
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        got = [p["score"] for p in response.json()["predictions"]]
+        assert got == forest.predict_proba(body)[:, 1].tolist()
+    finally:
+        server.stop()
+    with open_yard(root) as reader:
+        forest_report = reader.models.get("forest/1").artifact("serving-compile-report")
+        knn_report = reader.models.get("knn/1").artifact("serving-compile-report")
+    yard.close()
+    assert forest_report.details["scorer"] == "forest-compiled"
+    assert forest_report.details["verified_rows"] > 0
+    assert forest_report.details["tolerance"] == 0.0
+    assert knn_report.details == {
+        **knn_report.details,
+        "scorer": "native",
+        "compiled": False,
+        "reason": "KNeighborsClassifier has no compiled form",
+    }
+
+
+def test_the_batch_engine_uses_the_same_compiled_form(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    from serving_support import open_yard
+
+    from modelyard.batch.scoring import ScoringModel
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    pipeline = gradient_boosting().fit(x, y)
+    with open_yard(tmp_path) as yard:
+        yard.models.create("gbdt", risk_tier=3)
+        yard.models.register("gbdt", pipeline, example=x.head(500))
+        model_dir = yard.models.local_path("gbdt/1")
+        model = ScoringModel.load(model_dir)
+        assert model.form == "gbdt-compiled"
+        frame = x.iloc[1_000:3_000].reset_index(drop=True)
+        assert np.array_equal(model.predict(frame), pipeline.predict_proba(frame))
+        assert ScoringModel.load(model_dir, form="native").form == "native"
