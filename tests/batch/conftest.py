@@ -31,7 +31,12 @@ def fitted():
 
 @pytest.fixture
 def by(tmp_path: Path, fitted):
-    """A SQLite yard (home in tmp_path) with version 1 of model ``credit`` registered."""
+    """A SQLite yard (home in tmp_path) with version 1 of model ``credit`` registered.
+
+    Version 1 rejects unseen categories and nulls (an explicit input policy): these
+    tests exercise the rejects file. The default — out-of-domain values scored and
+    counted as warnings — is tested in test_batch_scoring and tests/realistic.
+    """
     import modelyard
 
     yard = modelyard.connect(
@@ -41,7 +46,9 @@ def by(tmp_path: Path, fitted):
         home=str(tmp_path / "home"),
     )
     model, X = fitted
-    yard.models.register(MODEL, model, example=X)
+    yard.models.register(
+        MODEL, model, example=X, input_policy={"unseen": "reject", "nulls": "reject"}
+    )
     yield yard
     yard.close()
 

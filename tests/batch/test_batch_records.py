@@ -156,14 +156,17 @@ def test_cli_score_status_list(tmp_path: Path, fitted, loans, capsys, monkeypatc
         "1",
     )
     assert code == 0, err
-    assert "2,999 rows scored, 1 rejected" in out and "rejects" in out
+    # The unseen region is scored (the model takes it) and counted, not rejected.
+    assert "3,000 rows scored, 0 rejected" in out
+    assert "scored with warnings" in out and "1  region: unseen_category" in out
     assert "scoring credit/1" in err  # the progress bar draws on stderr
     job_id = out.split()[1]
     code, out, _ = _cli(capsys, "batch", "status", job_id[:8], "--json")
     data = json.loads(out)
-    assert code == 0 and data["id"] == job_id and data["rows_rejected"] == 1
+    assert code == 0 and data["id"] == job_id and data["rows_rejected"] == 0
+    assert data["warnings"]["region: unseen_category"] == 1
     code, out, _ = _cli(capsys, "batch", "status", job_id)
-    assert code == 0 and "FINISHED" in out and "2,999" in out
+    assert code == 0 and "FINISHED" in out and "3,000" in out
     code, out, _ = _cli(capsys, "batch", "list", "--json")
     assert code == 0 and [j["id"] for j in json.loads(out)] == [job_id]
     code, out, _ = _cli(capsys, "batch", "list")

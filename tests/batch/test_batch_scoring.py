@@ -8,7 +8,7 @@ import pytest
 from batch_helpers import ID, MODEL
 
 from modelyard.batch import ScoringModel, ScoringSpec, score_batch
-from modelyard.batch.scoring import REASON, check_schema
+from modelyard.batch.scoring import REASON, BatchChecks, check_schema
 from modelyard.demo.credit_models import split_xy
 from modelyard.errors import InvalidInput
 
@@ -76,6 +76,49 @@ def test_bad_rows_are_rejected_with_reasons(model, spec, fitted, loans) -> None:
     good = frame.drop(index=[3, 5, 7, 9, 13])
     X = split_xy(good)[0].astype({"age": "int64"})
     assert np.array_equal(out.column("score").to_numpy(), fitted[0].predict_proba(X)[:, 1])
+
+
+def test_default_contract_scores_out_of_domain_values_and_counts_them(
+    by, spec, fitted, loans
+) -> None:
+    """Without a policy, only rows that truly cannot be scored are rejected."""
+    model, X = fitted
+    version = by.models.register(MODEL, model, example=X)  # probed: LightGBM takes both
+    scoring = ScoringModel.load(by.models.local_path(version.ref))
+    frame = loans.head(1_000).copy()
+    frame["income"] = frame["income"].astype("float64")
+    frame.loc[3, "income"] = np.nan
+    frame.loc[5, "region"] = "Atlantis"
+    frame.loc[7, "region"] = None
+    frame["age"] = frame["age"].astype("float64")
+    frame.loc[9, "age"] = 36.5  # not an integer: the hard contract
+    frame.loc[13, "home_ownership"] = "CASTLE"
+    frame.loc[13, "term"] = None
+    frame.loc[15, "loan_amount"] = 1e9  # far above anything seen in training
+    checks = BatchChecks()
+    out, rejects = score_batch(
+        scoring, pa.Table.from_pandas(frame, preserve_index=False), spec, checks
+    )
+    assert rejects.column(REASON).to_pylist() == ["age: wrong type: expected integer (got 36.5)"]
+    assert checks.rejects == {"age: wrong type: expected integer": 1}
+    good = frame.drop(index=[9])
+    outside = {}
+    for column in X.select_dtypes("number").columns:
+        values = good[column]
+        n = int(((values < X[column].min()) | (values > X[column].max())).sum())
+        if n:
+            outside[f"{column}: out_of_range"] = n
+    assert outside["loan_amount: out_of_range"] >= 1
+    assert checks.warnings == {
+        "income: null": 1,
+        "region: unseen_category": 1,
+        "region: null": 1,
+        "home_ownership: unseen_category": 1,
+        "term: null": 1,
+        **outside,
+    }
+    expected = model.predict_proba(split_xy(good)[0])[:, 1]
+    np.testing.assert_allclose(out.column("score").to_numpy(), expected, rtol=0, atol=1e-12)
 
 
 def test_text_columns_are_parsed_per_row(model, spec, loans) -> None:

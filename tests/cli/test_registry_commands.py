@@ -79,3 +79,20 @@ def test_users_and_audit_verify(cli, tmp_path: Path) -> None:
     store.dispose()
     broken = cli("audit", "verify", user="root")
     assert broken.code == 6 and "event 1" in broken.err
+
+
+def test_register_with_an_input_policy(cli, tmp_path: Path) -> None:
+    pkl, example = _model_files(tmp_path)
+    reg = cli(
+        "models", "register", "credit-risk", str(pkl), "--example", str(example),
+        "--unseen", "reject", "--json",
+    )  # fmt: skip
+    assert reg.code == 0, reg.err
+    manifest = reg.json()["manifest"]
+    assert manifest["policy"]["unseen"] == "reject" and manifest["probe"]["columns"]
+    assert manifest["domain"]["source"] == "example"
+    bad = cli(
+        "models", "register", "credit-risk", str(pkl), "--example", str(example),
+        "--nulls", "drop",
+    )  # fmt: skip
+    assert bad.code == 2 and "'nulls' policy must be one of" in bad.err

@@ -101,7 +101,14 @@ def test_predict_enforces_the_signature_unless_told_not_to(tmp_path, lgbm_pipeli
     bad = X.head(3).drop(columns=["income"]).assign(region="Atlantis")
     with pytest.raises(InvalidInput) as info:
         loaded.predict_proba(bad)
-    assert {d["column"] for d in info.value.details} == {"income", "region"}
+    # A missing column is a hard problem; the unseen region is not (the pipeline scores it).
+    assert {d["column"] for d in info.value.details} == {"income"}
+    unseen = X.head(3).assign(region="Atlantis")
+    _, warnings = loaded.check(unseen)
+    assert [(w["column"], w["kind"], w["value"]) for w in warnings] == [
+        ("region", "unseen_category", "Atlantis")
+    ]
+    assert loaded.predict_proba(unseen).shape == (3, 2)
     # validate=False hands the frame to the pipeline untouched.
     assert loaded.predict(X.head(3), validate=False).shape == (3,)
 

@@ -103,6 +103,7 @@ def log_table(
         "_entity": pa.array(
             frame["application_id"].tolist() if entity else [None] * n, pa.string()
         ),
+        "_warnings": pa.nulls(n, pa.string()),
     }
     if warnings is not None:
         meta["_warnings"] = pa.array(warnings, pa.string())

@@ -158,7 +158,7 @@ def test_quality_faults_are_caught_in_a_run(myard) -> None:
     assert unseen.column == "loan_purpose" and unseen.severity == "error"
     assert "crypto_investment" in unseen.message
     assert new.drifted_features() == ["loan_purpose"]
-    # the unseen purpose is scored as the pipeline takes it (never refused), and measured
+    # the model scores the unseen purpose (flagged, not refused), so the batch is estimated
     assert new.estimated is not None and new.estimated["rows"] == 4_000
     assert new.score is not None and new.score.n_current == 4_000
     (purpose,) = [f for f in new.summaries["drift"]["features"] if f["feature"] == "loan_purpose"]

@@ -22,11 +22,23 @@ def test_signature_violation_is_422_naming_each_field_and_value(live, holdout) -
     body = response.json()
     assert body["error"] == "invalid_input" and body["request_id"]
     problems = {p["column"]: p for p in body["details"]}
-    assert problems["region"]["problem"] == "unseen categories"
-    assert problems["region"]["values"] == ["Atlantis"]
+    # The hard contract: a wrong type is refused, naming field and value.
     assert problems["age"]["values"] == ["forty"]
-    assert "null" in problems["income"]["problem"]
-    assert "region" in body["message"] and "'Atlantis'" in body["message"]
+    assert "age" in body["message"] and "'forty'" in body["message"]
+    # The soft domain: the unseen region is not a problem (the pipeline scores it).
+    assert "region" not in problems
+    unseen = {**records(holdout.head(1))[0], "region": "Atlantis"}
+    response = _predict(live, {"records": [unseen]})
+    assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == [
+        {
+            "column": "region",
+            "kind": "unseen_category",
+            "value": "Atlantis",
+            "rows": [0],
+            "count": 1,
+        }
+    ]
     missing = dict(row)
     del missing["term"]
     missing["colour"] = "red"

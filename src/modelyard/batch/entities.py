@@ -59,6 +59,26 @@ class BatchJobInfo:
         return float(value) if value is not None else None
 
     @property
+    def warnings(self) -> dict[str, int]:
+        """Scored rows with an out-of-domain value, per ``"column: kind"``."""
+        return dict(self.params.get("warnings") or {})
+
+    @property
+    def rejects_by_reason(self) -> dict[str, int]:
+        """Rejected rows per ``"column: problem"`` (a row with two problems counts twice)."""
+        return dict(self.params.get("rejects_by_reason") or {})
+
+    @property
+    def reject_rate(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+    @property
+    def rejects_exceeded(self) -> bool:
+        """More rows rejected than the job's ``max_reject_rate`` allows."""
+        limit = self.params.get("max_reject_rate")
+        return limit is not None and self.reject_rate > float(limit)
+
+    @property
     def rejects_uri(self) -> str:
         return f"{self.output_uri.rstrip('/')}/_rejects"
 
@@ -74,6 +94,10 @@ class BatchJobInfo:
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "rows_rejected": self.rows_rejected,
+            "reject_rate": round(self.reject_rate, 6),
+            "rejects_exceeded": self.rejects_exceeded,
+            "rejects_by_reason": self.rejects_by_reason,
+            "warnings": self.warnings,
             "rows_per_s": self.rows_per_s,
             "duration_s": self.duration_s,
             "params": self.params,

@@ -128,7 +128,13 @@ class Part:
 
 @dataclass(frozen=True)
 class PartResult:
-    """What scoring one part produced; written as the part's completion marker."""
+    """What scoring one part produced; written as the part's completion marker.
+
+    ``warnings`` counts scored rows with an out-of-domain value per
+    ``"column: kind"``; ``reject_reasons`` counts rejected rows per
+    ``"column: problem"``. Both travel as one JSON string, ``checks``, so that
+    engines that ship results as typed rows (Dask, Spark) carry them unchanged.
+    """
 
     index: int
     rows_in: int
@@ -139,6 +145,8 @@ class PartResult:
     rejects: str | None = None
     peak_rss_mb: float | None = None
     cpu_seconds: float | None = None
+    warnings: Mapping[str, int] = field(default_factory=dict)
+    reject_reasons: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,10 +159,17 @@ class PartResult:
             "rejects": self.rejects,
             "peak_rss_mb": self.peak_rss_mb,
             "cpu_seconds": self.cpu_seconds,
+            "checks": json.dumps(
+                {"warnings": dict(self.warnings), "rejects": dict(self.reject_reasons)},
+                sort_keys=True,
+            ),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PartResult:
+        checks = data.get("checks") or {}
+        if isinstance(checks, str):
+            checks = json.loads(checks)
         return cls(
             index=int(data["index"]),
             rows_in=int(data["rows_in"]),
@@ -165,6 +180,8 @@ class PartResult:
             rejects=data.get("rejects"),
             peak_rss_mb=data.get("peak_rss_mb"),
             cpu_seconds=data.get("cpu_seconds"),
+            warnings=dict(checks.get("warnings") or {}),
+            reject_reasons=dict(checks.get("rejects") or {}),
         )
 
 

@@ -27,6 +27,7 @@ from modelyard.batch._fs import OutputDir
 from modelyard.batch.defaults import DEFAULT_BATCH_ROWS
 from modelyard.batch.job import InputFile, InputListing, Part, PartResult
 from modelyard.batch.scoring import (
+    BatchChecks,
     ScoringModel,
     ScoringSpec,
     output_schema,
@@ -189,13 +190,14 @@ def score_part(
     name = out.part_name(part.index, width)
     rejects_name = out.rejects_name(part.index, width)
     rows_in = rows_out = rows_rejected = 0
+    checks = BatchChecks()
     rejects_temp = None
     rejects_writer: pq.ParquetWriter | None = None
     with out.open_temp(name) as (temp, fh):
         writer = pq.ParquetWriter(fh, output_schema(model, work.scoring, work.input_schema))
         try:
             for table in tables:
-                scored, rejected = score_batch(model, table, work.scoring)
+                scored, rejected = score_batch(model, table, work.scoring, checks)
                 rows_in += table.num_rows
                 rows_out += scored.num_rows
                 if scored.num_rows:
@@ -227,6 +229,8 @@ def score_part(
         rejects=rejects_name if rejects_temp is not None else None,
         peak_rss_mb=peak_rss_mb(),
         cpu_seconds=round(_cpu_seconds() - cpu_started, 3),
+        warnings=checks.warnings,
+        reject_reasons=checks.rejects,
     )
     out.write_marker(out.marker_name(part.index, width), result.to_dict())
     return result

@@ -7,13 +7,18 @@ Checks happen at two levels, with the same words serving uses:
   signature's type (text in a numeric Parquet column, numbers in a string
   column), stops the job with one :class:`~modelyard.errors.InvalidInput`
   listing every problem, and nothing is written.
-* **Rows** (inside :func:`score_batch`), vectorised with Arrow: a null in a
-  non-nullable column, a category unseen in training, or a value of the wrong
+* **Rows** (inside :func:`score_batch`), vectorised with Arrow, with the same
+  rules as serving (:mod:`modelyard.flavors.contract`). A value of the wrong
   type (a fractional number in an integer column; in CSV, text that does not
-  parse as the column's type). Such rows are not scored: they go to the
-  rejects table with a ``_reason`` naming each column, problem and value.
-  The signature's own ``enforce`` then runs on the rows that passed, and
-  remains the authority: a row it still refuses is isolated and rejected too.
+  parse as the column's type) — and an out-of-domain value the version cannot
+  score (its policy or its registration probe says ``reject``) — is a row that
+  truly cannot be scored: it goes to the rejects table with a ``_reason``
+  naming each column, problem and value. Out-of-domain values the version
+  scores (a category unseen in training, a null in a column that had none, a
+  number outside the training range) are scored and *counted* as warnings
+  (:class:`BatchChecks`, summed into the job's summary). The contract's own
+  check then runs on the rows that passed, and remains the authority: a row
+  it still refuses is isolated and rejected too.
 
 Scoring prefers, in order: the compiled ONNX form when the version has one
 whose parity check passed; for a scikit-learn pipeline ending in LightGBM,
@@ -40,10 +45,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.flavors import LoadedModel, Signature
+    from modelyard.flavors._enforce import ColumnRule
+    from modelyard.flavors.contract import InputContract
     from modelyard.flavors.signature import ColumnSpec
 
 __all__ = [
     "REASON",
+    "BatchChecks",
     "ScoringModel",
     "ScoringSpec",
     "check_schema",
@@ -77,6 +85,33 @@ class ScoringSpec:
         return keep + [c for c in self.passthrough if c not in keep]
 
 
+class BatchChecks:
+    """Counts of one part (or job): rows flagged per ``"column: kind"``, rejected per reason.
+
+    A reason is ``"column: problem"`` (values left out, so that it groups); a
+    rejected row with two problems counts under both.
+    """
+
+    def __init__(self) -> None:
+        self.warnings: dict[str, int] = {}
+        self.rejects: dict[str, int] = {}
+
+    def warn(self, column: str, kind: str, rows: int) -> None:
+        if rows:
+            key = f"{column}: {kind}"
+            self.warnings[key] = self.warnings.get(key, 0) + rows
+
+    def reject(self, reason: str, rows: int) -> None:
+        if rows:
+            self.rejects[reason] = self.rejects.get(reason, 0) + rows
+
+    def add(self, warnings: dict[str, int], rejects: dict[str, int]) -> None:
+        for key, n in warnings.items():
+            self.warnings[key] = self.warnings.get(key, 0) + int(n)
+        for key, n in rejects.items():
+            self.rejects[key] = self.rejects.get(key, 0) + int(n)
+
+
 # ---------------------------------------------------------------- the model
 
 
@@ -90,6 +125,8 @@ class ScoringModel:
         form: ``"onnx"``, a compiled scorer's kind (``"forest-compiled"``, ...; see
             :mod:`modelyard.serving.compiled`), ``"lightgbm-booster"`` or ``"native"``
             — what actually predicts.
+        contract: The version's input contract (domain, probe, policy): what is
+            scored with a warning and what is rejected.
     """
 
     def __init__(
@@ -99,8 +136,12 @@ class ScoringModel:
         classes: list[Any] | None,
         form: str,
         predict: Callable[[pd.DataFrame], np.ndarray],
+        contract: InputContract | None = None,
     ) -> None:
+        from modelyard.flavors.contract import InputContract
+
         self.signature = signature
+        self.contract = contract if contract is not None else InputContract(signature)
         self.task = task
         self.classes = list(classes) if classes is not None else None
         self.form = form
@@ -149,6 +190,7 @@ class ScoringModel:
                 "version again with example=<training frame>"
             )
         classes = loaded.classes
+        contract = loaded.contract
         if loaded.task == "classification" and classes is None:
             proba = loaded.predict_proba(_example(model_dir, signature).head(1), validate=True)
             classes = list(range(proba.shape[1]))
@@ -169,9 +211,15 @@ class ScoringModel:
                         classes,
                         "onnx",
                         lambda f: onnx.predict_proba(f, validate=False),
+                        contract,
                     )
                 return cls(
-                    signature, loaded.task, None, "onnx", lambda f: onnx.predict(f, validate=False)
+                    signature,
+                    loaded.task,
+                    None,
+                    "onnx",
+                    lambda f: onnx.predict(f, validate=False),
+                    contract,
                 )
         if form == "onnx":
             raise InvalidInput(
@@ -182,20 +230,26 @@ class ScoringModel:
         if compiled is not None:
             kind, predict = compiled
             task_classes = classes if loaded.task == "classification" else None
-            return cls(signature, loaded.task, task_classes, kind, predict)
+            return cls(signature, loaded.task, task_classes, kind, predict, contract)
         if loaded.task != "classification":
             return cls(
-                signature, loaded.task, None, "native", lambda f: loaded.predict(f, validate=False)
+                signature,
+                loaded.task,
+                None,
+                "native",
+                lambda f: loaded.predict(f, validate=False),
+                contract,
             )
         fast = _booster_path(loaded, model_dir)
         if fast is not None:
-            return cls(signature, loaded.task, classes, "lightgbm-booster", fast)
+            return cls(signature, loaded.task, classes, "lightgbm-booster", fast, contract)
         return cls(
             signature,
             loaded.task,
             classes,
             "native",
             lambda f: loaded.predict_proba(f, validate=False),
+            contract,
         )
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
@@ -428,11 +482,23 @@ class _Problems:
         self.rows = rows
         self.bad = np.zeros(rows, dtype=bool)
         self.items: list[tuple[np.ndarray, str, str, pa.Array | None]] = []
+        self.flags: list[tuple[str, str, np.ndarray]] = []
 
     def add(self, mask: np.ndarray, column: str, problem: str, values: pa.Array | None) -> None:
         if mask.any():
             self.bad |= mask
             self.items.append((mask, column, problem, values))
+
+    def flag(self, mask: np.ndarray, column: str, kind: str) -> None:
+        """Out-of-domain values that are scored: counted (on the rows finally scored)."""
+        if mask.any():
+            self.flags.append((column, kind, mask))
+
+    def count(self, checks: BatchChecks, scored: np.ndarray) -> None:
+        for mask, column, problem, _ in self.items:
+            checks.reject(f"{column}: {problem}", int(mask.sum()))
+        for column, kind, mask in self.flags:
+            checks.warn(column, kind, int((mask & scored).sum()))
 
     def reasons(self) -> list[str]:
         """One reason per bad row, in row order: ``column: problem (got value)``, joined by '; '."""
@@ -502,22 +568,35 @@ def _parse_slowly(clean: pa.Array, ok: np.ndarray) -> tuple[pa.Array, np.ndarray
     return pa.array(values, type=pa.int64()), ok
 
 
-def _check_column(spec: ColumnSpec, array: pa.Array, problems: _Problems) -> pa.Array:
-    """Record the column's per-row problems; return the values to score with."""
+def _check_column(
+    spec: ColumnSpec, rule: ColumnRule, array: pa.Array, problems: _Problems
+) -> pa.Array:
+    """Record the column's per-row problems and flags; return the values to score with."""
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     nulls = np.ones(len(array), dtype=bool) if pa.types.is_null(array.type) else _nulls(array)
-    if not spec.nullable:
-        problems.add(nulls, spec.name, "null in a non-nullable column", None)
+    if not rule.nullable:
+        if rule.nulls == "score":
+            problems.flag(nulls, spec.name, "null")
+        else:
+            problems.add(nulls, spec.name, "null in a non-nullable column", None)
     kind, arrow_type = spec.type, array.type
     if pa.types.is_null(arrow_type):
         return array
     if _stringy(arrow_type) and kind not in ("string", "category"):
-        return _parse_text(spec, array, problems, nulls)
-    if kind in ("string", "category") and spec.categories is not None:
-        seen = _mask(pc.is_in(array, value_set=pa.array(spec.categories, pa.string())))
-        problems.add(~nulls & ~seen, spec.name, "unseen category", array)
-    elif kind == "integer" and not pa.types.is_integer(arrow_type):
+        parsed = _parse_text(spec, array, problems, nulls)
+        _flag_range(spec, rule, parsed, problems)
+        return parsed
+    if kind in ("string", "category"):
+        known = _known(spec, rule)
+        if known is not None:
+            seen = _mask(pc.is_in(array, value_set=pa.array(known, pa.string())))
+            if rule.unseen == "score":
+                problems.flag(~nulls & ~seen, spec.name, "unseen_category")
+            else:
+                problems.add(~nulls & ~seen, spec.name, "unseen category", array)
+        return array
+    if kind == "integer" and not pa.types.is_integer(arrow_type):
         floats = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
             bad = ~nulls & (
@@ -525,27 +604,55 @@ def _check_column(spec: ColumnSpec, array: pa.Array, problems: _Problems) -> pa.
             )
         problems.add(bad, spec.name, "wrong type: expected integer", array)
     elif kind == "float" and pa.types.is_decimal(arrow_type):
-        return array.cast(pa.float64())
+        array = array.cast(pa.float64())
+    _flag_range(spec, rule, array, problems)
     return array
+
+
+def _known(spec: ColumnSpec, rule: ColumnRule) -> list[str] | None:
+    """Values of a string/category column inside the domain (None: any)."""
+    if rule.categories is None:
+        return list(spec.categories) if spec.type == "category" and spec.categories else None
+    if spec.type == "category" and spec.categories is not None:
+        return [c for c in spec.categories if c in rule.categories]
+    return sorted(rule.categories)
+
+
+def _flag_range(spec: ColumnSpec, rule: ColumnRule, array: pa.Array, problems: _Problems) -> None:
+    """Flag numbers outside the training range (scored, never rejected)."""
+    if spec.type not in ("integer", "float") or (rule.minimum is None and rule.maximum is None):
+        return
+    if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        return
+    values = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        outside = np.zeros(len(values), dtype=bool)
+        if rule.minimum is not None:
+            outside |= values < rule.minimum
+        if rule.maximum is not None:
+            outside |= values > rule.maximum
+    problems.flag(outside, spec.name, "out_of_range")
 
 
 # ---------------------------------------------------------------- scoring
 
 
 def score_batch(
-    model: ScoringModel, table: pa.Table, spec: ScoringSpec
+    model: ScoringModel, table: pa.Table, spec: ScoringSpec, checks: BatchChecks | None = None
 ) -> tuple[pa.Table, pa.Table]:
     """Score one batch: (scored rows, rejected rows with ``_reason``).
 
     Pure: the same model, table and spec give the same two tables on any
-    engine. Every input row lands in exactly one of them.
+    engine. Every input row lands in exactly one of them. ``checks``, when
+    given, counts the flagged values of scored rows and the rejects by reason.
     """
     rows = table.num_rows
     problems = _Problems(rows)
     columns: dict[str, pa.Array] = {}
+    rules = model.contract.rules
     for column in model.signature.inputs:
         columns[column.name] = _check_column(
-            column, table.column(column.name).combine_chunks(), problems
+            column, rules[column.name], table.column(column.name).combine_chunks(), problems
         )
     reasons = problems.reasons() if problems.bad.any() else []
     good = ~problems.bad
@@ -562,6 +669,12 @@ def score_batch(
             good[good_rows[position]] = False
         problems.bad = ~good
         reasons = [merged[row] for row in np.flatnonzero(problems.bad).tolist()]
+        if checks is not None:
+            for text in refused.values():
+                for reason in text.split("; "):
+                    checks.reject(reason.split(" (got ", 1)[0], 1)
+    if checks is not None:
+        problems.count(checks, good)
     scored = table.filter(pa.array(good)) if not good.all() else table
     out = _output(model, spec, scored, frame)
     if reasons:
@@ -574,20 +687,24 @@ def score_batch(
 
 
 def _enforce(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
-    """The signature's own check; rows it refuses are isolated one by one (rare)."""
+    """The contract's own check; rows it refuses are isolated one by one (rare).
+
+    Its warnings are not counted here: the vectorised checks above counted them.
+    """
+    contract = model.contract
     try:
-        return model.signature.enforce(frame), {}
+        return contract.enforce(frame), {}
     except InvalidInput:
         pass
     refused: dict[int, str] = {}
     for position in range(len(frame)):
         try:
-            model.signature.enforce(frame.iloc[position : position + 1])
+            contract.enforce(frame.iloc[position : position + 1])
         except InvalidInput as exc:
             refused[position] = _reason_of(exc)
     keep = np.ones(len(frame), dtype=bool)
     keep[list(refused)] = False
-    return model.signature.enforce(frame[keep].reset_index(drop=True)), refused
+    return contract.enforce(frame[keep].reset_index(drop=True)), refused
 
 
 def _reason_of(exc: InvalidInput) -> str:

@@ -33,7 +33,11 @@ from modelyard._util.names import check_name
 from modelyard.artifacts import ArtifactStore
 from modelyard.batch._fs import OutputDir, normalise_url
 from modelyard.batch.bundle import ModelBundle, manifest_files
-from modelyard.batch.defaults import DEFAULT_BATCH_ROWS, DEFAULT_PART_ROWS
+from modelyard.batch.defaults import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_MAX_REJECT_RATE,
+    DEFAULT_PART_ROWS,
+)
 from modelyard.batch.engines import ENGINES, EngineStats, get_engine
 from modelyard.batch.entities import BatchJobInfo
 from modelyard.batch.job import (
@@ -50,7 +54,7 @@ from modelyard.batch.job import (
 )
 from modelyard.batch.parts import WorkSpec, csv_listing, peak_rss_mb
 from modelyard.batch.progress import Progress, make_progress
-from modelyard.batch.scoring import ScoringSpec, check_schema
+from modelyard.batch.scoring import BatchChecks, ScoringSpec, check_schema
 from modelyard.config import Settings
 from modelyard.data import DatasetService
 from modelyard.data.entities import DatasetVersionInfo
@@ -110,6 +114,7 @@ class BatchService:
         overwrite: bool = False,
         quiet: bool = False,
         progress: Progress | None = None,
+        max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     ) -> BatchJobInfo:
         """Score ``input`` with model ``ref`` into Parquet parts under ``output``.
 
@@ -137,9 +142,15 @@ class BatchService:
             overwrite: Replace another job's files in ``output``.
             quiet: No progress bar.
             progress: A progress reporter to use instead of the Rich bar.
+            max_reject_rate: Share of rows (0 to 1) that may be rejected; above it
+                the finished job's ``rejects_exceeded`` is True (the CLI exits
+                with ``EXIT_TOO_MANY_REJECTS``). Rows are rejected only when they
+                truly cannot be scored; out-of-domain values the version scores
+                are counted in ``warnings`` instead.
 
         Returns:
-            The job's record: FINISHED, with rows in/out/rejected.
+            The job's record: FINISHED, with rows in/out/rejected, rejects by
+            reason and warnings by column and kind.
 
         Raises:
             InvalidInput: A bad argument, or input that does not match the model's
@@ -147,6 +158,15 @@ class BatchService:
             Conflict: ``output`` holds another job, or the job runs elsewhere.
         """
         self._check_arguments(engine, batch_rows, part_rows, workers, form, id_column, passthrough)
+        if (
+            isinstance(max_reject_rate, bool)
+            or not isinstance(max_reject_rate, int | float)
+            or not 0 <= max_reject_rate <= 1
+        ):
+            raise InvalidInput(
+                f"The 'max_reject_rate' parameter must be a number from 0 to 1. "
+                f"Got {max_reject_rate!r}."
+            )
         if register_output_as is not None:
             check_name(register_output_as, "register_output_as")
         with self._store.read() as session:
@@ -193,6 +213,7 @@ class BatchService:
                 register_output_as=register_output_as,
                 input_dataset=input_dv or input_dataset,
                 progress=progress or make_progress(quiet),
+                max_reject_rate=float(max_reject_rate),
             )
         finally:
             out.unlock()
@@ -375,6 +396,7 @@ class BatchService:
         register_output_as: str | None,
         input_dataset: DatasetVersionInfo | str | None,
         progress: Progress,
+        max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     ) -> BatchJobInfo:
         job_id = spec.job_id
         todo = [p.index for p in spec.parts if p.index not in manifest.completed]
@@ -411,6 +433,7 @@ class BatchService:
             "parts_done_before": len(manifest.completed),
             "attempts": manifest.attempts,
             "scored_at": manifest.scored_at_ms,
+            "max_reject_rate": max_reject_rate,
             **{k: v for k, v in engine_options.items() if isinstance(v, str | int | float)},
         }
         manifest.status = "running"
@@ -577,13 +600,21 @@ class BatchService:
         rows_in = sum(r.rows_in for r in results)
         rows_out = sum(r.rows_out for r in results)
         rejected = sum(r.rows_rejected for r in results)
+        checks = BatchChecks()
+        for result in results:
+            checks.add(dict(result.warnings), dict(result.reject_reasons))
+        summary = {
+            "warnings": dict(sorted(checks.warnings.items())),
+            "rejects_by_reason": dict(sorted(checks.rejects.items(), key=lambda kv: -kv[1])),
+            "reject_rate": round(rejected / rows_in, 6) if rows_in else 0.0,
+        }
         with self._store.write() as session:
             row = session.get(BatchJob, job_id)
             if row is None:
                 raise NotFound(f"batch job {job_id} has no record")
             row.status = status
             row.rows_in, row.rows_out, row.rows_rejected = rows_in, rows_out, rejected
-            row.params = {**params, "parts_done": len(manifest.completed)}
+            row.params = {**params, **summary, "parts_done": len(manifest.completed)}
             row.error = error
             row.ended_at = now_ms()
             if dataset_id is not None:

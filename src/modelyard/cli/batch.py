@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from modelyard.batch.defaults import DEFAULT_BATCH_ROWS
+from modelyard.batch.defaults import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_MAX_REJECT_RATE,
+    EXIT_TOO_MANY_REJECTS,
+)
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
 from modelyard.errors import InvalidInput
@@ -67,9 +71,23 @@ def score(
         bool, typer.Option("--overwrite", help="Replace another job's output.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    max_reject_rate: Annotated[
+        float,
+        typer.Option(
+            "--max-reject-rate",
+            help="Share of rows (0-1) that may be rejected; above it the command exits "
+            f"with code {EXIT_TOO_MANY_REJECTS} (the scores are still written).",
+        ),
+    ] = DEFAULT_MAX_REJECT_RATE,
     as_json: JsonOption = False,
 ) -> None:
-    """Score a file set; the same command again resumes an interrupted job."""
+    """Score a file set; the same command again resumes an interrupted job.
+
+    Rows that cannot be scored (a wrong type; an out-of-domain value the version's
+    policy rejects) go to <output>/_rejects with a _reason; values outside the
+    training domain that the model scores are counted as warnings. Exit code
+    10 when rejects exceed --max-reject-rate.
+    """
     if not output:
         raise InvalidInput("--output is required: the folder to write the scores to")
     if input is None and input_dataset is None:
@@ -93,18 +111,38 @@ def score(
         engine_options=options,
         overwrite=overwrite,
         quiet=quiet or as_json,
+        max_reject_rate=max_reject_rate,
     )
     if as_json:
         out.print_json(job.to_dict())
-        return
+    else:
+        _print_summary(job)
+    if job.rejects_exceeded:
+        out.err_console.print(
+            f"[bold red]error:[/bold red] {job.rows_rejected:,} of {job.rows_in:,} rows "
+            f"rejected ({job.reject_rate:.2%}), more than --max-reject-rate "
+            f"{max_reject_rate:.2%}; see {job.rejects_uri}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_TOO_MANY_REJECTS)
+
+
+def _print_summary(job: Any) -> None:
     speed = f", {job.rows_per_s:,.0f} rows/s" if job.rows_per_s else ""
     out.console.print(
         f"job {job.id} {job.status}: {job.rows_out:,} rows scored, "
-        f"{job.rows_rejected:,} rejected{speed}\n"
+        f"{job.rows_rejected:,} rejected ({job.reject_rate:.2%}){speed}\n"
         f"  output  {job.output_uri}"
     )
     if job.rows_rejected:
         out.console.print(f"  rejects {job.rejects_uri}")
+        out.console.print("  rejects by reason:")
+        for reason, rows in job.rejects_by_reason.items():
+            out.console.print(f"    {rows:>10,}  {reason}", soft_wrap=True, markup=False)
+    if job.warnings:
+        out.console.print("  scored with warnings (values outside the training domain):")
+        for key, rows in job.warnings.items():
+            out.console.print(f"    {rows:>10,}  {key}", soft_wrap=True, markup=False)
     if job.output_dataset:
         out.console.print(f"  dataset {job.output_dataset}")
 

@@ -169,6 +169,17 @@ def register(
     ] = None,
     run: Annotated[str | None, typer.Option(help="The training run's id.")] = None,
     description: Annotated[str, typer.Option()] = "",
+    unseen: Annotated[
+        str | None,
+        typer.Option(
+            help="Categories not seen in training: score (with a warning) or reject. "
+            "Default: as the registration probe shows the model copes."
+        ),
+    ] = None,
+    nulls: Annotated[
+        str | None,
+        typer.Option(help="Nulls in columns that had none in training: score or reject."),
+    ] = None,
     trusted_code: Annotated[
         bool,
         typer.Option(
@@ -179,7 +190,11 @@ def register(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a model file as the next version of NAME (stored as data unless --trusted-code)."""
+    """Register a model file as the next version of NAME (stored as data unless --trusted-code).
+
+    The version's domain (categories, ranges, nulls) comes from the run's input
+    datasets when --run is given, else from --example.
+    """
     import pickle
 
     import pandas as pd
@@ -200,12 +215,14 @@ def register(
         model = pickle.loads(path.read_bytes())
     y = yard()
     run_id = y.runs.resolve_id(run) if run else None
+    policy = {k: v for k, v in (("unseen", unseen), ("nulls", nulls)) if v is not None}
     v = y.models.register(
         name,
         model,
         example=frame,
         run=run_id,
         description=description,
+        input_policy=policy or None,
         trusted_code=trusted_code,
     )
     if as_json:

@@ -166,10 +166,13 @@ class RemoteModels:
         signature: Any = None,
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
+        input_policy: Any = None,
         trusted_code: bool = False,
     ) -> ModelVersionInfo:
         """Package ``model`` locally, upload it, and register it as the next version of ``name``.
 
+        As locally, the domain stored with the version comes from the profiles of
+        the run's input datasets (read from the server), else from ``example``.
         Stored as data unless ``trusted_code=True`` (see ``ModelRegistry.register``).
         """
         from modelyard.flavors import save_model
@@ -196,6 +199,8 @@ class RemoteModels:
                 task=task,
                 signature=signature,
                 extra_requirements=extra_requirements,
+                input_policy=input_policy,
+                training_profiles=self._training_profiles(_run_id(run)),
                 trusted_code=trusted_code,
             )
             if example is not None:
@@ -209,6 +214,21 @@ class RemoteModels:
         return self.register_artifact(
             name, digest, run=run, metrics=metrics, description=description, tags=all_tags
         )
+
+    def _training_profiles(self, run_id: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+        """(ref, profile) of the run's input datasets that count as training data."""
+        if run_id is None:
+            return []
+        from modelyard.flavors.domain import training_profiles
+
+        run = _decode.run(self._http.get(f"/runs/{run_id}"))
+        found = []
+        for item in run.inputs:
+            info = _decode.dataset_version(
+                self._http.get(f"/datasets/{item.dataset}/versions/{item.version}")
+            )
+            found.append((info.ref, item.role, info.profile))
+        return training_profiles(found)
 
     def register_artifact(
         self,

@@ -1,9 +1,12 @@
 """The quickstart's batch step: score a one-million-loan portfolio with the champion.
 
 The portfolio is synthesised a quarter at a time into Parquet (the demo never
-holds it whole), with three faulty rows planted so the rejects file has
-something to show, then scored by the local engine — streaming, one worker
-per core, the ONNX form when the champion's parity check passed.
+holds it whole), with three rows outside the training domain planted (a new
+region, a missing income): a model that can score them scores them and the
+summary counts them as warnings; a version whose policy rejects them sends
+them to the rejects file with a reason. It is scored by the local engine —
+streaming, one worker per core, the ONNX form when the champion's parity
+check passed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def write_portfolio(folder: Path, rows: int, *, seed: int = 2027) -> list[Path]:
             min(size, rows - start), seed=seed + number, start_id=start, start_date="2026-10-01"
         )
         if number == 0 and len(chunk) >= 3:
-            # A region the model never saw, and a missing income: rejected, with reasons.
+            # A region the model never saw, and a missing income: flagged (or rejected).
             chunk.loc[[0, 1], "region"] = "Atlantis"
             chunk.loc[2, "income"] = float("nan")
         path = folder / f"portfolio-{number:02d}.parquet"
@@ -82,6 +85,9 @@ def run_batch_demo(
     )
     if reason is not None:
         console.print(f"  {job.rows_rejected} rows rejected to {rejects}, e.g. “{reason}”")
+    if job.warnings:
+        flagged = ", ".join(f"{key} × {n:,}" for key, n in job.warnings.items())
+        console.print(f"  scored with warnings (outside the training domain): {flagged}")
     console.print(f"  scores: {output}   (modelyard batch status {job.id[:12]})")
     return {
         "job_id": job.id,
@@ -89,6 +95,7 @@ def run_batch_demo(
         "rows": job.rows_in,
         "rows_scored": job.rows_out,
         "rows_rejected": job.rows_rejected,
+        "warnings": job.warnings,
         "rows_per_s": job.rows_per_s,
         "form": job.params.get("form"),
         "seconds": round(time.perf_counter() - started, 2),

@@ -7,9 +7,16 @@ Rules, per column of the signature:
 * a value of the wrong type is a problem naming the column and up to five
   offending values. Numbers that arrive as strings (``"12.5"``) are *not*
   parsed: a client that sends strings for numbers has a bug worth seeing;
-* a string outside a column's allowed categories is a problem naming the
-  values — an encoder would otherwise score it silently as "unknown";
-* a null in a column that had none in training is a problem with a row count.
+* out-of-domain values — a string outside the categories seen in training
+  (``unseen_category``), a null in a column that had none (``null``), a
+  number outside the training range (``out_of_range``) — are *soft*: each
+  column has a :class:`ColumnRule` whose action for unseen values and nulls is
+  ``"score"`` (the value passes, and an :class:`InputWarnings` entry names
+  column, kind, value and rows) or ``"reject"`` (a problem, as a wrong type
+  is). Out-of-range numbers are always scored and flagged. The rules come from
+  the version's domain, probe and policy (:mod:`modelyard.flavors.contract`);
+  a bare :class:`~modelyard.flavors.signature.Signature` uses the legacy rule
+  (its own categories and nullability, ``reject``).
 
 All problems are collected and raised together as one
 :class:`~modelyard.errors.InvalidInput`; its ``details`` is a list of
@@ -19,8 +26,9 @@ Safe coercions, applied silently because they cannot change a value:
 
 * integers in a float column become float64;
 * floats in an integer column become int64 when every value is whole
-  (``36.0 -> 36``; JSON Schema calls 36.0 an integer too); with nulls in a
-  nullable integer column they become pandas ``Int64``;
+  (``36.0 -> 36``; JSON Schema calls 36.0 an integer too); with accepted nulls
+  they stay float64 with NaN — what pandas made of the column in training had
+  it held nulls, and what models take (pandas ``Int64`` with ``NA`` is not);
 * an object column of numbers and nulls (decoded JSON) becomes float64;
 * an object column of ``True``/``False`` becomes bool (numbers 0/1 do not);
 * ISO 8601 date or date-time strings, ``datetime`` and ``date`` objects
@@ -28,8 +36,8 @@ Safe coercions, applied silently because they cannot change a value:
 * strings become ``Categorical`` with the training categories in a category
   column, and a categorical becomes plain strings in a string column.
 
-Out-of-range numbers are not problems: ``minimum``/``maximum`` are observed
-values, reported by monitoring as drift, never a reason to refuse a request.
+Out-of-range numbers are never problems: the training range is observed,
+reported as a warning and by monitoring as drift, never a reason to refuse.
 
 Cost: the plan (one check function per column) is built once per signature.
 A conforming frame is returned as is (no copy), so enforcing one row of 14
@@ -43,7 +51,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,22 +63,141 @@ if TYPE_CHECKING:
 
 Problems = list[dict[str, Any]]
 _MAX_VALUES = 5
+_MAX_ROWS = 100
 _get_column_array = getattr(pd.DataFrame, "_get_column_array", None)
+
+UNSEEN, OUT_OF_RANGE, NULL = "unseen_category", "out_of_range", "null"
+WARNING_KINDS = (UNSEEN, OUT_OF_RANGE, NULL)
+ACTIONS = ("score", "reject")
+
+
+class ColumnRule(NamedTuple):
+    """The soft checks of one column: its training domain and what to do outside it.
+
+    Attributes:
+        categories: Values seen in training (None: any string is in the domain).
+        minimum: Lowest number seen (None: no lower bound known).
+        maximum: Highest number seen.
+        nullable: Training held nulls, so a null is in the domain (no warning).
+        unseen: ``"score"`` or ``"reject"`` a value outside ``categories``.
+        nulls: ``"score"`` or ``"reject"`` a null outside the domain.
+    """
+
+    categories: frozenset[str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    unseen: str = "reject"
+    nulls: str = "reject"
+
+    @classmethod
+    def legacy(cls, spec: ColumnSpec) -> ColumnRule:
+        """The rule a bare signature implies: its categories and nullability are hard."""
+        return cls(
+            frozenset(spec.categories) if spec.categories is not None else None,
+            _number(spec.minimum),
+            _number(spec.maximum),
+            spec.nullable,
+        )
+
+
+class InputWarnings(list):  # type: ignore[type-arg]
+    """Out-of-domain values that were scored: ``{"column", "kind", "value", "rows", "count"}``.
+
+    One entry per distinct value (at most five per column and kind; ``rows`` lists
+    at most 100 row indices, ``count`` is every row with that value). ``totals``
+    counts every flagged row per ``(column, kind)``, shown or not, for metrics.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.totals: dict[tuple[str, str], int] = {}
+        self.rows_of: dict[tuple[str, str], np.ndarray] = {}
+
+    def flag(self, column: str, kind: str, values: np.ndarray, mask: np.ndarray) -> None:
+        """Record the rows of ``mask`` (values ``values[mask]``) as out of domain."""
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        self.totals[(column, kind)] = self.totals.get((column, kind), 0) + len(rows)
+        self.rows_of[(column, kind)] = rows
+        if kind == NULL:
+            self.append(_entry(column, kind, None, rows))
+            return
+        keys = [_jsonable(v) for v in _objects(values[rows]).tolist()]
+        for key in list(dict.fromkeys(keys))[:_MAX_VALUES]:
+            same = rows[[k == key for k in keys]]
+            self.append(_entry(column, kind, key, same))
+
+    def merge(self, other: InputWarnings, offset: int = 0) -> None:
+        """Add ``other``'s entries, their rows shifted by ``offset``."""
+        for entry in other:
+            moved = dict(entry)
+            moved["rows"] = [r + offset for r in entry["rows"]]
+            self.append(moved)
+        for key, n in other.totals.items():
+            self.totals[key] = self.totals.get(key, 0) + n
+        for key, rows in other.rows_of.items():
+            shifted = rows + offset
+            mine = self.rows_of.get(key)
+            self.rows_of[key] = shifted if mine is None else np.concatenate([mine, shifted])
+
+    def per_row(self, n: int) -> list[str | None]:
+        """For each of ``n`` rows, its flags as JSON (``[{"column", "kind"}]``), or None."""
+        import json
+
+        flags: list[list[dict[str, str]] | None] = [None] * n
+        for (column, kind), rows in self.rows_of.items():
+            for row in rows.tolist():
+                if row < n:
+                    found = flags[row]
+                    if found is None:
+                        found = flags[row] = []
+                    found.append({"column": column, "kind": kind})
+        return [None if f is None else json.dumps(f, separators=(",", ":")) for f in flags]
+
+
+def _entry(column: str, kind: str, value: Any, rows: np.ndarray) -> dict[str, Any]:
+    return {
+        "column": column,
+        "kind": kind,
+        "value": value,
+        "rows": rows[:_MAX_ROWS].tolist(),
+        "count": len(rows),
+    }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 class EnforcementPlan:
-    """The per-column checks of one signature, compiled once."""
+    """The per-column checks of one signature (and its soft rules), compiled once."""
 
-    def __init__(self, specs: Iterable[ColumnSpec]) -> None:
+    def __init__(
+        self, specs: Iterable[ColumnSpec], rules: Mapping[str, ColumnRule] | None = None
+    ) -> None:
         self.specs = tuple(specs)
         self.names = [s.name for s in self.specs]
         self._name_set = frozenset(self.names)
+        rules = rules or {}
         self._steps = [
-            (spec, _CHECKS[spec.type], frozenset(spec.categories) if spec.categories else None)
+            (spec, _CHECKS[spec.type], rules.get(spec.name) or ColumnRule.legacy(spec))
             for spec in self.specs
         ]
+        self.rules = {spec.name: rule for spec, _, rule in self._steps}
 
     def enforce_frame(self, frame: pd.DataFrame, allow_extra: bool) -> pd.DataFrame:
+        return self.check_frame(frame, allow_extra)[0]
+
+    def enforce_columns(self, columns: Mapping[str, Any], allow_extra: bool) -> dict[str, Any]:
+        return self.check_columns(columns, allow_extra)[0]
+
+    def check_frame(
+        self, frame: pd.DataFrame, allow_extra: bool
+    ) -> tuple[pd.DataFrame, InputWarnings]:
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInput(
                 f"model input must be a pandas DataFrame, not {type(frame).__name__}"
@@ -83,15 +210,16 @@ class EnforcementPlan:
         else:
             positions = self._match(columns, allow_extra, problems)
             same_layout = False
+        warnings = InputWarnings()
         arrays = []
         changed = []
-        for i, ((spec, check, allowed), position) in enumerate(
+        for i, ((spec, check, rule), position) in enumerate(
             zip(self._steps, positions, strict=True)
         ):
             if position is None:
                 continue
             values = column_array(frame, position)
-            out = check(spec, allowed, values, problems)
+            out = check(spec, rule, values, problems, warnings)
             if out is not values:
                 changed.append(i)
             arrays.append(out)
@@ -99,27 +227,30 @@ class EnforcementPlan:
             raise _error(problems)
         if same_layout:
             if not changed:
-                return frame
+                return frame, warnings
             if len(changed) == 1:
                 # Replacing one column of a shallow copy (~50 µs) beats building a frame (~90 µs).
                 out_frame = frame.copy(deep=False)
                 out_frame.isetitem(changed[0], arrays[changed[0]])
-                return out_frame
+                return out_frame, warnings
         # copy=False: unchanged columns share memory with the caller's frame, as the
         # frame returned unchanged does; enforce never writes into them.
         columns = dict(zip(self.names, arrays, strict=True))
-        return pd.DataFrame(columns, index=frame.index, copy=False)
+        return pd.DataFrame(columns, index=frame.index, copy=False), warnings
 
-    def enforce_columns(self, columns: Mapping[str, Any], allow_extra: bool) -> dict[str, Any]:
+    def check_columns(
+        self, columns: Mapping[str, Any], allow_extra: bool
+    ) -> tuple[dict[str, Any], InputWarnings]:
         if not isinstance(columns, Mapping):
             raise InvalidInput(f"model input must be a mapping of columns, not {type(columns)}")
         problems: Problems = []
+        warnings = InputWarnings()
         given = list(columns)
         if given != self.names:
             self._match(given, allow_extra, problems)
         out: dict[str, Any] = {}
         lengths = set()
-        for spec, check, allowed in self._steps:
+        for spec, check, rule in self._steps:
             if spec.name not in columns:
                 continue
             values = columns[spec.name]
@@ -131,12 +262,12 @@ class EnforcementPlan:
                     problems.append(_problem(spec.name, "expected a list of values", []))
                     continue
             lengths.add(len(values))
-            out[spec.name] = check(spec, allowed, values, problems)
+            out[spec.name] = check(spec, rule, values, problems, warnings)
         if len(lengths) > 1:
             problems.append(_problem("*", f"columns of different lengths {sorted(lengths)}", []))
         if problems:
             raise _error(problems)
-        return out
+        return out, warnings
 
     def _match(self, columns: list[Any], allow_extra: bool, problems: Problems) -> list[int | None]:
         """Positions of the signature's columns in ``columns``; records layout problems."""
@@ -227,6 +358,52 @@ def _null_problem(spec: ColumnSpec, count: int, problems: Problems) -> None:
     problems.append(_problem(spec.name, f"null in a non-nullable column ({rows})", [None]))
 
 
+def _nulls_found(
+    spec: ColumnSpec,
+    rule: ColumnRule,
+    mask: np.ndarray,
+    problems: Problems,
+    warnings: InputWarnings,
+) -> bool:
+    """Nulls at ``mask``: in the domain, flagged and scored, or a problem. True when accepted."""
+    if rule.nullable:
+        return True
+    if rule.nulls == "score":
+        warnings.flag(spec.name, NULL, mask, mask)
+        return True
+    _null_problem(spec, int(mask.sum()), problems)
+    return False
+
+
+def _range(
+    spec: ColumnSpec, rule: ColumnRule, numbers: np.ndarray, warnings: InputWarnings
+) -> None:
+    """Flag numbers outside the training range (never a problem).
+
+    One row (the common serving request) is compared as a scalar: a numpy
+    comparison and reduction cost microseconds each, per column.
+    """
+    low, high = rule.minimum, rule.maximum
+    if low is None and high is None:
+        return
+    if len(numbers) == 1:
+        value = numbers.item(0) if isinstance(numbers, np.ndarray) else numbers[0]
+        if (low is not None and value < low) or (high is not None and value > high):
+            warnings.flag(spec.name, OUT_OF_RANGE, numbers, np.ones(1, dtype=bool))
+        return
+    if not len(numbers):
+        return
+    # NaN compares False: a null is never out of range.
+    if low is not None and high is not None:
+        outside = (numbers < low) | (numbers > high)
+    elif low is not None:
+        outside = numbers < low
+    else:
+        outside = numbers > high
+    if outside.any():
+        warnings.flag(spec.name, OUT_OF_RANGE, numbers, outside)
+
+
 def _is_null(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -261,15 +438,20 @@ def _count_nulls(values: Any) -> int:
 
 # ---------------------------------------------------------------- checks per type
 # Each check returns the (possibly coerced) values, or the input object itself
-# when nothing changed, and appends its problems to ``problems``.
+# when nothing changed, and appends its problems to ``problems`` and its
+# out-of-domain values to ``warnings``.
 
 
-def _check_float(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -> Any:
+def _check_float(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
     kind = values.dtype.kind if isinstance(values, np.ndarray) else None
     if kind == "f":
         out = values
     elif kind in ("i", "u"):
-        return values.astype(np.float64)  # ints have no nulls
+        out = values.astype(np.float64)  # ints have no nulls
+        _range(spec, rule, out, warnings)
+        return out
     elif kind in ("M", "m"):
         _wrong_type(spec, _objects(values).tolist(), problems)
         return values
@@ -277,14 +459,27 @@ def _check_float(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -> A
         out = _numbers_from_objects(spec, values, problems, whole=False)
         if out is None:
             return values
-    if not spec.nullable and len(out) and np.isnan(out).any():
-        _null_problem(spec, int(np.isnan(out).sum()), problems)
+    if len(out) == 1:
+        if out.item(0) != out.item(0):  # NaN, without a numpy call per column
+            if not _nulls_found(spec, rule, np.ones(1, dtype=bool), problems, warnings):
+                return values
+        else:
+            _range(spec, rule, out, warnings)
+    elif len(out):
+        nan = np.isnan(out)
+        if nan.any() and not _nulls_found(spec, rule, nan, problems, warnings):
+            return values
+        _range(spec, rule, out, warnings)
     return out
 
 
-def _check_integer(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -> Any:
+def _check_integer(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
     kind = values.dtype.kind if isinstance(values, np.ndarray) else None
     if kind in ("i", "u"):
+        if rule.minimum is not None or rule.maximum is not None:
+            _range(spec, rule, values, warnings)
         return values
     if kind in ("M", "m"):
         _wrong_type(spec, _objects(values).tolist(), problems)
@@ -301,15 +496,15 @@ def _check_integer(spec: ColumnSpec, _: Any, values: Any, problems: Problems) ->
         if floats is None:
             return values
     nulls = np.isnan(floats)
-    if nulls.any():
-        if not spec.nullable:
-            _null_problem(spec, int(nulls.sum()), problems)
-            return values
-        return pd.array(floats, dtype="Int64")
     too_large = floats[np.abs(floats) >= 2.0**63]
     if len(too_large):
         _wrong_type(spec, too_large.tolist(), problems)
         return values
+    _range(spec, rule, floats, warnings)
+    if nulls.any():
+        if not _nulls_found(spec, rule, nulls, problems, warnings):
+            return values
+        return floats
     if kind == "f":
         return floats.astype(np.int64)
     # Exact conversion from the objects: going through float64 would round
@@ -345,7 +540,9 @@ def _numbers_from_objects(
         return None
 
 
-def _check_boolean(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -> Any:
+def _check_boolean(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
     if isinstance(values, np.ndarray) and values.dtype.kind == "b":
         return values
     objects = _objects(values)
@@ -354,23 +551,31 @@ def _check_boolean(spec: ColumnSpec, _: Any, values: Any, problems: Problems) ->
     if bad:
         _wrong_type(spec, bad, problems)
         return values
-    nulls = _count_nulls(objects) if any(_is_null(v) for v in distinct) else 0
-    if nulls:
-        if not spec.nullable:
-            _null_problem(spec, nulls, problems)
+    if any(_is_null(v) for v in distinct):
+        if not _nulls_found(spec, rule, np.asarray(pd.isna(objects)), problems, warnings):
             return values
         return pd.array(objects.tolist(), dtype="boolean")
     return objects.astype(bool)
 
 
 def _check_strings(
-    spec: ColumnSpec, allowed: frozenset[str] | None, objects: np.ndarray, problems: Problems
+    spec: ColumnSpec,
+    rule: ColumnRule,
+    objects: np.ndarray,
+    problems: Problems,
+    warnings: InputWarnings,
+    known: frozenset[str] | None = None,
 ) -> bool:
-    """Type, category and null checks shared by string and category columns."""
+    """Type, domain and null checks shared by string and category columns.
+
+    ``known``: for a category column, the values its categorical dtype can hold;
+    any other value is unseen too (it would be encoded as missing).
+    """
+    allowed = rule.categories
     bad, unseen, has_null = [], [], False
     for v in _distinct(objects):
         if isinstance(v, str):
-            if allowed is not None and v not in allowed:
+            if (allowed is not None and v not in allowed) or (known is not None and v not in known):
                 unseen.append(v)
         elif _is_null(v):
             has_null = True
@@ -381,34 +586,48 @@ def _check_strings(
         _wrong_type(spec, bad, problems)
         ok = False
     if unseen:
-        problems.append(_problem(spec.name, "unseen categories", _examples(sorted(unseen))))
-        ok = False
-    if has_null and not spec.nullable:
-        _null_problem(spec, _count_nulls(objects), problems)
+        if rule.unseen == "score":
+            mask = np.isin(objects, np.array(unseen, dtype=object))
+            warnings.flag(spec.name, UNSEEN, objects, mask)
+        else:
+            problems.append(_problem(spec.name, "unseen categories", _examples(sorted(unseen))))
+            ok = False
+    if has_null and not _nulls_found(spec, rule, np.asarray(pd.isna(objects)), problems, warnings):
         ok = False
     return ok
 
 
-def _check_string(spec: ColumnSpec, allowed: Any, values: Any, problems: Problems) -> Any:
+def _check_string(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
     objects = _objects(values)
-    if not _check_strings(spec, allowed, objects, problems):
+    if not _check_strings(spec, rule, objects, problems, warnings):
         return values
     return values if objects is values else objects
 
 
-def _check_category(spec: ColumnSpec, allowed: Any, values: Any, problems: Problems) -> Any:
-    if isinstance(values, pd.Categorical) and tuple(values.categories) == spec.categories:
-        nulls = int((values.codes < 0).sum())
-        if nulls and not spec.nullable:
-            _null_problem(spec, nulls, problems)
+def _check_category(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
+    if (
+        isinstance(values, pd.Categorical)
+        and tuple(values.categories) == spec.categories
+        and (rule.categories is None or rule.categories.issuperset(values.categories))
+    ):
+        codes = values.codes < 0
+        if codes.any():
+            _nulls_found(spec, rule, codes, problems, warnings)
         return values
     objects = _objects(values)
-    if not _check_strings(spec, allowed, objects, problems):
+    known = frozenset(spec.categories) if spec.categories is not None else None
+    if not _check_strings(spec, rule, objects, problems, warnings, known):
         return values
     return pd.Categorical(objects, categories=spec.categories)
 
 
-def _check_datetime(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -> Any:
+def _check_datetime(
+    spec: ColumnSpec, rule: ColumnRule, values: Any, problems: Problems, warnings: InputWarnings
+) -> Any:
     if values.dtype.kind == "M":
         out = values
     else:
@@ -426,9 +645,9 @@ def _check_datetime(spec: ColumnSpec, _: Any, values: Any, problems: Problems) -
         except (ValueError, TypeError, OverflowError):
             _wrong_type(spec, [v for v in _distinct(objects) if not _parses(v)], problems)
             return values
-    nulls = _count_nulls(out) if not spec.nullable else 0
-    if nulls:
-        _null_problem(spec, nulls, problems)
+    nat = np.isnat(out) if isinstance(out, np.ndarray) else np.asarray(pd.isna(out))
+    if nat.any() and not _nulls_found(spec, rule, nat, problems, warnings):
+        return values
     return out
 
 
@@ -440,7 +659,7 @@ def _parses(value: Any) -> bool:
     return True
 
 
-_CHECKS: dict[str, Callable[[ColumnSpec, Any, Any, Problems], Any]] = {
+_CHECKS: dict[str, Callable[[ColumnSpec, ColumnRule, Any, Problems, InputWarnings], Any]] = {
     "float": _check_float,
     "integer": _check_integer,
     "boolean": _check_boolean,

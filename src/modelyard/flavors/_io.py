@@ -17,7 +17,7 @@ predict on its own example — is refused before the rename.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +37,7 @@ from modelyard.flavors._base import (
     write_pickle,
 )
 from modelyard.flavors._files import staged_directory
+from modelyard.flavors.domain import Domain
 from modelyard.flavors.loaded import LoadedModel
 from modelyard.flavors.manifest import (
     TASKS,
@@ -46,6 +47,8 @@ from modelyard.flavors.manifest import (
     python_version,
     read_manifest,
 )
+from modelyard.flavors.policy import InputPolicy
+from modelyard.flavors.probe import Probe, probe_model
 from modelyard.flavors.signature import Signature
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,9 @@ def save_model(
     flavor: str | None = None,
     signature: Signature | None = None,
     extra_requirements: Sequence[str] = (),
+    domain: Domain | None = None,
+    input_policy: InputPolicy | Any = None,
+    training_profiles: Sequence[tuple[str, Mapping[str, Any]]] = (),
     trusted_code: bool = False,
 ) -> ModelManifest:
     """Save a model and its ``modelyard.json`` manifest into a new or empty directory.
@@ -81,10 +87,20 @@ def save_model(
         flavor: Override the flavor detected from the object's framework.
         signature: An explicit signature instead of inferring one.
         extra_requirements: Appended to the pinned framework requirements.
+        domain: What training held per column; by default built from
+            ``training_profiles``, else from ``example``.
+        input_policy: Explicit ``score``/``reject`` actions for out-of-domain
+            values (an :class:`InputPolicy` or its dict); the rest follows the probe.
+        training_profiles: ``(dataset ref, DatasetProfile dict)`` of the training
+            datasets (the registry passes the run's inputs): the domain's source.
         trusted_code: Pickle the model instead of storing it as data. Loading it
             then runs code, so only its registrant may load it until it has its
             sign-offs, and the platform server never does. Required for a
             ``python`` model (a class of your own), which has no data format.
+
+    With an example and a signature, the model is probed (see
+    :mod:`modelyard.flavors.probe`): per column, can it score an unseen value
+    and a null? Domain, probe and policy are written to the manifest.
 
     Returns:
         The manifest written.
@@ -104,6 +120,20 @@ def save_model(
         signature = _infer_signature(adapter, model, example, task, classes)
     elif signature is not None and not isinstance(signature, Signature):
         raise InvalidInput(f"signature must be a Signature, not {type(signature).__name__}")
+    policy = InputPolicy.from_dict(input_policy) if input_policy is not None else None
+    if policy is not None and signature is not None:
+        unknown = sorted(set(policy.columns) - set(signature.input_names))
+        if unknown:
+            raise InvalidInput(f"input_policy names columns the signature does not have: {unknown}")
+    probe: Probe | None = None
+    if signature is not None and domain is None:
+        fallback = Domain.from_frame(example, signature) if example is not None else None
+        if training_profiles:
+            domain = Domain.from_profiles(list(training_profiles), signature, fallback)
+        else:
+            domain = fallback
+    if signature is not None and example is not None:
+        probe = _probe(adapter, model, example, signature, task, classes, domain)
     framework = distributions(adapter.frameworks(model))
     with staged_directory(path, "a model") as staging:
         if trusted_code:
@@ -123,6 +153,9 @@ def save_model(
             files=sorted(files),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model_class="onnx.ModelProto" if adapter.name == "onnx" else class_path(model),
+            domain=domain if signature is not None else None,
+            probe=probe,
+            input_policy=policy,
             model_format=model_format,
             skops_types=types,
         )
@@ -212,6 +245,28 @@ def _infer_signature(
             )
         outputs.update({f"probability_{c}": proba[:, i] for i, c in enumerate(names)})
     return Signature(inputs.inputs, Signature.infer(pd.DataFrame(outputs)).inputs)
+
+
+def _probe(
+    adapter: Flavor,
+    model: Any,
+    example: pd.DataFrame,
+    signature: Signature,
+    task: str,
+    classes: list[Any] | None,
+    domain: Domain,
+) -> Probe | None:
+    names = signature.input_names
+    if any(name not in example.columns for name in names) or example.empty:
+        return None
+    native = adapter.in_memory(model, classes, signature)
+
+    def predict(frame: pd.DataFrame) -> Any:
+        if task == "classification":
+            return adapter.predict_proba(native, frame)
+        return adapter.predict(native, frame)
+
+    return probe_model(predict, example, signature, domain)
 
 
 def _log_version_drift(manifest: ModelManifest) -> None:

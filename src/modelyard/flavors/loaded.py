@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelyard.errors import InvalidInput
+from modelyard.flavors.contract import InputContract
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.flavors._base import Flavor
+    from modelyard.flavors._enforce import InputWarnings
     from modelyard.flavors.manifest import ModelManifest
 
 
@@ -31,6 +33,8 @@ class LoadedModel:
         classes: Class labels in ``predict_proba`` column order, or None.
         native: The underlying object (a Pipeline, LGBMClassifier, Booster,
             OnnxPredictor, or the user's class).
+        contract: The input checks (signature, training domain, probe, policy),
+            or None without a signature.
     """
 
     def __init__(self, manifest: ModelManifest, native: Any, flavor: Flavor) -> None:
@@ -41,6 +45,7 @@ class LoadedModel:
         self.task = manifest.task
         self.classes = manifest.classes
         self.flavor = manifest.flavor
+        self.contract = InputContract.from_manifest(manifest)
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.manifest.model_class} flavor={self.flavor} task={self.task}>"
@@ -48,11 +53,20 @@ class LoadedModel:
     def enforce(self, frame: pd.DataFrame, *, allow_extra: bool = False) -> pd.DataFrame:
         """Check and coerce ``frame`` against the signature (see ``Signature.enforce``).
 
-        Without a signature the frame is returned unchanged.
+        Without a signature the frame is returned unchanged. Out-of-domain values
+        the version scores pass (see :meth:`check` for the warnings).
         """
-        if self.signature is None:
+        if self.contract is None:
             return frame
-        return self.signature.enforce(frame, allow_extra=allow_extra)
+        return self.contract.enforce(frame, allow_extra=allow_extra)
+
+    def check(
+        self, frame: pd.DataFrame, *, allow_extra: bool = False
+    ) -> tuple[pd.DataFrame, InputWarnings | list[dict[str, Any]]]:
+        """(checked frame, warnings about out-of-domain values that will be scored)."""
+        if self.contract is None:
+            return frame, []
+        return self.contract.check(frame, allow_extra=allow_extra)
 
     def predict(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
         """Labels for a classifier, values for a regressor: a 1-D array, one per row.

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.flavors.domain import Domain
+from modelyard.flavors.policy import InputPolicy
+from modelyard.flavors.probe import Probe
 from modelyard.flavors.signature import Signature
 
 __all__ = [
@@ -54,9 +57,15 @@ class ModelManifest:
         files: The model's files, relative to its directory (the manifest excluded).
         created_at: ISO 8601 UTC time of saving.
         model_class: Dotted class of the saved object, e.g. ``"sklearn.pipeline.Pipeline"``.
+        domain: What training held per input column (soft; see ``flavors.domain``), or None.
+        probe: What the model scored at registration (see ``flavors.probe``), or None.
+        input_policy: Explicit score/reject actions (see ``flavors.policy``), or None.
         model_format: One of :data:`MODEL_FORMATS`; ``"pickle"`` means trusted code.
         skops_types: Types a ``skops`` file needs beyond skops' own trusted set
             (``skops.io.get_untrusted_types``), checked against the allow-list on load.
+
+    ``domain``, ``probe`` and ``input_policy`` are written only when set, so
+    manifests saved before they existed read and hash as before.
     """
 
     flavor: str
@@ -71,6 +80,9 @@ class ModelManifest:
     model_class: str
     model_format: str = ""
     skops_types: list[str] = field(default_factory=list)
+    domain: Domain | None = None
+    probe: Probe | None = None
+    input_policy: InputPolicy | None = None
 
     @property
     def trusted_code(self) -> bool:
@@ -99,6 +111,13 @@ class ModelManifest:
             "model_class": self.model_class,
             "model_format": self.model_format,
             "skops_types": list(self.skops_types),
+            **({"domain": self.domain.to_dict()} if self.domain is not None else {}),
+            **({"probe": self.probe.to_dict()} if self.probe is not None else {}),
+            **(
+                {"policy": self.input_policy.to_dict()}
+                if self.input_policy is not None and not self.input_policy.empty
+                else {}
+            ),
         }
 
     @classmethod
@@ -123,6 +142,9 @@ class ModelManifest:
                 model_class=data.get("model_class", ""),
                 model_format=model_format_of(data),
                 skops_types=list(data.get("skops_types") or []),
+                domain=Domain.from_dict(data["domain"]) if data.get("domain") else None,
+                probe=Probe.from_dict(data["probe"]) if data.get("probe") else None,
+                input_policy=InputPolicy.from_dict(data["policy"]) if data.get("policy") else None,
             )
         except (KeyError, TypeError) as exc:
             raise InvalidInput(f"invalid model manifest: missing or bad field {exc}") from exc

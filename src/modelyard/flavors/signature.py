@@ -10,12 +10,15 @@ traceback from deep inside a pipeline — or, worse, a silently wrong score.
 
 Column types are deliberately few: ``integer``, ``float``, ``boolean``,
 ``string``, ``category`` (a pandas ``Categorical``, which LightGBM uses for its
-native categorical splits) and ``datetime``. String and category columns with
-at most :data:`MAX_CATEGORIES` distinct values in the example record the
-allowed set; a value outside it is rejected, because an encoder would
-otherwise map it silently to "unknown". ``minimum`` and ``maximum`` are the
-observed range and are informative only: a value out of range is a drift
-signal for monitoring to report, not an invalid request.
+native categorical splits) and ``datetime``. Names and types are the hard
+contract. String and category columns with at most :data:`MAX_CATEGORIES`
+distinct values in the example also record the values seen, ``nullable``
+whether the example had nulls, ``minimum``/``maximum`` its range: that is the
+*example's* domain, soft. A saved model stores its training domain, probe and
+policy next to the signature (:mod:`modelyard.flavors.contract` decides what
+is scored with a warning and what is refused); a bare signature's own
+``enforce`` keeps the strict reading (values outside its categories and
+unexpected nulls refused), for models saved without them.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ class ColumnSpec:
     Attributes:
         name: Column name.
         type: One of :data:`COLUMN_TYPES`.
-        nullable: Whether nulls were seen in the example (and are therefore accepted).
-        categories: Allowed values of a string or category column, or None for any string.
+        nullable: Whether nulls were seen in the example (in the domain).
+        categories: Values of a string column seen in the example (the dtype's categories
+            of a category column), or None for any string.
         minimum: Observed minimum (numbers; ISO string for datetimes). Not enforced.
         maximum: Observed maximum. Not enforced.
     """

@@ -13,6 +13,13 @@ versions behind it::
     shadows:                         # optional: a copy of the traffic, answers only logged
       - {name: candidate, model: credit-risk/7, sample: 1.0}
     mlflow_output: probabilities     # or labels: what /invocations returns
+    input_policy:                    # optional: out-of-domain input, over each version's
+      unseen: score                  # score (with a warning) or reject (422)
+      nulls: reject
+      columns: {postcode: {unseen: reject}}
+
+A route may carry its own ``input_policy`` too (it wins over the endpoint's);
+see :mod:`modelyard.flavors.policy` for what the actions mean.
 
 A file may hold several endpoints as several YAML documents (``---``).
 Every problem is reported with the path of the field, for example
@@ -77,10 +84,32 @@ def _check_model_ref(value: str) -> str:
         raise ValueError(exc.message) from None
 
 
+Action = Literal["score", "reject"]
+
+
+class ColumnPolicySpec(_Strict):
+    unseen: Action | None = None
+    nulls: Action | None = None
+
+
+class InputPolicySpec(_Strict):
+    """Out-of-domain input: ``score`` (flagged with a warning) or ``reject`` (a 422)."""
+
+    unseen: Action | None = Field(default=None, description="Categories not seen in training.")
+    nulls: Action | None = Field(default=None, description="Nulls in columns that had none.")
+    columns: dict[str, ColumnPolicySpec] = Field(default_factory=dict)
+
+    def to_policy(self) -> Any:
+        from modelyard.flavors.policy import InputPolicy
+
+        return InputPolicy.from_dict(self.model_dump(mode="json", exclude_none=True))
+
+
 class RouteSpec(_Strict):
     name: str
     model: str = Field(description="A model reference: name@alias, name/3 or name@latest.")
     weight: float | None = Field(default=None, description="Percent of the traffic, 0 to 100.")
+    input_policy: InputPolicySpec | None = None
 
     _name = field_validator("name")(_check_route_name)
     _model = field_validator("model")(_check_model_ref)
@@ -137,6 +166,7 @@ class DeploymentSpec(_Strict):
     shadows: tuple[ShadowSpec, ...] = ()
     mlflow_output: Literal["probabilities", "labels"] = "probabilities"
     target: str = Field(default="local", description="Where it runs; informational here.")
+    input_policy: InputPolicySpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -179,6 +209,13 @@ class DeploymentSpec(_Strict):
 
     def weights(self) -> list[float]:
         return [100.0 if r.weight is None else float(r.weight) for r in self.routes]
+
+    def policy_for(self, route: RouteSpec | None) -> Any:
+        """The input policy of ``route`` (None: a shadow) over the endpoint's, or None."""
+        policy = self.input_policy.to_policy() if self.input_policy is not None else None
+        if route is not None and route.input_policy is not None:
+            return route.input_policy.to_policy().over(policy)
+        return policy
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -55,6 +55,67 @@ def _run_id_of(run: Any) -> str | None:
     return run_id
 
 
+def _training_profiles(
+    session: Session, run_id: str | None, datasets: Sequence[Any]
+) -> list[tuple[str, Mapping[str, Any], str | None]]:
+    """(ref, profile, digest of the stored copy) of the run's inputs and ``datasets``."""
+    from modelyard.flavors.domain import training_profiles
+    from modelyard.store.models import Dataset, RunInput
+
+    wanted: dict[int, str] = {}
+    if run_id is not None:
+        for dataset_version_id, role in session.execute(
+            select(RunInput.dataset_version_id, RunInput.role).where(RunInput.run_id == run_id)
+        ):
+            wanted[dataset_version_id] = role or ""
+    for item in datasets:
+        dataset_version_id = getattr(item, "id", None)
+        if isinstance(dataset_version_id, int):
+            wanted.setdefault(dataset_version_id, "training")
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(
+            DatasetVersion.id,
+            Dataset.name,
+            DatasetVersion.version,
+            DatasetVersion.profile,
+            DatasetVersion.data_digest,
+        )
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.id.in_(wanted))
+        .order_by(DatasetVersion.id)
+    ).all()
+    stored = {f"{name}/{version}": digest for _, name, version, _, digest in rows}
+    chosen = training_profiles(
+        [(f"{name}/{version}", wanted[dv_id], profile) for dv_id, name, version, profile, _ in rows]
+    )
+    return [(ref, profile, stored.get(ref)) for ref, profile in chosen]
+
+
+def _with_complete_categories(
+    artifacts: ArtifactStore,
+    profiles: list[tuple[str, Mapping[str, Any], str | None]],
+    columns: set[str],
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """Profiles whose truncated category lists are completed from the stored data."""
+    from modelyard.registry._categories import complete_categories, truncated_columns
+
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for ref, profile, digest in profiles:
+        truncated = truncated_columns(profile, columns)
+        if not truncated or digest is None:
+            out.append((ref, profile))
+            continue
+        full = complete_categories(artifacts, digest, truncated)
+        patched = {**profile, "columns": dict(profile["columns"])}
+        for name, values in full.items():
+            if values is not None:
+                patched["columns"][name] = {**profile["columns"][name], "categories": values}
+        out.append((ref, patched))
+    return out
+
+
 class ModelRegistry:
     """Models and their versions, over one metadata store and artifact store."""
 
@@ -293,6 +354,7 @@ class ModelRegistry:
         signature: Any = None,
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
+        input_policy: Any = None,
         trusted_code: bool = False,
     ) -> ModelVersionInfo:
         """Package ``model`` with its flavor and register it as the next version of ``name``.
@@ -303,6 +365,14 @@ class ModelRegistry:
         ``example`` (a frame of training inputs) gives the signature, and its
         first rows are kept for warm-up, parity checks and documentation.
         ``target`` names the label column, for validation and monitoring.
+
+        The *domain* stored with the version (categories, ranges, null rates seen
+        in training; see :mod:`modelyard.flavors.domain`) comes from the profiles
+        of the run's input datasets and ``datasets`` — whatever their role word,
+        evaluation splits aside — and from ``example`` only for columns no
+        training dataset has. ``input_policy`` (``{"unseen": "score"|"reject",
+        "nulls": ..., "columns": {...}}``) overrides what the registration probe
+        decided for out-of-domain values.
 
         The model is stored as data (skops, LightGBM text, XGBoost JSON, ONNX);
         ``trusted_code=True`` pickles it instead, for models that have no data
@@ -318,6 +388,13 @@ class ModelRegistry:
             actor.require("version.register", "register model versions")
             if run_id is not None and session.get(Run, run_id) is None:
                 raise NotFound(f"run {run_id!r} does not exist")
+            found = _training_profiles(session, run_id, datasets)
+        profiles: list[tuple[str, Mapping[str, Any]]] = []
+        if found:
+            wanted = set(example.columns) if example is not None else set()
+            if signature is not None:
+                wanted |= {c.name for c in signature.inputs}
+            profiles = _with_complete_categories(self._artifacts, found, wanted)
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             path = Path(tmp) / "model"
             manifest = save_model(
@@ -327,6 +404,8 @@ class ModelRegistry:
                 task=task,
                 signature=signature,
                 extra_requirements=extra_requirements,
+                training_profiles=profiles,
+                input_policy=input_policy,
                 trusted_code=trusted_code,
             )
             if example is not None:

@@ -19,14 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modelyard.flavors.domain import EVALUATION_ROLES
+
 if TYPE_CHECKING:
     from modelyard.registry.entities import ModelVersionInfo
 
 __all__ = ["HOLDOUT_ROLES", "TRAINING_ROLES", "TrainingData", "holdout_datasets", "training_data"]
 
 TRAINING_ROLES = ("training", "train")
-# The same words as flavors.domain.EVALUATION_ROLES (the training domain leaves them out).
-HOLDOUT_ROLES = ("holdout", "validation", "valid", "test", "testing", "eval", "evaluation", "oot")
+# The training domain (flavors.domain) leaves out the same words: one list for both.
+HOLDOUT_ROLES = EVALUATION_ROLES
 
 
 @dataclass(frozen=True)

@@ -772,4 +772,8 @@ def _describe(endpoint: Endpoint, full: bool = False) -> dict[str, Any]:
         out["spec"] = endpoint.spec.to_dict()
         if served is not None and served.signature is not None:
             out["signature"] = served.signature.to_dict()
+        if served is not None and served.contract is not None:
+            primary = endpoint.primary()
+            contract = served.contract_for(primary.policy, primary.policy_key)
+            out["input_policy"] = contract.describe() if contract is not None else None
     return out

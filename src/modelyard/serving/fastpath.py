@@ -15,16 +15,20 @@ pandas and input validation. This module "compiles" such a pipeline into:
 The answers are identical, not close: :class:`~modelyard.serving.models.ServedVersion`
 checks ``np.array_equal`` against the native pipeline on the version's input
 example before the fast path may serve, and falls back to the native model
-otherwise. Any value the plan is not sure of (a null, a bool, an unseen
-category, a missing or extra column) makes :meth:`FastScorer.encode` return
-None, and the request takes the canonical path (``Signature.enforce_columns``,
-which names every problem) instead.
+otherwise. Any value the plan is not sure of (a null, a bool, a category
+outside the training domain, a missing or extra column) makes
+:meth:`FastScorer.encode` return None, and the request takes the canonical
+path (the version's ``InputContract``, which names every problem and flags
+out-of-domain values it scores) instead. The fast path's category tables hold
+only the training domain's values, so an unseen value is never scored here
+without its warning; numbers outside the training range are sent the
+canonical way by :class:`~modelyard.serving.models.ServedVersion`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +257,10 @@ class FastScorer:
                 out[:, j] = array
         return out
 
+    def positions(self) -> dict[str, int]:
+        """Numeric signature column -> its column in the model matrix (used columns only)."""
+        return {name: j for name, kind, _, j in self._plan if kind != CAT and j >= 0}
+
     # -- persistence ----------------------------------------------------------
     def save(self, directory: Path, details: dict[str, Any]) -> None:
         """Write ``plan.json`` and ``model.txt`` (LightGBM's text model) into ``directory``."""
@@ -459,25 +467,47 @@ def _numbers(values: Any, kind: int) -> np.ndarray | None:
 
 
 def compile_fast_scorer(
-    native: Any, signature: Signature | None, classes: list[Any] | None, task: str
+    native: Any,
+    signature: Signature | None,
+    classes: list[Any] | None,
+    task: str,
+    domain: Mapping[str, frozenset[str] | None] | None = None,
+    rules: Mapping[str, Any] | None = None,
 ) -> tuple[Any, str]:
     """(scorer, reason): the fastest exact scorer for the model, else None and why not.
 
     This module's LightGBM plan first (it also decodes inputs for the prediction log),
     then the general pipeline compiler of :mod:`modelyard.serving.compiled`.
+
+    Args:
+        domain: Per string column, the values seen in training (None: any): the
+            LightGBM plan's category tables hold only these.
+        rules: The version's per-column training domain (``InputContract.rules``):
+            a compiled scorer leaves for the canonical path on any value outside it
+            (unseen category, null training never had, number outside its range),
+            so that value is flagged as the contract says.
     """
-    fast, reason = _compile_lightgbm(native, signature, classes, task)
+    fast, reason = _compile_lightgbm(native, signature, classes, task, domain)
     if fast is not None:
         return fast, reason
     from modelyard.serving.compiled import compile_pipeline
 
-    return compile_pipeline(native, signature, task, classes)
+    return compile_pipeline(native, signature, task, classes, rules=rules)
 
 
 def _compile_lightgbm(
-    native: Any, signature: Signature | None, classes: list[Any] | None, task: str
+    native: Any,
+    signature: Signature | None,
+    classes: list[Any] | None,
+    task: str,
+    domain: Mapping[str, frozenset[str] | None] | None = None,
 ) -> tuple[FastScorer | None, str]:
-    """(scorer, reason): a FastScorer for a supported model, else None and why not."""
+    """(scorer, reason): a FastScorer for a supported model, else None and why not.
+
+    Args:
+        domain: Per string column, the values seen in training (None: any); the
+            category tables hold only these. By default the signature's categories.
+    """
     if signature is None:
         return None, "the version has no signature"
     steps = _steps(native)
@@ -493,7 +523,7 @@ def _compile_lightgbm(
         classes is None or len(classes) != getattr(final, "n_classes_", -1)
     ):
         return None, "the classes of the version and of the model differ"
-    layout = _column_layout(pre[0] if pre else None, final, signature)
+    layout = _column_layout(pre[0] if pre else None, final, signature, domain or {})
     if isinstance(layout, str):
         return None, layout
     plan, width = layout
@@ -544,8 +574,20 @@ def _column_kind(signature: Signature, name: str) -> int | None:
     return {"float": FLOAT, "integer": INT}.get(spec.type)
 
 
+def _allowed(spec: Any, domain: Mapping[str, frozenset[str] | None]) -> list[str] | None:
+    """The values a category table may hold: the domain's, else the signature's."""
+    if spec.name in domain:
+        values = domain[spec.name]
+        if values is None:
+            return None
+        if spec.type == "category" and spec.categories is not None:
+            return [v for v in spec.categories if v in values]
+        return sorted(values)
+    return list(spec.categories) if spec.categories is not None else None
+
+
 def _column_layout(
-    transformer: Any, model: Any, signature: Signature
+    transformer: Any, model: Any, signature: Signature, domain: Mapping[str, Any]
 ) -> tuple[list[tuple[str, int, Any, int]], int] | str:
     """(plan, width) mapping every signature column to a model-matrix column (or -1)."""
     specs = {s.name: s for s in signature.inputs}
@@ -559,7 +601,7 @@ def _column_layout(
             targets[str(name)] = (kind, None, j)
         width = len(names)
     else:
-        found = _transformer_layout(transformer, signature)
+        found = _transformer_layout(transformer, signature, domain)
         if isinstance(found, str):
             return found
         targets, width = found
@@ -570,11 +612,8 @@ def _column_layout(
         elif spec.type in ("float", "integer"):
             kind, lut, j = (FLOAT if spec.type == "float" else INT), None, -1
         elif spec.type in ("string", "category"):
-            lut = (
-                dict.fromkeys(spec.categories, 0.0)
-                if spec.categories is not None
-                else _AnyString({}, 0.0)
-            )
+            allowed = _allowed(spec, domain)
+            lut = dict.fromkeys(allowed, 0.0) if allowed is not None else _AnyString({}, 0.0)
             kind, j = CAT, -1
         else:
             return f"signature column {name!r} of type {spec.type} has no fast path"
@@ -586,7 +625,7 @@ def _column_layout(
 
 
 def _transformer_layout(
-    ct: Any, signature: Signature
+    ct: Any, signature: Signature, domain: Mapping[str, Any]
 ) -> tuple[dict[str, tuple[int, Any, int]], int] | str:
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
@@ -621,7 +660,7 @@ def _transformer_layout(
                     return f"passthrough column {column!r} is not numeric in the signature"
                 targets[column] = (kind, None, out.start + k)
         elif isinstance(trans, OrdinalEncoder):
-            found = _ordinal_luts(trans, names, specs)
+            found = _ordinal_luts(trans, names, specs, domain)
             if isinstance(found, str):
                 return found
             for k, (column, lut) in enumerate(zip(names, found, strict=True)):
@@ -646,7 +685,9 @@ def _column_names(columns: Any, inputs: list[str]) -> list[str] | None:
     return None
 
 
-def _ordinal_luts(encoder: Any, names: list[str], specs: dict[str, Any]) -> list[Any] | str:
+def _ordinal_luts(
+    encoder: Any, names: list[str], specs: dict[str, Any], domain: Mapping[str, Any]
+) -> list[Any] | str:
     if getattr(encoder, "_infrequent_enabled", False):
         return "the OrdinalEncoder groups infrequent categories"
     unknown: float | None = None
@@ -663,11 +704,12 @@ def _ordinal_luts(encoder: Any, names: list[str], specs: dict[str, Any]) -> list
                 known[value] = float(code)
             elif not (isinstance(value, float) and value != value):
                 return f"encoded column {column!r} has non-string categories"
-        if spec.categories is None:
+        allowed = _allowed(spec, domain)
+        if allowed is None:
             luts.append(_AnyString(known, unknown))
             continue
         lut = {}
-        for value in spec.categories:
+        for value in allowed:
             code = known.get(value, unknown)
             if code is not None:  # with handle_unknown='error' the canonical path raises
                 lut[value] = code

@@ -105,6 +105,13 @@ class ServingMetrics:
             ["endpoint", "route"],
             registry=r,
         )
+        self.input_warnings = Counter(
+            "modelyard_input_warnings",
+            "Rows with an out-of-domain value that was scored and flagged, by model, version, "
+            "column and kind (unseen_category, out_of_range, null).",
+            ["model", "model_version", "column", "kind"],
+            registry=r,
+        )
         self._request_children: dict[tuple[str, ...], Any] = {}
         self._latency_children: dict[tuple[str, str], Any] = {}
         self._batch_children: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -139,6 +146,11 @@ class ServingMetrics:
         if child is None:
             child = self._row_children[key] = self.rows.labels(*key)
         child.inc(rows)
+
+    def count_warnings(self, model: str, version: str, totals: dict[tuple[str, str], int]) -> None:
+        """Count flagged rows; the labels are signature columns and fixed kinds (bounded)."""
+        for (column, kind), rows in totals.items():
+            self.input_warnings.labels(model, version, column, kind).inc(rows)
 
     def observe_batch(self, model: str, version: str, rows: int, requests: int) -> None:
         key = (model, version)

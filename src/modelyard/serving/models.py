@@ -10,8 +10,11 @@ Three scorers, fastest first, chosen once when the version is loaded:
 3. ``native``: the loaded model on a pandas frame — always correct, slowest.
 
 Whatever the scorer, input is checked first: the fast path's plan accepts
-only values it is sure of, and everything else goes through the signature's
-canonical enforcement, which raises ``InvalidInput`` naming each problem.
+only in-domain values it is sure of (known categories, numbers inside the
+training range, no nulls), and everything else goes through the version's
+:class:`~modelyard.flavors.contract.InputContract`, which raises
+``InvalidInput`` naming each hard problem and returns warnings for the
+out-of-domain values the version scores.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.flavors import LoadedModel, ModelManifest, OnnxPredictor
+    from modelyard.flavors.contract import InputContract
+    from modelyard.flavors.policy import InputPolicy
     from modelyard.serving.config import ServingConfig
     from modelyard.serving.metrics import ServingMetrics
     from modelyard.yard import Yard
@@ -57,14 +62,15 @@ _V2_TYPES = {
 
 
 class Prepared:
-    """One request's checked input in the form its scorer takes."""
+    """One request's checked input in the form its scorer takes, and its warnings."""
 
-    __slots__ = ("data", "kind", "n")
+    __slots__ = ("data", "kind", "n", "warnings")
 
-    def __init__(self, kind: int, data: Any, n: int) -> None:
+    def __init__(self, kind: int, data: Any, n: int, warnings: Any = None) -> None:
         self.kind = kind
         self.data = data
         self.n = n
+        self.warnings = warnings
 
 
 class ServedVersion:
@@ -92,6 +98,10 @@ class ServedVersion:
         self.digest = digest
         self.flavor = manifest.flavor
         self.signature = manifest.signature
+        from modelyard.flavors.contract import InputContract
+
+        self.contract = InputContract.from_manifest(manifest)
+        self._contracts: dict[str, InputContract | None] = {"": self.contract}
         self.task = manifest.task
         self.classes: list[Any] | None = list(manifest.classes) if manifest.classes else None
         self._native = native if not callable(native) else None
@@ -106,6 +116,41 @@ class ServedVersion:
             raise InvalidInput(f"{self.key} is a classifier without recorded classes")
         self.class_keys = [str(c) for c in self.classes or []]
         self.binary = self.classes is not None and len(self.classes) == 2
+        self._bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._bound_list: list[tuple[int, float, float]] = []
+        self._set_bounds()
+
+    def _set_bounds(self) -> None:
+        """Training ranges of the numeric columns in the fast path's matrix.
+
+        A request with a number outside them leaves the fast path, so that the
+        contract flags it (one vectorised comparison per request).
+        """
+        self._bounds = None
+        positions = getattr(self.fast, "positions", None)
+        if positions is None or self.contract is None:
+            return  # a compiled scorer checks the training ranges itself (see its encode)
+        where, low, high = [], [], []
+        for name, j in positions().items():
+            rule = self.contract.rules.get(name)
+            if rule is None or (rule.minimum is None and rule.maximum is None):
+                continue
+            where.append(j)
+            low.append(-np.inf if rule.minimum is None else rule.minimum)
+            high.append(np.inf if rule.maximum is None else rule.maximum)
+        if where:
+            self._bounds = (np.array(where), np.array(low), np.array(high))
+            self._bound_list = list(zip(where, low, high, strict=True))
+
+    def contract_for(self, policy: InputPolicy | None, key: str = "") -> InputContract | None:
+        """The contract with a route's policy applied over the version's (cached by ``key``)."""
+        if not key or self.contract is None:
+            return self.contract
+        found = self._contracts.get(key)
+        if found is None:
+            found = self.contract.with_policy(policy)
+            self._contracts[key] = found
+        return found
 
     @property
     def loaded(self) -> LoadedModel:
@@ -124,25 +169,50 @@ class ServedVersion:
         return "onnx" if self.onnx is not None else "native"
 
     # -- input ----------------------------------------------------------------
-    def prepare(self, payload: Payload) -> Prepared:
-        """Check ``payload`` against the signature and convert it for the scorer.
+    def prepare(self, payload: Payload, contract: InputContract | None = None) -> Prepared:
+        """Check ``payload`` against the contract and convert it for the scorer.
+
+        Args:
+            contract: A route's contract (its policy over the version's); by
+                default the version's own.
 
         Raises:
             InvalidInput: Every problem, by column (a 422 for the client).
         """
-        if self.fast is not None:
-            matrix = self.fast.encode(payload)
-            if matrix is not None:
+        fast = self.fast
+        if fast is not None:
+            matrix = fast.encode(payload)
+            if matrix is not None and not self._outside(matrix):
                 return Prepared(MATRIX, matrix, payload.n)
         columns = payload.as_columns()
-        if self.signature is not None:
-            columns = self.signature.enforce_columns(columns)
-            _check_float_bounds(self.signature, columns)
-        if self.onnx is not None:
+        warnings = None
+        contract = contract or self.contract
+        if contract is not None:
+            columns, warnings = contract.check_columns(columns)
+            _check_float_bounds(contract.signature, columns)
+        if self.onnx is not None and not warnings:
+            # Out-of-domain rows go to the native model: the ONNX form's parity was
+            # checked on in-domain rows only, the registration probe on the native one.
             return Prepared(COLUMNS, columns, payload.n)
         import pandas as pd
 
-        return Prepared(FRAME, pd.DataFrame(columns), payload.n)
+        return Prepared(FRAME, pd.DataFrame(columns), payload.n, warnings or None)
+
+    def _outside(self, matrix: np.ndarray) -> bool:
+        bounds = self._bounds
+        if bounds is None:
+            return False
+        where, low, high = bounds
+        if matrix.shape[0] == 1:
+            # One row: scalar comparisons beat numpy's per-call overhead several times over.
+            item = matrix.item
+            for j, lo, hi in self._bound_list:
+                value = item(0, j)
+                if value < lo or value > hi:
+                    return True
+            return False
+        values = matrix[:, where]
+        return bool(((values < low) | (values > high)).any())
 
     # -- scoring --------------------------------------------------------------
     def score(self, items: Sequence[Prepared]) -> np.ndarray:
@@ -282,6 +352,13 @@ class ServedVersion:
         }
 
 
+def domain_categories(contract: InputContract | None) -> dict[str, frozenset[str] | None]:
+    """Per string column, the values the fast path may take without a warning."""
+    if contract is None:
+        return {}
+    return {name: rule.categories for name, rule in contract.rules.items()}
+
+
 def _check_float_bounds(signature: Any, columns: dict[str, Any]) -> None:
     """Refuse float inputs beyond ±FLOAT_BOUND, the range the OpenAPI schema promises."""
     problems = []
@@ -363,7 +440,12 @@ def load_version(
     if served is None:
         loaded = native()
         fast, reason = compile_fast_scorer(
-            loaded.native, loaded.signature, loaded.classes, loaded.task
+            loaded.native,
+            loaded.signature,
+            loaded.classes,
+            loaded.task,
+            domain_categories(loaded.contract),
+            loaded.contract.rules if loaded.contract is not None else None,
         )
         served = ServedVersion(name, version, digest, manifest, native=loaded, fast=fast)
         if fast is None:

@@ -1,9 +1,10 @@
 """The OpenAPI document: generic routes from FastAPI, model routes from each signature.
 
 Every served endpoint gets its own ``POST /v1/models/<name>/predict``
-operation whose request schema is the signature (field names, JSON types,
-allowed categories, nullability) and whose response schema names the
-classes. The schema is exactly what the server accepts: a request valid
+operation whose request schema is the version's input contract (field names,
+JSON types; an enum only where values unseen in training are rejected, null
+allowed where nulls are scored) and whose response schema names the classes
+and the ``warnings`` format. The schema is exactly what the server accepts: a request valid
 against it is scored, an invalid one gets a 4xx — which is what schemathesis
 checks. ``/docs`` renders this document.
 """
@@ -89,8 +90,25 @@ def _error_responses(ref: str, auth: bool, codes: tuple[int, ...]) -> dict[str, 
     }
 
 
-def _value_schema(spec: Any) -> dict[str, Any]:
-    schema = spec.json_schema()
+_WARNINGS = {
+    "type": "array",
+    "description": "Values outside the training domain that were scored anyway.",
+    "items": {
+        "type": "object",
+        "required": ["column", "kind", "value", "rows", "count"],
+        "properties": {
+            "column": {"type": "string"},
+            "kind": {"enum": ["unseen_category", "out_of_range", "null"]},
+            "value": {},
+            "rows": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "count": {"type": "integer", "minimum": 1},
+        },
+    },
+}
+
+
+def _value_schema(spec: Any, contract: Any = None) -> dict[str, Any]:
+    schema = contract.json_schema(spec) if contract is not None else spec.json_schema()
     kind = spec.type
     if kind == "integer":
         schema.update({"minimum": -INT_LIMIT, "maximum": INT_LIMIT})
@@ -101,13 +119,19 @@ def _value_schema(spec: Any) -> dict[str, Any]:
     return schema
 
 
-def _record_schema(served: ServedVersion) -> dict[str, Any]:
+def _contract(endpoint: Endpoint, served: ServedVersion) -> Any:
+    primary = endpoint.primary()
+    return served.contract_for(primary.policy, primary.policy_key)
+
+
+def _record_schema(endpoint: Endpoint, served: ServedVersion) -> dict[str, Any]:
     assert served.signature is not None
     inputs = served.signature.inputs
+    contract = _contract(endpoint, served)
     return {
         "type": "object",
         "title": f"{served.name} record",
-        "properties": {s.name: _value_schema(s) for s in inputs},
+        "properties": {s.name: _value_schema(s, contract) for s in inputs},
         "required": [s.name for s in inputs],
         "additionalProperties": False,
     }
@@ -155,7 +179,8 @@ def _plain_operation(
     assert served.signature is not None
     key = f"{endpoint.name}.Record"
     names = served.signature.input_names
-    values = [_value_schema(s) for s in served.signature.inputs]
+    contract = _contract(endpoint, served)
+    values = [_value_schema(s, contract) for s in served.signature.inputs]
     optional = {
         "entity": {"type": "string", "description": "Entity key for sticky routing."},
         "id": {"type": "string", "description": "Echoed back as 'id'."},
@@ -206,6 +231,7 @@ def _plain_operation(
             "request_id": {"type": "string"},
             "id": {"type": "string"},
             "predictions": {"type": "array", "items": _prediction_schema(served)},
+            "warnings": _WARNINGS,
         },
         "additionalProperties": False,
     }
@@ -234,7 +260,7 @@ def _plain_operation(
     }
     if auth:
         operation["security"] = [{"ApiKeyHeader": []}, {"BearerKey": []}]
-    return operation, {key: _record_schema(served)}
+    return operation, {key: _record_schema(endpoint, served)}
 
 
 def _v2_inputs_schema(served: ServedVersion | None) -> dict[str, Any]:
@@ -255,7 +281,7 @@ def _v2_inputs_schema(served: ServedVersion | None) -> dict[str, Any]:
                     "type": "array",
                     "minItems": 1,
                     "maxItems": 1,
-                    "items": _value_schema(spec),
+                    "items": _value_schema(spec, served.contract),
                 },
             },
         }
@@ -363,7 +389,9 @@ def _mlflow_body(served: ServedVersion | None, max_rows: int, record_ref: str | 
                 "maxItems": max_rows,
                 "items": {
                     "type": "array",
-                    "prefixItems": [_value_schema(s) for s in served.signature.inputs],
+                    "prefixItems": [
+                        _value_schema(s, served.contract) for s in served.signature.inputs
+                    ],
                     "minItems": len(names),
                     "maxItems": len(names),
                 },

@@ -30,7 +30,10 @@ int64 (index within the request), ``_ts`` timestamp[ms, UTC], ``_endpoint``
 string, ``_route`` string, ``_shadow`` bool, ``_model`` string, ``_version``
 int64, ``_latency_ms`` float64, ``_score`` float64 (P(positive class) for a
 binary classifier, else null), ``_label`` string (predicted label; a
-regressor's value as text), ``_entity`` string or null.
+regressor's value as text), ``_entity`` string or null, ``_warnings`` string
+or null (the row's out-of-domain values that were scored, as JSON
+``[{"column": "channel", "kind": "unseen_category"}]``; the value itself is in
+the row's input column).
 
 Feedback (ground truth) goes to ``<root>/feedback/endpoint=<E>/date=<D>/``
 with ``_request_id``, ``_row``, ``_entity``, ``_ts`` and ``label`` (string).
@@ -80,7 +83,7 @@ logger = logging.getLogger("modelyard.serving")
 
 META_COLUMNS = (
     "_request_id", "_row", "_ts", "_endpoint", "_route", "_shadow", "_model", "_version",
-    "_latency_ms", "_score", "_label", "_entity",
+    "_latency_ms", "_score", "_label", "_entity", "_warnings",
 )  # fmt: skip
 FEEDBACK_COLUMNS = ("_request_id", "_row", "_entity", "_ts", "label")
 _FEEDBACK = "feedback"
@@ -163,11 +166,13 @@ class PredictionLog:
         outputs: np.ndarray,
         entity: str | None,
         matrix: np.ndarray | None = None,
+        warnings: Any = None,
     ) -> None:
         """Queue one request's rows; never blocks, never raises.
 
         ``matrix`` is the fast path's encoded input, when there is one: the flusher
         decodes the input columns from it instead of walking the request's JSON.
+        ``warnings`` (an ``InputWarnings``) become the rows' ``_warnings``.
         """
         if not self.enabled:
             return
@@ -188,6 +193,7 @@ class PredictionLog:
                 outputs,
                 entity,
                 matrix,
+                warnings,
             )
         )
         self._enqueued += n
@@ -487,8 +493,21 @@ def _prediction_table(group: list[tuple[Any, ...]]) -> pa.Table:
         scores,
         labels,
         per_request(9, pa.string()),
+        _warnings_array(group, total),
     ]
     return pa.Table.from_arrays(arrays, names=[*names, *META_COLUMNS])
+
+
+def _warnings_array(group: list[tuple[Any, ...]], total: int) -> pa.Array:
+    import pyarrow as pa
+
+    if not any(len(e) > 11 and e[11] for e in group):
+        return pa.nulls(total, pa.string())
+    values: list[str | None] = []
+    for e in group:
+        found = e[11] if len(e) > 11 else None
+        values.extend(found.per_row(e[7].n) if found else [None] * e[7].n)
+    return pa.array(values, pa.string())
 
 
 def _coded_array(column: Coded) -> pa.Array:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import random
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from modelyard.serving.deployment_spec import DeploymentSpec
 from modelyard.serving.errors import NotReady
 
 if TYPE_CHECKING:
+    from modelyard.flavors.policy import InputPolicy
     from modelyard.serving.models import ServedVersion
 
 __all__ = ["Endpoint", "RouteTarget", "entity_position"]
@@ -31,7 +33,17 @@ __all__ = ["Endpoint", "RouteTarget", "entity_position"]
 class RouteTarget:
     """A route (or a shadow) of an endpoint and the version it serves now."""
 
-    __slots__ = ("current", "endpoint", "name", "ref", "sample", "shadow", "weight")
+    __slots__ = (
+        "current",
+        "endpoint",
+        "name",
+        "policy",
+        "policy_key",
+        "ref",
+        "sample",
+        "shadow",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -42,8 +54,12 @@ class RouteTarget:
         *,
         shadow: bool = False,
         sample: float = 1.0,
+        policy: InputPolicy | None = None,
     ) -> None:
         self.endpoint = endpoint
+        # The deployment's input policy for this route, over the version's own.
+        self.policy = policy if policy is not None and not policy.empty else None
+        self.policy_key = json.dumps(policy.to_dict(), sort_keys=True) if self.policy else ""
         self.name = name
         self.ref = ref
         self.weight = weight
@@ -72,11 +88,19 @@ class Endpoint:
         self.name = spec.name
         weights = spec.weights()
         self.routes = [
-            RouteTarget(spec.name, r.name, r.model, w)
+            RouteTarget(spec.name, r.name, r.model, w, policy=spec.policy_for(r))
             for r, w in zip(spec.routes, weights, strict=True)
         ]
         self.shadows = [
-            RouteTarget(spec.name, s.name, s.model, 0.0, shadow=True, sample=s.sample)
+            RouteTarget(
+                spec.name,
+                s.name,
+                s.model,
+                0.0,
+                shadow=True,
+                sample=s.sample,
+                policy=spec.policy_for(None),
+            )
             for s in spec.shadows
         ]
         self.sticky_key = spec.sticky.key if spec.sticky is not None else None

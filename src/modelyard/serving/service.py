@@ -51,7 +51,7 @@ def new_request_id(given: bytes | str | None = None) -> str:
 class Answer:
     """The scored rows of one request and who scored them."""
 
-    __slots__ = ("client_id", "endpoint", "outputs", "route", "served")
+    __slots__ = ("client_id", "endpoint", "outputs", "route", "served", "warnings")
 
     def __init__(
         self,
@@ -60,12 +60,14 @@ class Answer:
         served: ServedVersion,
         outputs: np.ndarray,
         client_id: str | None = None,
+        warnings: list[dict[str, Any]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.route = route
         self.served = served
         self.outputs = outputs
         self.client_id = client_id
+        self.warnings = warnings
 
 
 class ServingCore:
@@ -127,7 +129,10 @@ class ServingCore:
             entity = entity_of(payload, endpoint.sticky_key)
         route = endpoint.choose(entity) if version is None else endpoint.route_for_version(version)
         served = route.served()
-        prepared = served.prepare(payload)
+        prepared = served.prepare(payload, served.contract_for(route.policy, route.policy_key))
+        warnings = prepared.warnings
+        if warnings:
+            self.metrics.count_warnings(served.name, served.version_str, warnings.totals)
         batcher = served.batcher
         outputs = (
             await batcher.submit(prepared) if batcher is not None else served.score([prepared])
@@ -145,10 +150,11 @@ class ServingCore:
                 outputs,
                 entity,
                 prepared.data if prepared.kind == MATRIX else None,
+                warnings,
             )
         if endpoint.shadows:
             self._copy_to_shadows(endpoint, payload, request_id, entity)
-        return Answer(endpoint.name, route.name, served, outputs, client_id)
+        return Answer(endpoint.name, route.name, served, outputs, client_id, warnings)
 
     # -- shadows --------------------------------------------------------------
     def _copy_to_shadows(
@@ -178,7 +184,9 @@ class ServingCore:
         started = time.perf_counter()
         try:
             served = shadow.served()
-            prepared = served.prepare(payload)
+            prepared = served.prepare(
+                payload, served.contract_for(shadow.policy, shadow.policy_key)
+            )
             batcher = served.batcher
             outputs = (
                 await batcher.submit(prepared) if batcher is not None else served.score([prepared])
@@ -195,6 +203,7 @@ class ServingCore:
                 outputs,
                 entity,
                 prepared.data if prepared.kind == MATRIX else None,
+                prepared.warnings,
             )
             self.metrics.count_rows(endpoint, shadow.name, True, payload.n)
         except Exception as exc:  # a shadow never affects the live answer

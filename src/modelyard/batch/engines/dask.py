@@ -48,6 +48,7 @@ _STATS_COLUMNS = (
     "rejects",
     "peak_rss_mb",
     "cpu_seconds",
+    "checks",
 )
 
 
@@ -136,6 +137,7 @@ def _stats_meta() -> pd.DataFrame:
             "rejects": pd.Series(dtype="object"),
             "peak_rss_mb": pd.Series(dtype="float64"),
             "cpu_seconds": pd.Series(dtype="float64"),
+            "checks": pd.Series(dtype="object"),
         }
     )
 

@@ -41,7 +41,7 @@ __all__ = ["SparkEngine", "spark_session"]
 DEFAULT_MASTER = "local[2]"
 _STATS_SCHEMA = (
     "index long, rows_in long, rows_out long, rows_rejected long, seconds double, "
-    "output string, rejects string, peak_rss_mb double, cpu_seconds double"
+    "output string, rejects string, peak_rss_mb double, cpu_seconds double, checks string"
 )
 _POLL_S = 1.0
 

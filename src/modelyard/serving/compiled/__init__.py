@@ -11,6 +11,7 @@ version is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelyard.serving.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
@@ -26,9 +27,18 @@ _SUPPORTED_TYPES = frozenset({"float", "integer", "string", "category"})
 
 
 def compile_pipeline(
-    native: Any, signature: Signature | None, task: str, classes: list[Any] | None = None
+    native: Any,
+    signature: Signature | None,
+    task: str,
+    classes: list[Any] | None = None,
+    *,
+    rules: Mapping[str, Any] | None = None,
 ) -> tuple[CompiledScorer | None, str]:
-    """(scorer, "compiled") for a supported fitted pipeline, else (None, the reason)."""
+    """(scorer, "compiled") for a supported fitted pipeline, else (None, the reason).
+
+    ``rules`` (the version's ``InputContract.rules``) make the scorer refuse any
+    value outside the training domain, so serving flags it on the canonical path.
+    """
     from sklearn.pipeline import Pipeline
 
     if signature is None:
@@ -79,4 +89,4 @@ def compile_pipeline(
         "native_input": "sparse" if preprocessor.sparse else "dense",
         "tolerance": estimator.tolerance,
     }
-    return CompiledScorer(signature, preprocessor, estimator, report), "compiled"
+    return CompiledScorer(signature, preprocessor, estimator, report, rules), "compiled"

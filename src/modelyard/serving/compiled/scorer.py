@@ -5,10 +5,16 @@ returns the model matrix for a request, or None whenever the canonical path must
 decide (a value of the wrong type, a null in a non-nullable column, a category
 outside the signature's allowed set, an input the native model would refuse), so
 the fast path never accepts what the canonical path would reject.
+
+Given the version's training domain (``rules``, per column), :meth:`encode` also
+returns None for a value outside it — an unseen category, a null where training
+had none, a number outside the training range — so such a value is never scored
+here without the warning (or rejection) the version's ``InputContract`` gives it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +45,12 @@ class CompiledScorer:
     """
 
     def __init__(
-        self, signature: Signature, pre: Preprocessor, estimator: Estimator, report: dict[str, Any]
+        self,
+        signature: Signature,
+        pre: Preprocessor,
+        estimator: Estimator,
+        report: dict[str, Any],
+        rules: Mapping[str, Any] | None = None,
     ) -> None:
         self.kind = estimator.kind
         self.tolerance = estimator.tolerance
@@ -50,14 +61,7 @@ class CompiledScorer:
         self._names = [s.name for s in signature.inputs]
         self._name_set = frozenset(self._names)
         self._specs = [
-            (
-                s.name,
-                s.type in ("float", "integer"),
-                s.type == "integer",
-                s.nullable,
-                frozenset(s.categories) if s.categories is not None else None,
-            )
-            for s in signature.inputs
+            _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
         ]
 
     def encode(self, payload: Payload) -> np.ndarray | None:
@@ -66,7 +70,7 @@ class CompiledScorer:
         if columns is None:
             return None
         values: dict[str, Any] = {}
-        for name, numeric, integer, nullable, allowed in self._specs:
+        for name, numeric, integer, nullable, allowed, low, high in self._specs:
             column = columns[name]
             if isinstance(column, np.ndarray):
                 column = column.tolist()
@@ -90,6 +94,10 @@ class CompiledScorer:
                         return None
                     if integer and not np.array_equal(finite, np.floor(finite)):
                         return None
+                    if (low is not None and finite.min() < low) or (
+                        high is not None and finite.max() > high
+                    ):
+                        return None  # outside the training range: the contract flags it
                 values[name] = array
             else:
                 if kinds and kinds != {str}:
@@ -146,3 +154,28 @@ class CompiledScorer:
     def decode(self, matrix: np.ndarray) -> dict[str, Any]:
         """No input column is recovered from the matrix; the prediction log reads the request."""
         return {}
+
+
+def _spec(
+    spec: Any, rule: Any, with_domain: bool
+) -> tuple[str, bool, bool, bool, frozenset[str] | None, float | None, float | None]:
+    """(name, numeric, integer, nulls taken, categories taken, low, high) for one column.
+
+    With the version's domain (``with_domain``), only values inside it are taken:
+    nulls only where training had them, categories only those seen, numbers only
+    inside the training range. Without it, the signature's own limits.
+    """
+    allowed = frozenset(spec.categories) if spec.categories is not None else None
+    nullable = bool(spec.nullable)
+    low = high = None
+    if with_domain:
+        if rule is None:
+            nullable = False
+        else:
+            nullable = nullable and bool(rule.nullable)
+            if rule.categories is not None:
+                seen = frozenset(rule.categories)
+                allowed = seen if allowed is None else allowed & seen
+            low, high = rule.minimum, rule.maximum
+    numeric = spec.type in ("float", "integer")
+    return spec.name, numeric, spec.type == "integer", nullable, allowed, low, high

@@ -12,7 +12,8 @@ params a model does not declare). ``text/csv`` bodies are read as a table
 with a header row. The answer is ``{"predictions": [...]}`` — probability
 rows by default (what a model logged with ``pyfunc_predict_fn="predict_proba"``
 returns), labels with the deployment's ``mlflow_output: labels`` — plus
-``model_version``, which MLflow clients ignore.
+``model_version`` and, when values were out of the training domain but
+scored, ``warnings`` (as in the plain API), which MLflow clients ignore.
 """
 
 from __future__ import annotations
@@ -99,4 +100,7 @@ def render(answer: Answer, labels: bool) -> bytes:
         predictions = served.labels(outputs)
     else:
         predictions = outputs.tolist()
-    return orjson.dumps({"predictions": predictions, "model_version": served.version})
+    body: dict[str, Any] = {"predictions": predictions, "model_version": served.version}
+    if answer.warnings:
+        body["warnings"] = list(answer.warnings)  # MLflow clients ignore unknown keys
+    return orjson.dumps(body)

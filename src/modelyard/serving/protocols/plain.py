@@ -12,6 +12,10 @@ Response::
 
 ``score`` (binary classifiers) is the probability of the second class;
 ``label`` is the most probable class. Regressors answer ``{"value": ...}``.
+
+When a value was outside the training domain but scored, the body also has
+``"warnings": [{"column": "channel", "kind": "unseen_category", "value": "app",
+"rows": [0], "count": 1}]`` (kinds: ``unseen_category``, ``out_of_range``, ``null``).
 """
 
 from __future__ import annotations
@@ -96,4 +100,6 @@ def render(answer: Answer, request_id: str) -> bytes:
     }
     if answer.client_id is not None:
         body["id"] = answer.client_id
+    if answer.warnings:
+        body["warnings"] = list(answer.warnings)
     return orjson.dumps(body)

@@ -11,7 +11,9 @@ Outputs: a classifier gives ``label`` ``[n]`` (INT64 or BYTES) and
 ``probabilities`` ``[n, classes]`` (FP64); a regressor ``prediction`` ``[n]``
 (FP64). Outputs are binary when the request asks (``binary_data_output``, or
 an output's ``binary_data``). Errors are ``{"error": message}`` as the
-protocol defines, plus the request id.
+protocol defines, plus the request id. Values outside the training domain
+that were scored are listed in the response's ``parameters.warnings`` (the
+plain API's format).
 """
 
 from __future__ import annotations
@@ -324,6 +326,8 @@ def render(answer: Answer, request: V2Request, request_id: str) -> tuple[bytes, 
                 "model": served.name,
                 "route": answer.route,
                 "request_id": request_id,
+                # Out-of-domain values that were scored, as in the plain API.
+                **({"warnings": list(answer.warnings)} if answer.warnings else {}),
             },
             "outputs": outputs,
         }

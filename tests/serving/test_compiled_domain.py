@@ -1,0 +1,81 @@
+"""A compiled scorer (serving/compiled) never scores an out-of-domain value silently.
+
+Given the version's training domain (``InputContract.rules``) it returns None for an
+unseen category, a null training never had and a number outside the training range,
+so the request takes the canonical path, which flags (or rejects) the value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from modelyard.flavors._enforce import ColumnRule
+from modelyard.flavors.signature import ColumnSpec, Signature
+from modelyard.serving.compiled import compile_pipeline
+from modelyard.serving.inputs import Payload
+
+
+def _fitted() -> tuple[Pipeline, Signature]:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "income": rng.uniform(10.0, 100.0, 200),
+            "purpose": rng.choice(["car", "home"], 200),
+        }
+    )
+    target = (frame["income"] > 50).astype(int)
+    model = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), ["income"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["purpose"]),
+                    ]
+                ),
+            ),
+            ("model", RandomForestClassifier(n_estimators=5, random_state=0)),
+        ]
+    ).fit(frame, target)
+    signature = Signature(
+        (
+            ColumnSpec("income", "float", nullable=True),
+            ColumnSpec("purpose", "string", nullable=True),
+        )
+    )
+    return model, signature
+
+
+RULES = {
+    "income": ColumnRule(minimum=10.0, maximum=100.0, unseen="score", nulls="score"),
+    "purpose": ColumnRule(categories=frozenset({"car", "home"}), unseen="score", nulls="score"),
+}
+
+
+def _encode(scorer, income, purpose):
+    return scorer.encode(Payload.from_columns({"income": [income], "purpose": [purpose]}))
+
+
+def test_a_compiled_scorer_leaves_out_of_domain_values_to_the_contract() -> None:
+    model, signature = _fitted()
+    scorer, reason = compile_pipeline(model, signature, "classification", [0, 1], rules=RULES)
+    assert scorer is not None, reason
+    assert _encode(scorer, 42.0, "car") is not None  # in domain: compiled
+    assert _encode(scorer, 1000.0, "car") is None  # above the training range
+    assert _encode(scorer, 1.0, "car") is None  # below it
+    assert _encode(scorer, 42.0, "boat") is None  # an unseen category
+    assert _encode(scorer, None, "car") is None  # a null training never had
+    assert _encode(scorer, 42.0, None) is None
+
+
+def test_without_a_domain_the_signature_alone_limits_the_compiled_scorer() -> None:
+    model, signature = _fitted()
+    scorer, reason = compile_pipeline(model, signature, "classification", [0, 1])
+    assert scorer is not None, reason
+    assert _encode(scorer, 1000.0, "boat") is not None  # the encoder ignores it, as natively
