@@ -168,6 +168,9 @@ def register(
     ] = None,
     run: Annotated[str | None, typer.Option(help="The training run's id.")] = None,
     description: Annotated[str, typer.Option()] = "",
+    reasons: Annotated[
+        Path | None, typer.Option(help="The reviewed reason table (JSON or YAML).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a model file as the next version of NAME."""
@@ -191,7 +194,14 @@ def register(
         model = pickle.loads(path.read_bytes())
     y = yard()
     run_id = y.runs.resolve_id(run) if run else None
-    v = y.models.register(name, model, example=frame, run=run_id, description=description)
+    table = None
+    if reasons is not None:
+        from modelyard.explain import read_table_file
+
+        table = read_table_file(reasons)
+    v = y.models.register(
+        name, model, example=frame, run=run_id, description=description, reasons=table
+    )
     if as_json:
         out.print_json(v.to_dict())
         return
@@ -360,3 +370,37 @@ def import_mlflow(
     """Import an MLflow model directory (sklearn or LightGBM flavor) as a new version."""
     v = yard().models.import_mlflow(name, path, description=description)
     out.console.print(f"imported {path} as {v.ref} ({v.flavor})")
+
+
+@models_app.command("reasons")
+def reasons(
+    ref: str,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The reason table (JSON or YAML); leave out to show the current one."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a version's reason table (every input column a reason or excluded), or show it."""
+    from modelyard.explain import read_table_file
+
+    models = yard().models
+    if path is not None:
+        models.set_reasons(ref, read_table_file(path))
+    table = models.reason_table(ref)
+    if as_json:
+        out.print_json(table.to_dict() if table is not None else None)
+        return
+    if table is None:
+        out.console.print(
+            f"{ref} has no reviewed reason table: explanations give column names as codes"
+        )
+        return
+    if path is not None:
+        out.console.print(f"registered the reason table of {ref}")
+    out.table(
+        f"Reasons (adverse outcome: {table.adverse_outcome} score)",
+        ["column", "code", "text", "direction"],
+        [(c, r["code"], r["text"], r["direction"]) for c, r in table.reasons.items()]
+        + [(c, "excluded", note, "") for c, note in table.excluded.items()],
+    )

@@ -54,6 +54,20 @@ def _run_id_of(run: Any) -> str | None:
     return run_id
 
 
+def _reason_table(reasons: Any, manifest: Mapping[str, Any]) -> Any:
+    """The validated reason table for a version whose manifest is ``manifest``."""
+    from modelyard.explain import validate_table
+
+    signature = manifest.get("signature") or {}
+    columns = [c["name"] for c in signature.get("inputs", [])]
+    if not columns:
+        raise InvalidInput(
+            "reasons: the version has no input signature to check the table against; "
+            "register it with example=..."
+        )
+    return validate_table(reasons, columns)
+
+
 class ModelRegistry:
     """Models and their versions, over one metadata store and artifact store."""
 
@@ -204,6 +218,7 @@ class ModelRegistry:
         signature: Any = None,
         extra_requirements: Sequence[str] = (),
         source: str | None = None,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """Package ``model`` with its flavor and register it as the next version of ``name``.
 
@@ -213,6 +228,9 @@ class ModelRegistry:
         ``example`` (a frame of training inputs) gives the signature, and its
         first rows are kept for warm-up, parity checks and documentation.
         ``target`` names the label column, for validation and monitoring.
+        ``reasons`` is the version's reviewed reason table (see
+        ``modelyard.explain.reasons``), checked against the signature before
+        anything is recorded and stored with the version.
         """
         from modelyard.flavors import save_model
 
@@ -233,10 +251,13 @@ class ModelRegistry:
                 signature=signature,
                 extra_requirements=extra_requirements,
             )
+            table = None
+            if reasons is not None:
+                table = _reason_table(reasons, manifest.to_dict())
             if example is not None:
                 example.head(EXAMPLE_ROWS).to_parquet(path / EXAMPLE_FILE, index=False)
             digest = self._artifacts.put_dir(path)
-        return self._record_version(
+        info = self._record_version(
             name,
             digest,
             manifest.to_dict(),
@@ -247,6 +268,42 @@ class ModelRegistry:
             tags={**(tags or {}), **({"target": target} if target else {})},
             source=source,
         )
+        if table is None:
+            return info
+        return self._attach_reasons(info.ref, table)
+
+    def set_reasons(self, ref: str, reasons: Mapping[str, Any]) -> ModelVersionInfo:
+        """Register (or replace) a version's reason table, checked against its signature.
+
+        A version that holds its sign-offs cannot change the text applicants
+        read: register a new version instead.
+        """
+        info = self.get(ref)
+        if info.state in ("approved", "deployed"):
+            raise Conflict(
+                f"{info.ref} is {info.state}: its reason table was part of what was signed off; "
+                "register a new version with the new table"
+            )
+        return self._attach_reasons(info.ref, _reason_table(reasons, info.manifest))
+
+    def reason_table(self, ref: str | ModelVersionInfo) -> Any:
+        """The version's reviewed ``ReasonTable``, or None when none was registered."""
+        from modelyard.explain import REASON_TABLE, ReasonTable
+
+        info = ref if isinstance(ref, ModelVersionInfo) else self.get(ref)
+        record = info.artifact(REASON_TABLE)
+        if record is None:
+            return None
+        return ReasonTable(**record.details["table"])
+
+    def _attach_reasons(self, ref: str, table: Any) -> ModelVersionInfo:
+        import orjson
+
+        from modelyard.explain import REASON_TABLE
+
+        data = table.to_dict()
+        digest = self._artifacts.put_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        return self.attach(ref, REASON_TABLE, digest, kind="reasons", details={"table": data})
 
     def register_artifact(
         self,
