@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.openapi.utils import get_openapi
 
+from modelyard.serving.explanations import MAX_REASONS
 from modelyard.serving.fastpath import FLOAT_BOUND
 
 if TYPE_CHECKING:
@@ -113,12 +114,30 @@ def _record_schema(served: ServedVersion) -> dict[str, Any]:
     }
 
 
+_REASONS = {
+    "type": "array",
+    "description": "The row's top adverse reasons, when the request asked with 'explain'.",
+    "items": {
+        "type": "object",
+        "required": ["code", "text", "column", "value", "contribution"],
+        "properties": {
+            "code": {"type": "string"},
+            "text": {"type": "string"},
+            "column": {"type": "string"},
+            "value": {},
+            "contribution": {"type": "number"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
 def _prediction_schema(served: ServedVersion) -> dict[str, Any]:
     if served.task != "classification":
         return {
             "type": "object",
             "required": ["value"],
-            "properties": {"value": {"type": "number"}},
+            "properties": {"value": {"type": "number"}, "reasons": _REASONS},
             "additionalProperties": False,
         }
     keys = served.class_keys
@@ -130,6 +149,7 @@ def _prediction_schema(served: ServedVersion) -> dict[str, Any]:
             "required": keys,
             "additionalProperties": False,
         },
+        "reasons": _REASONS,
     }
     required = ["label", "probabilities"]
     if served.binary:
@@ -159,6 +179,12 @@ def _plain_operation(
     optional = {
         "entity": {"type": "string", "description": "Entity key for sticky routing."},
         "id": {"type": "string", "description": "Echoed back as 'id'."},
+        "explain": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_REASONS,
+            "description": "Give each row's top N adverse reasons ('reasons').",
+        },
     }
     records = {
         "type": "object",

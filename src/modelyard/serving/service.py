@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.serving.explanations import reasons_for
 from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
 from modelyard.serving.models import MATRIX
 
@@ -51,7 +52,7 @@ def new_request_id(given: bytes | str | None = None) -> str:
 class Answer:
     """The scored rows of one request and who scored them."""
 
-    __slots__ = ("client_id", "endpoint", "outputs", "route", "served")
+    __slots__ = ("client_id", "endpoint", "outputs", "reasons", "route", "served")
 
     def __init__(
         self,
@@ -60,12 +61,14 @@ class Answer:
         served: ServedVersion,
         outputs: np.ndarray,
         client_id: str | None = None,
+        reasons: list[list[dict[str, Any]]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.route = route
         self.served = served
         self.outputs = outputs
         self.client_id = client_id
+        self.reasons = reasons  # per row, when the request asked for explanations
 
 
 class ServingCore:
@@ -111,8 +114,11 @@ class ServingCore:
         entity: str | None = None,
         version: str | None = None,
         client_id: str | None = None,
+        explain: int = 0,
     ) -> Answer:
         """Score ``payload`` on the endpoint's chosen route; log it; copy it to shadows.
+
+        With ``explain`` > 0 the answer carries each row's top adverse reasons.
 
         Raises:
             InvalidInput: The rows break the signature or the row limit (422).
@@ -148,7 +154,8 @@ class ServingCore:
             )
         if endpoint.shadows:
             self._copy_to_shadows(endpoint, payload, request_id, entity)
-        return Answer(endpoint.name, route.name, served, outputs, client_id)
+        reasons = await reasons_for(served, payload, explain) if explain else None
+        return Answer(endpoint.name, route.name, served, outputs, client_id, reasons)
 
     # -- shadows --------------------------------------------------------------
     def _copy_to_shadows(

@@ -12,6 +12,8 @@ Response::
 
 ``score`` (binary classifiers) is the probability of the second class;
 ``label`` is the most probable class. Regressors answer ``{"value": ...}``.
+With ``"explain": k`` each prediction also carries ``reasons``: its top ``k``
+adverse reasons ``[{code, text, column, value, contribution}]``.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelyard.errors import InvalidInput
+from modelyard.serving.explanations import explain_count
 from modelyard.serving.inputs import Payload
 
 if TYPE_CHECKING:
     from modelyard.serving.service import Answer
 
-__all__ = ["parse", "predictions", "render"]
+__all__ = ["explain_of", "parse", "predictions", "render"]
 
-_FIELDS = frozenset({"records", "columns", "data", "entity", "id"})
+_FIELDS = frozenset({"records", "columns", "data", "entity", "id", "explain"})
 
 
 def parse(body: Any) -> tuple[Payload, str | None, str | None]:
@@ -42,7 +45,7 @@ def parse(body: Any) -> tuple[Payload, str | None, str | None]:
     if unknown:
         raise InvalidInput(
             f"unknown field(s) {unknown}; the body takes 'records', or 'columns' and 'data', "
-            "and optionally 'entity' and 'id'",
+            "and optionally 'entity', 'id' and 'explain'",
             details=[{"column": k, "problem": "unknown field", "values": []} for k in unknown],
         )
     entity = _optional_text(body, "entity")
@@ -54,6 +57,11 @@ def parse(body: Any) -> tuple[Payload, str | None, str | None]:
     if "columns" in body and "data" in body:
         return Payload.from_rows(body["columns"], body["data"]), entity, client_id
     raise InvalidInput("the body needs 'records', or 'columns' and 'data'")
+
+
+def explain_of(body: Any) -> int:
+    """How many reasons per row the body asks for (``"explain": k``; 0 when absent)."""
+    return explain_count(body.get("explain")) if type(body) is dict else 0
 
 
 def _optional_text(body: dict[str, Any], key: str) -> str | None:
@@ -87,12 +95,16 @@ def predictions(answer: Answer) -> list[dict[str, Any]]:
 
 def render(answer: Answer, request_id: str) -> bytes:
     served = answer.served
+    rows = predictions(answer)
+    if answer.reasons is not None:
+        for row, reasons in zip(rows, answer.reasons, strict=True):
+            row["reasons"] = reasons
     body: dict[str, Any] = {
         "model": served.name,
         "model_version": served.version,
         "route": answer.route,
         "request_id": request_id,
-        "predictions": predictions(answer),
+        "predictions": rows,
     }
     if answer.client_id is not None:
         body["id"] = answer.client_id
