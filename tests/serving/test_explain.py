@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,12 +28,10 @@ TABLE = {
 
 
 @pytest.fixture(scope="module")
-def explain_server(
+def explain_root(
     tmp_path_factory: pytest.TempPathFactory, credit_models: Any, train_frame: pd.DataFrame
-) -> Iterator[LiveServer]:
+) -> Path:
     from serving_testmodels import FaultyScorecard
-
-    from modelyard.serving import create_app
 
     root = tmp_path_factory.mktemp("explain-yard")
     example = train_frame[list(FEATURES)].head(1000)
@@ -41,7 +40,14 @@ def explain_server(
         alice.models.register("tabled", credit_models[0], example=example, reasons=TABLE)
         alice.models.register("untabled", logistic_pipeline().fit(x, y), example=example)
         alice.models.register("opaque", FaultyScorecard(), example=example.head(100))
-    yard = open_yard(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def explain_server(explain_root: Path) -> Iterator[LiveServer]:
+    from modelyard.serving import create_app
+
+    yard = open_yard(explain_root)
     app = create_app(
         ["tabled@latest", "untabled@latest", "opaque@latest"], yard=yard, config=serving_config()
     )
@@ -155,3 +161,55 @@ def test_the_openapi_document_describes_explain(explain_server: LiveServer) -> N
     document = httpx.get(f"{explain_server.url}/openapi.json").json()
     text = json.dumps(document)
     assert '"explain"' in text and '"reasons"' in text
+
+
+@pytest.mark.parametrize("name", ["tabled", "untabled"])
+def test_batch_gives_the_same_reasons_as_v2(
+    explain_server: LiveServer, explain_root: Path, holdout: pd.DataFrame, name: str
+) -> None:
+    rows = holdout.iloc[200:260].reset_index(drop=True)
+    source = explain_root / f"{name}-input.parquet"
+    rows.to_parquet(source, index=False)
+    with open_yard(explain_root) as yard:
+        job = yard.batch.score(
+            f"{name}@latest",
+            str(source),
+            str(explain_root / f"{name}-out"),
+            workers=1,
+            quiet=True,
+            explain=3,
+            form="native",
+        )
+    assert job.status == "FINISHED" and job.rows_out == len(rows)
+    scored = pd.read_parquet(explain_root / f"{name}-out").reset_index(drop=True)
+    response = httpx.post(
+        f"{explain_server.url}/v2/models/{name}/infer", json=_v2_body(rows, 3), timeout=120
+    )
+    outputs = {o["name"]: o for o in response.json()["outputs"]}
+    served = [json.loads(text) for text in outputs["reasons"]["data"]]
+    for i, reasons in enumerate(served):
+        for rank in range(1, 4):
+            got = scored.loc[i, f"reason_{rank}_code"]
+            if rank > len(reasons):
+                assert got is None
+                continue
+            want = reasons[rank - 1]
+            assert got == want["code"]
+            assert scored.loc[i, f"reason_{rank}_text"] == want["text"]
+            assert scored.loc[i, f"reason_{rank}_column"] == want["column"]
+            assert scored.loc[i, f"reason_{rank}_value"] == str(want["value"])
+            assert scored.loc[i, f"reason_{rank}_contribution"] == pytest.approx(
+                want["contribution"], abs=1e-12
+            )
+
+
+def test_batch_refuses_an_explain_it_cannot_give(explain_root: Path, holdout: pd.DataFrame) -> None:
+    from modelyard.errors import InvalidInput
+
+    source = explain_root / "opaque-input.parquet"
+    holdout.head(5).to_parquet(source, index=False)
+    with open_yard(explain_root) as yard:
+        with pytest.raises(InvalidInput, match="explain: opaque/1: cannot explain"):
+            yard.batch.score("opaque@latest", str(source), str(explain_root / "o"), explain=2)
+        with pytest.raises(InvalidInput, match="explain: must be a whole number"):
+            yard.batch.score("tabled@latest", str(source), str(explain_root / "o"), explain=-1)

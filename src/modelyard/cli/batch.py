@@ -67,6 +67,9 @@ def score(
         bool, typer.Option("--overwrite", help="Replace another job's output.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    explain: Annotated[
+        int, typer.Option(help="Add each row's top N adverse reasons as reason_<rank>_* columns.")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Score a file set; the same command again resumes an interrupted job."""
@@ -93,6 +96,7 @@ def score(
         engine_options=options,
         overwrite=overwrite,
         quiet=quiet or as_json,
+        explain=explain,
     )
     if as_json:
         out.print_json(job.to_dict())

@@ -13,6 +13,7 @@ import pandas as pd
 
 from modelyard.explain.contributions import Contributions, Explainer, explainable
 from modelyard.explain.reasons import (
+    MAX_REASONS,
     ReasonTable,
     default_text,
     read_table_file,
@@ -22,6 +23,7 @@ from modelyard.explain.reasons import (
 )
 
 __all__ = [
+    "MAX_REASONS",
     "REASON_TABLE",
     "Contributions",
     "Explainer",

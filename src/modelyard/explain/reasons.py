@@ -32,6 +32,7 @@ import pandas as pd
 from modelyard.errors import InvalidInput
 
 __all__ = [
+    "MAX_REASONS",
     "ReasonTable",
     "default_text",
     "read_table_file",
@@ -42,6 +43,7 @@ __all__ = [
 
 ADVERSE = ("high", "low")
 DIRECTIONS = ("higher", "lower", "category", "either")
+MAX_REASONS = 20  # the most reasons a request or job may ask for per row
 MAX_CODE = 64
 MAX_TEXT = 500
 

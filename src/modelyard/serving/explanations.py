@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
+from modelyard.explain.reasons import MAX_REASONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from modelyard.serving.models import ServedVersion
 
 __all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
-
-MAX_REASONS = 20
 
 
 def explain_count(value: Any, field: str = "explain") -> int:
