@@ -133,7 +133,7 @@ def test_without_a_table_columns_are_codes_with_a_plain_text(
         assert reason["value"] in value or np.isnan(reason["value"] or 0.0)
 
 
-@pytest.mark.parametrize("explain", ["3", -1, 21, True, 2.5])
+@pytest.mark.parametrize("explain", ["3", -1, 21, True, 2.5, None])
 def test_a_bad_explain_is_refused_naming_the_field(
     explain_server: LiveServer, holdout: pd.DataFrame, explain: Any
 ) -> None:

@@ -31,13 +31,11 @@ __all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
 
 
 def explain_count(value: Any, field: str = "explain") -> int:
-    """The number of reasons a request asks for (0 when it does not ask).
+    """The number of reasons a request asks for (callers pass 0 when it does not ask).
 
     Raises:
         InvalidInput: Not a whole number from 0 to ``MAX_REASONS``.
     """
-    if value is None:
-        return 0
     if type(value) is not int or not 0 <= value <= MAX_REASONS:
         raise InvalidInput(
             f"{field}: must be a whole number of reasons from 0 to {MAX_REASONS}; got {value!r}"

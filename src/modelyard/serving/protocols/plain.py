@@ -61,7 +61,9 @@ def parse(body: Any) -> tuple[Payload, str | None, str | None]:
 
 def explain_of(body: Any) -> int:
     """How many reasons per row the body asks for (``"explain": k``; 0 when absent)."""
-    return explain_count(body.get("explain")) if type(body) is dict else 0
+    if type(body) is not dict or "explain" not in body:
+        return 0
+    return explain_count(body["explain"])
 
 
 def _optional_text(body: dict[str, Any], key: str) -> str | None:

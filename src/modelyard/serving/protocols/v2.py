@@ -100,7 +100,7 @@ def parse(body: bytes, header_length: int | None, signature: Signature | None) -
         raise InvalidInput("parameters: must be an object")
     entity = parameters.get("entity")
     entity = None if entity is None else str(entity)
-    explain = explain_count(parameters.get("explain"), "parameters.explain")
+    explain = explain_count(parameters.get("explain", 0), "parameters.explain")
     tensors = _tensors(request.get("inputs"), binary)
     payload = _payload(tensors, signature)
     outputs = _requested_outputs(request.get("outputs"))
