@@ -62,3 +62,16 @@ def test_an_incomplete_table_is_refused_naming_the_column(cli, tmp_path: Path) -
     assert bad.code != 0 and "['income'] have no reason and are not excluded" in bad.err
     missing = cli("models", "reasons", "credit-risk/1", str(tmp_path / "nope.yaml"))
     assert missing.code != 0 and "cannot read it" in missing.err
+
+
+def test_document_writes_html_and_markdown(cli, tmp_path: Path) -> None:
+    pkl, example = _files(tmp_path)
+    assert cli("models", "register", "credit-risk", str(pkl), "--example", str(example)).code == 0
+    result = cli("models", "document", "credit-risk/1", "--output", str(tmp_path / "pack"))
+    assert result.code == 0, result.err
+    assert (tmp_path / "pack" / "technical_documentation.html").exists()
+    markdown = (tmp_path / "pack" / "technical_documentation.md").read_text()
+    assert "## Sign-offs" in markdown and "**Not recorded.**" in markdown
+    assert "not recorded: " in result.out and "Sign-offs" in result.out
+    missing = cli("models", "document", "credit-risk/9")
+    assert missing.code != 0 and "credit-risk" in missing.err

@@ -404,3 +404,19 @@ def reasons(
         [(c, r["code"], r["text"], r["direction"]) for c, r in table.reasons.items()]
         + [(c, "excluded", note, "") for c, note in table.excluded.items()],
     )
+
+
+@models_app.command("document")
+def document(
+    ref: str,
+    output: Annotated[
+        Path | None, typer.Option(help="Folder to write to (default: <home>/reports/...).")
+    ] = None,
+) -> None:
+    """Write the version's technical documentation (HTML and Markdown) from the platform."""
+    from modelyard.documentation import document as write_document
+
+    outcome = write_document(yard(), ref, output)
+    out.console.print(f"documentation: {outcome.html_path}\n               {outcome.markdown_path}")
+    if outcome.not_recorded:
+        out.console.print(f"not recorded: {', '.join(outcome.not_recorded)}")
