@@ -100,8 +100,11 @@ def _split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _lightgbm(estimator: Any, matrix: Any) -> Result:
     _binary_only(estimator, "LightGBM model")
-    contributions = estimator.predict(matrix, pred_contrib=True)
-    raw = estimator.predict(matrix, raw_score=True)
+    # The booster directly, on one thread: what the wrapper computes, without its checks
+    # and without OpenMP threads contending with the server's own.
+    booster = getattr(estimator, "booster_", estimator)
+    contributions = booster.predict(matrix, pred_contrib=True, num_threads=1)
+    raw = booster.predict(matrix, raw_score=True, num_threads=1)
     values, base = _split(contributions)
     return values, base, np.asarray(raw, dtype=np.float64).ravel()
 

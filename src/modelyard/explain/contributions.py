@@ -121,7 +121,15 @@ class Explainer:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise InvalidInput(f"cannot explain: the rows lack column(s) {missing}")
-        matrix = self._transform(frame[self.columns])
+        return self.contributions_of_matrix(self._transform(frame[self.columns]))
+
+    def contributions_of_matrix(self, matrix: Any) -> Contributions:
+        """Contributions for rows already transformed by the model's preprocessing.
+
+        Serving passes the matrix its compiled path encoded (checked to give
+        exactly the native pipeline's answers), which skips pandas and
+        scikit-learn's preprocessing.
+        """
         if self.kind != "linear" and hasattr(matrix, "toarray"):
             matrix = matrix.toarray()
         width = matrix.shape[1]

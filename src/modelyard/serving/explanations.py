@@ -82,13 +82,21 @@ def _frame(served: ServedVersion, payload: Payload) -> pd.DataFrame:
 
 
 def _explain(served: ServedVersion, payload: Payload, k: int) -> list[list[dict[str, Any]]]:
-    from modelyard.explain import explain_reasons
+    import pandas as pd
+
+    from modelyard.explain import explain_reasons, top_reasons
 
     source: ExplainSource | None = getattr(served, "explain_source", None)
     if source is None:
         source = ExplainSource(None, lambda: None)
     explainer = source.explainer(served)
-    return explain_reasons(explainer, _frame(served, payload), source.table, k)
+    matrix = served.fast.encode(payload) if served.fast is not None else None
+    if matrix is None:
+        return explain_reasons(explainer, _frame(served, payload), source.table, k)
+    # The compiled path's matrix is the preprocessing's exact output: no pandas, no sklearn.
+    contributions = explainer.contributions_of_matrix(matrix)
+    values = pd.DataFrame(payload.as_columns())
+    return top_reasons(contributions.values, contributions.columns, values, source.table, k)
 
 
 async def reasons_for(
