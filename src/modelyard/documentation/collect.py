@@ -189,6 +189,7 @@ def _null_rates(ref: str, columns: dict[str, Any]) -> Any:
     figure.update_layout(
         title=f"Null rate per column ({ref})", height=320, margin={"t": 40, "b": 80}
     )
+    figure.update_yaxes(range=[0, 1], tickformat=".0%")
     return figure
 
 

@@ -40,6 +40,7 @@ class Collected:
     keys: pd.DataFrame | None = None
     ts_range: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
+    sample: pd.DataFrame | None = None  # the first ``keep_rows`` rows of features
 
 
 def _label_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -61,6 +62,7 @@ def collect(
     score: Callable[[pd.DataFrame], np.ndarray] | None,
     target: str | None = None,
     key_columns: Sequence[str] = (),
+    keep_rows: int = 0,
 ) -> Collected:
     """Read ``batches`` once (see the module docstring).
 
@@ -72,11 +74,14 @@ def collect(
             (None: no scores unless logged).
         target: A label column to read from the data itself, when present.
         key_columns: Columns to keep for joining labels later.
+        keep_rows: Keep the first this many rows of features (``Collected.sample``).
     """
     out = Collected()
     score_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
     key_parts: list[pa.Table] = []
+    kept: list[pa.RecordBatch] = []
+    kept_rows = 0
     ts_lo = ts_hi = None
     stream = iter(batches())
     first = next((b for b in stream if b.num_rows), None)
@@ -93,7 +98,7 @@ def collect(
     has_target = target is not None and target in names
 
     def feature_batches() -> Iterator[pa.RecordBatch]:
-        nonlocal ts_lo, ts_hi
+        nonlocal ts_lo, ts_hi, kept_rows
         for batch in _chain(first, stream):
             if not batch.num_rows:
                 continue
@@ -117,7 +122,11 @@ def collect(
                     lo, hi = int(ts.min()), int(ts.max())
                     ts_lo = lo if ts_lo is None else min(ts_lo, lo)
                     ts_hi = hi if ts_hi is None else max(ts_hi, hi)
-            yield batch.select(present)
+            features_only = batch.select(present)
+            if kept_rows < keep_rows:
+                kept.append(features_only.slice(0, keep_rows - kept_rows))
+                kept_rows += kept[-1].num_rows
+            yield features_only
 
     out.summary = summarize(
         feature_batches(), reference, columns=[c for c in reference.columns], n_jobs=1
@@ -136,6 +145,8 @@ def collect(
         out.keys = pa.concat_tables(key_parts).to_pandas()
     if ts_lo is not None and ts_hi is not None:
         out.ts_range = (ts_lo, ts_hi)
+    if kept:
+        out.sample = pa.Table.from_batches(kept).to_pandas()
     return out
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import delete, select
 from modelyard._util.clock import now_ms
 from modelyard._util.names import parse_ref
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import _collect, alerts, performance, profiles
+from modelyard.monitoring import _collect, alerts, attributions, performance, profiles
 from modelyard.monitoring._io import batches_of, read_table
 from modelyard.monitoring.drift import DriftDetector, DriftReport, FeatureDrift, score_drift
 from modelyard.monitoring.quality import QualityReport, check_quality
@@ -151,6 +151,13 @@ class MonitorRunResult:
             text = ", ".join(f"{f.feature} ({f.verdict_reason})" for f in drifted) or "none"
             lines.append(
                 f"  drift: {len(drifted)} of {len(self.drift.features)} features drifted: {text}"
+            )
+        attribution = (self.summaries.get("drift") or {}).get("attribution")
+        if attribution:
+            lines.append(
+                f"  attributions: leading feature {attribution['top_reference']} (training) -> "
+                f"{attribution['top_current']} (now); largest change of share "
+                f"{attribution['max_share_change']:.1%} ({attribution['most_changed']})"
             )
         if self.score is not None:
             state = f"drifted: {self.score.verdict_reason}" if self.score.drifted else "stable"
@@ -413,6 +420,7 @@ class MonitorService:
             score=score if binary else None,
             target=reference.target if data is not None else None,
             key_columns=key_columns if want_keys else (),
+            keep_rows=attributions.SAMPLE_ROWS,
         )
         if got.summary is None or not got.rows:
             where = (
@@ -438,6 +446,7 @@ class MonitorService:
             info, reference, got, t, feedback_from, labels, id_column, label_column
         )
         result.window, result.source = win, source
+        self._attributions(info, loaded, got, result)
         if not store:
             return result
         self._store(result, now)
@@ -462,6 +471,32 @@ class MonitorService:
             triggers=triggers,
         )
         return result
+
+    def _attributions(
+        self, info: ModelVersionInfo, loaded: Any, got: Any, result: MonitorRunResult
+    ) -> None:
+        """Attribution drift beside feature drift, when the model can be explained."""
+        from modelyard.explain import Explainer, explainable
+
+        drift = result.summaries.get("drift")
+        if got.sample is None or drift is None or loaded.signature is None:
+            return
+        why = explainable(loaded.native)
+        if why is not None:
+            result.notes.append(f"attributions not computed: {why}")
+            return
+        columns = loaded.signature.input_names
+        example = self._yard.models.input_example(info.ref)
+        if example is None or any(c not in got.sample.columns for c in columns):
+            result.notes.append("attributions not computed: no training example or columns")
+            return
+        explainer = Explainer(loaded.native, columns, background=example)
+        current = loaded.signature.enforce(got.sample[columns])
+        drift["attribution"] = attributions.attribution_summary(
+            attributions.mean_abs_contributions(explainer, example[columns]),
+            attributions.mean_abs_contributions(explainer, current),
+            len(current),
+        )
 
     def backfill(
         self,
