@@ -33,6 +33,7 @@ __all__ = [
     "explainable",
     "read_table_file",
     "reason_columns",
+    "table_of",
     "top_reasons",
     "validate_table",
 ]
@@ -47,3 +48,11 @@ def explain_reasons(
     """The top ``k`` adverse reasons of every row of ``frame`` (see ``top_reasons``)."""
     contributions = explainer.contributions(frame)
     return top_reasons(contributions.values, contributions.columns, frame, table, k)
+
+
+def table_of(info: Any) -> ReasonTable | None:
+    """The reason table attached to a version record (a ``ModelVersionInfo``), or None."""
+    record = info.artifact(REASON_TABLE)
+    if record is None:
+        return None
+    return ReasonTable(**record.details["table"])

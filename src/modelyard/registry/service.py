@@ -288,13 +288,9 @@ class ModelRegistry:
 
     def reason_table(self, ref: str | ModelVersionInfo) -> Any:
         """The version's reviewed ``ReasonTable``, or None when none was registered."""
-        from modelyard.explain import REASON_TABLE, ReasonTable
+        from modelyard.explain import table_of
 
-        info = ref if isinstance(ref, ModelVersionInfo) else self.get(ref)
-        record = info.artifact(REASON_TABLE)
-        if record is None:
-            return None
-        return ReasonTable(**record.details["table"])
+        return table_of(ref if isinstance(ref, ModelVersionInfo) else self.get(ref))
 
     def _attach_reasons(self, ref: str, table: Any) -> ModelVersionInfo:
         import orjson
@@ -314,6 +310,7 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """Register a model directory already in the artifact store (saved by ``save_model``).
 
@@ -334,7 +331,8 @@ class ModelRegistry:
                 )
             manifest = orjson.loads(self._artifacts.get_bytes(files[MANIFEST_FILE]["digest"]))
             self._stored_manifests[artifact_digest] = manifest
-        return self._record_version(
+        table = _reason_table(reasons, manifest) if reasons is not None else None
+        info = self._record_version(
             name,
             artifact_digest,
             manifest,
@@ -344,6 +342,7 @@ class ModelRegistry:
             description=description,
             tags=tags,
         )
+        return info if table is None else self._attach_reasons(info.ref, table)
 
     def _record_version(
         self,
