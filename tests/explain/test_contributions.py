@@ -257,3 +257,19 @@ def test_rows_missing_a_column_are_refused(data: Any) -> None:
     model = CLASSIFIERS["ordinal_lightgbm"]().fit(frame, y)
     with pytest.raises(InvalidInput, match="age"):
         Explainer(model, COLUMNS).contributions(frame.drop(columns=["age"]).head(3))
+
+
+def test_the_vectorised_treeshap_gives_the_compiled_numbers(
+    data: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelyard.explain import _estimators
+    from modelyard.explain._treeshap import tree_shap
+
+    frame, y, _ = data
+    model = _native_hgb().fit(frame, y)
+    rows = frame.head(40)
+    compiled = Explainer(model, COLUMNS).contributions(rows)
+    monkeypatch.setattr(_estimators, "_tree_shap", lambda: tree_shap)
+    vectorised = Explainer(model, COLUMNS).contributions(rows)
+    np.testing.assert_allclose(vectorised.values, compiled.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(vectorised.base, compiled.base, rtol=0, atol=1e-12)

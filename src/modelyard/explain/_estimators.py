@@ -160,7 +160,9 @@ def _linear(estimator: Any, matrix: Any, mean: np.ndarray) -> Result:
 
 
 def _hgb(estimator: Any, matrix: Any) -> Result:
-    from modelyard.explain._treeshap import Tree, tree_shap
+    from modelyard.explain._treeshap import Tree
+
+    tree_shap = _tree_shap()
 
     _binary_only(estimator, "HistGradientBoosting model")
     x = np.asarray(matrix, dtype=np.float64)
@@ -194,10 +196,24 @@ def _hgb(estimator: Any, matrix: Any) -> Result:
     return mapped, np.full(len(pre), base), raw
 
 
-def _in_bitset(bitsets: np.ndarray, row: int, codes: np.ndarray) -> np.ndarray:
-    codes = codes.astype(np.int64)
-    words = bitsets[row][codes // 32].astype(np.int64)
-    return ((words >> (codes % 32)) & 1).astype(bool)
+def _tree_shap() -> Any:
+    """The compiled TreeSHAP when numba is there (it comes with shap), else the vectorised one."""
+    try:
+        from modelyard.explain._treeshap_jit import tree_shap_rows
+    except ImportError:
+        from modelyard.explain._treeshap import tree_shap
+
+        return tree_shap
+    return tree_shap_rows
+
+
+def _in_bitsets(bitsets: np.ndarray, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Whether ``codes[i, j]`` is in bitset ``rows[i]`` (256-bit sets of eight uint32 words)."""
+    if len(bitsets) == 0:
+        return np.zeros(codes.shape, dtype=bool)
+    words = bitsets[rows].astype(np.int64)  # (nodes, 8)
+    word = np.take_along_axis(words, codes // 32, axis=1)
+    return ((word >> (codes % 32)) & 1).astype(bool)
 
 
 def _hgb_decisions(
@@ -208,21 +224,25 @@ def _hgb_decisions(
     f_idx_map: np.ndarray,
 ) -> np.ndarray:
     """(nodes, rows) whether each row goes left, as ``_predictor.pyx`` decides on raw data."""
-    goes_left = np.zeros((len(nodes), len(x)), dtype=bool)
-    for i, node in enumerate(nodes):
-        if node["is_leaf"]:
-            continue
-        column = x[:, node["feature_idx"]]
-        missing = np.isnan(column)
-        to_left = np.full(len(x), bool(node["missing_go_to_left"]))
-        present = ~missing
-        if node["is_categorical"]:
-            valid = present & (column >= 0) & (column < 256)
-            codes = np.where(valid, column, 0)
-            in_left = _in_bitset(left_bitsets, int(node["bitset_idx"]), codes)
-            is_known = _in_bitset(known, int(f_idx_map[node["feature_idx"]]), codes)
-            to_left = np.where(valid & in_left, True, np.where(valid & is_known, False, to_left))
-        else:
-            to_left = np.where(present, column <= node["num_threshold"], to_left)
-        goes_left[i] = to_left
+    features = nodes["feature_idx"].astype(np.int64)
+    values = x[:, features].T  # (nodes, rows)
+    default = np.broadcast_to(nodes["missing_go_to_left"].astype(bool)[:, None], values.shape)
+    missing = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        numeric = values <= nodes["num_threshold"][:, None]
+    goes_left = np.where(missing, default, numeric)
+    categorical = nodes["is_categorical"].astype(bool) & ~nodes["is_leaf"].astype(bool)
+    if categorical.any():
+        cat_values = values[categorical]
+        valid = ~np.isnan(cat_values) & (cat_values >= 0) & (cat_values < 256)
+        codes = np.where(valid, cat_values, 0).astype(np.int64)
+        in_left = _in_bitsets(
+            left_bitsets, nodes["bitset_idx"][categorical].astype(np.int64), codes
+        )
+        is_known = _in_bitsets(known, f_idx_map[features[categorical]].astype(np.int64), codes)
+        cat_default = default[categorical]
+        goes_left[categorical] = np.where(
+            valid & in_left, True, np.where(valid & is_known, False, cat_default)
+        )
+    goes_left[nodes["is_leaf"].astype(bool)] = False
     return goes_left
