@@ -105,12 +105,13 @@ def test_cli_checkpoint_and_verify(
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
+    # Opened before the checkpoint: proving who opens it records a token event of its own.
+    yard = open_store(store_url, tmp_path)
     try:
         code, out, _ = run("audit", "checkpoint", "--to", str(target))
         assert code == 0 and "checkpointed event" in out
         code, out, _ = run("audit", "verify", "--checkpoint", str(target))
         assert code == 0 and "matches checkpoint" in out
-        yard = open_store(store_url, tmp_path)
         _delete_last(yard)
         yard.close()
         code, _, err = run("audit", "verify", "--checkpoint", str(target))
