@@ -17,15 +17,11 @@ import fcntl
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import httpx
-
 from modelyard.testing.environment import require, require_tool
-from modelyard.testing.platform import free_port
+from modelyard.testing.process import ChildServer, free_port
 
 __all__ = ["OidcProvider", "install_provider"]
 
@@ -55,8 +51,10 @@ def install_provider(folder: Path, *, timeout_s: float = 600.0) -> None:
             require(f"the OIDC test provider's packages ({folder})", HINT + "\n" + done.stderr)
 
 
-class OidcProvider:
+class OidcProvider(ChildServer):
     """``node provider.mjs`` on a free localhost port, started on enter, stopped on exit."""
+
+    name = "the OIDC provider"
 
     def __init__(
         self,
@@ -74,9 +72,7 @@ class OidcProvider:
         self.redirect_uris = redirect_uris
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
-        self._timeout = startup_timeout_s
-        self._log_path = self.workdir / "oidc-provider.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(self.workdir / "oidc-provider.log", startup_timeout_s)
 
     def start(self) -> OidcProvider:
         install_provider(self.folder)
@@ -92,53 +88,12 @@ class OidcProvider:
             OIDC_REDIRECT_URIS=",".join(self.redirect_uris),
             NODE_ENV="test",
         )
-        log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.process = subprocess.Popen(
-            [node, "provider.mjs"], cwd=self.folder, env=env, stdout=log, stderr=log
-        )
-        log.close()
-        url = f"{self.issuer}/.well-known/openid-configuration"
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the OIDC provider exited at start-up:\n{self.log()}")
-            try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the OIDC provider did not answer within {self._timeout} s")
+        ready = f"{self.issuer}/.well-known/openid-configuration"
+        self._launch([node, "provider.mjs"], cwd=self.folder, env=env, ready_url=ready)
+        return self
 
     def restart(self, jwks: dict[str, Any]) -> OidcProvider:
         """Stop, then start again on the same port with other signing keys (key rotation)."""
         self.stop()
         self.jwks = jwks
         return self.start()
-
-    def log(self) -> str:
-        try:
-            return self._log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-
-    def __enter__(self) -> OidcProvider:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

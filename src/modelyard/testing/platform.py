@@ -11,30 +11,24 @@ given store; ``peak_rss_mib()`` reads its high-water resident memory
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from modelyard.testing.process import ChildServer, free_port
+
 __all__ = ["PlatformServer", "Site", "free_port", "make_site"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PlatformServer:
+class PlatformServer(ChildServer):
     """``modelyard server`` over one store, started on enter and stopped on exit."""
+
+    name = "the server"
 
     def __init__(
         self,
@@ -53,9 +47,7 @@ class PlatformServer:
         self.home = Path(home)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log_path = Path(log) if log else self.home / "server.log"
-        self._timeout = startup_timeout_s
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(Path(log) if log else self.home / "server.log", startup_timeout_s)
 
     def start(self) -> PlatformServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
@@ -67,30 +59,10 @@ class PlatformServer:
         )
         env.update(self.extra_env)
         self.home.mkdir(parents=True, exist_ok=True)
-        log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child
         command = [sys.executable, "-m", "modelyard.cli.main", "server", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--log-level", "warning"]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited at start-up; see {self._log_path}:\n" + self.log()
-                )
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not answer within {self._timeout} s:\n" + self.log())
-
-    def log(self) -> str:
-        try:
-            return self._log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
+        self._launch(command, env=env, ready_url=f"{self.url}/api/v1/health")
+        return self
 
     def peak_rss_mib(self) -> float:
         """The child's peak resident memory so far (Linux ``VmHWM``), in MiB."""
@@ -99,27 +71,6 @@ class PlatformServer:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("VmHWM not found in /proc; peak RSS needs Linux")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-
-    def __enter__(self) -> PlatformServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 USERS = {
