@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,3 +380,84 @@ class SparkSink:
             "connector", "", self.format, None, tuple(sorted(opts.items())),
             self.buckets, self.partition_column,
         )  # fmt: skip
+
+
+def parse_options(pairs: Sequence[str] | None, field_name: str) -> dict[str, str]:
+    """``KEY=VALUE`` strings (as the CLI repeats them) as a mapping."""
+    found: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{field_name}: expected KEY=VALUE, got {pair!r}")
+        found[key.strip()] = value
+    return found
+
+
+def source_from_options(
+    *,
+    input: str | None = None,
+    input_table: str | None = None,
+    input_jdbc: str | None = None,
+    jdbc_table: str | None = None,
+    jdbc_query: str | None = None,
+    input_format: str | None = None,
+    input_options: Mapping[str, Any] | None = None,
+) -> SparkSource | None:
+    """The Spark source the CLI's options name, or None when they name plain files only."""
+    given = [n for n, v in (("--input", input), ("--input-table", input_table),
+                            ("--input-jdbc", input_jdbc)) if v]  # fmt: skip
+    if len(given) > 1:
+        raise InvalidInput(f"input: give one of {', '.join(given)}, not several")
+    if (jdbc_table or jdbc_query) and not input_jdbc:
+        raise InvalidInput("jdbc_table: --jdbc-table and --jdbc-query go with --input-jdbc URL")
+    if input_table:
+        return SparkSource.table(input_table)
+    if input_jdbc:
+        return SparkSource.jdbc(input_jdbc, table=jdbc_table, query=jdbc_query,
+                                options=input_options)  # fmt: skip
+    if input and input_format:
+        return SparkSource.path(input, input_format, input_options)
+    if input_format:
+        return SparkSource.connector(input_format, input_options or {})
+    if input_options:
+        raise InvalidInput("input_options: --input-option goes with --input-format or --input-jdbc")
+    return None
+
+
+def sink_from_options(
+    *,
+    output: str | None = None,
+    output_table: str | None = None,
+    output_jdbc: str | None = None,
+    output_jdbc_table: str | None = None,
+    output_format: str | None = None,
+    output_options: Mapping[str, Any] | None = None,
+    buckets: int | None = None,
+    partition_column: str | None = None,
+    spark_source: bool = False,
+) -> SparkSink | None:
+    """The Spark sink the CLI's options name (a plain folder too when the input is Spark's)."""
+    given = [n for n, v in (("--output", output), ("--output-table", output_table),
+                            ("--output-jdbc", output_jdbc)) if v]  # fmt: skip
+    if len(given) > 1:
+        raise InvalidInput(f"output: give one of {', '.join(given)}, not several")
+    shape: dict[str, Any] = {}
+    if buckets is not None:
+        shape["buckets"] = buckets
+    if partition_column is not None:
+        shape["partition_column"] = partition_column
+    if output_table:
+        return SparkSink.table(output_table, format=output_format or "parquet", **shape)
+    if output_jdbc:
+        if not output_jdbc_table:
+            raise InvalidInput("output_jdbc_table: --output-jdbc needs --output-jdbc-table NAME")
+        return SparkSink.jdbc(output_jdbc, output_jdbc_table, options=output_options, **shape)
+    if output_jdbc_table:
+        raise InvalidInput("output_jdbc_table: --output-jdbc-table goes with --output-jdbc URL")
+    if output and (output_format or output_options or shape or spark_source):
+        return SparkSink.path(output, output_format or "parquet", options=output_options, **shape)
+    if output_format:
+        return SparkSink.connector(output_format, output_options or {}, **shape)
+    if shape:
+        raise InvalidInput("buckets: --buckets and --partition-column go with a Spark output")
+    return None

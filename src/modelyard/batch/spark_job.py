@@ -71,9 +71,12 @@ def score_on_spark(
     session = engine_options.get("session")
     owned = False
     if session is None:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
         session = SparkSession.getActiveSession()
+        if session is None and SparkContext._active_spark_context is not None:
+            session = SparkSession.builder.getOrCreate()  # this process's running session
     if session is None:
         session = spark_session(engine_options.get("master"), config=engine_options.get("conf"))
         owned = True
@@ -88,7 +91,7 @@ def score_on_spark(
             signature, arrow_schema, scoring, where=source.describe(), text_input=source.text_input
         )
         wanted = list(dict.fromkeys([*signature.input_names, *scoring.kept_columns]))
-        framed = framed.select(*wanted)
+        framed = framed.select(*[sx.col(c) for c in wanted])
         lineage = sx.source_lineage(session, source, frame)
         job_id = _job_id(digest, bundle, lineage, sink, id_column, passthrough)
         record = service._find(job_id)

@@ -179,6 +179,13 @@ class SparkPlan:
         return [f.name for f in self.input_schema if f.name not in self.kept]
 
 
+def col(name: str) -> Any:
+    """A column by its exact name (dots and spaces are part of it, not struct access)."""
+    from pyspark.sql import functions as sf
+
+    return sf.col("`" + name.replace("`", "``") + "`")
+
+
 def with_buckets(frame: Any, sink: SparkSink, id_column: str | None) -> Any:
     """The frame with the partition column: a stable hash of the id (or the whole row)."""
     from pyspark.sql import functions as sf
@@ -188,7 +195,7 @@ def with_buckets(frame: Any, sink: SparkSink, id_column: str | None) -> Any:
             f"partition_column: the input already has a column {sink.partition_column!r}; "
             "choose another --partition-column"
         )
-    keys = [sf.col(id_column)] if id_column else [sf.col(c) for c in frame.columns]
+    keys = [col(id_column)] if id_column else [col(c) for c in frame.columns]
     bucket = sf.pmod(sf.xxhash64(*keys), sf.lit(sink.buckets)).cast("int")
     return frame.withColumn(sink.partition_column, bucket)
 
@@ -363,32 +370,29 @@ def write_group(
 ) -> GroupResult:
     """Score buckets ``group`` of ``frame`` and commit them (rejects first, then scores)."""
     from pyspark import StorageLevel
-    from pyspark.sql import functions as sf
     from pyspark.sql.pandas.types import from_arrow_schema
 
     column = plan.sink.partition_column
-    subset = frame.where(sf.col(column).isin(list(group))) if plan.sink.partial_resume else frame
+    subset = frame.where(col(column).isin(list(group))) if plan.sink.partial_resume else frame
     mapped = subset.mapInArrow(score, from_arrow_schema(plan.mapped_schema))
     mapped = mapped.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = (
-            mapped.groupBy(column, sf.col(REASON).isNotNull().alias("rejected")).count().collect()
-        )
+        counts = mapped.groupBy(column, col(REASON).isNotNull().alias("rejected")).count().collect()
         rows_out = {b: 0 for b in group}
         rows_rejected = {b: 0 for b in group}
         for row in counts:
             target = rows_rejected if row["rejected"] else rows_out
             target[int(row[column])] = int(row["count"])
         if sum(rows_rejected.values()):
-            rejects = mapped.where(sf.col(REASON).isNotNull()).select(
-                *[sf.col(c) for c in plan.kept if c != column],
-                *[sf.col(INPUT_PREFIX + c).alias(c) for c in plan.reject_inputs],
-                sf.col(REASON),
-                sf.col(column),
+            rejects = mapped.where(col(REASON).isNotNull()).select(
+                *[col(c) for c in plan.kept if c != column],
+                *[col(INPUT_PREFIX + c).alias(c) for c in plan.reject_inputs],
+                col(REASON),
+                col(column),
             )
             write_frame(session, rejects, plan.rejects)
-        scores = mapped.where(sf.col(REASON).isNull()).select(
-            *[sf.col(f.name) for f in plan.output_schema if f.name != column], sf.col(column)
+        scores = mapped.where(col(REASON).isNull()).select(
+            *[col(f.name) for f in plan.output_schema if f.name != column], col(column)
         )
         write_frame(session, scores, plan.sink)
     finally:
@@ -420,7 +424,7 @@ def write_frame(session: Any, frame: Any, sink: SparkSink) -> None:
                     f"output_table: table {sink.location} has columns {missing} that the "
                     "scores do not; write to a new table or pass --overwrite"
                 )
-            frame.select(*columns).write.insertInto(sink.location, overwrite=True)
+            frame.select(*[col(c) for c in columns]).write.insertInto(sink.location, overwrite=True)
         else:
             frame.write.partitionBy(column).format(sink.format).saveAsTable(sink.location)
     elif sink.kind == "jdbc":
