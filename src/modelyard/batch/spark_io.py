@@ -196,7 +196,7 @@ class SparkSource:
         url = _check_jdbc_url(url, "input_jdbc")
         if (table is None) == (query is None):
             raise InvalidInput(
-                "give exactly one of --jdbc-table and --jdbc-query with --input-jdbc"
+                "jdbc_table: give exactly one of --jdbc-table and --jdbc-query with --input-jdbc"
             )
         if table is not None:
             table = _check_table(table, "jdbc_table")
@@ -211,7 +211,8 @@ class SparkSource:
         opts = _options(options, "input_options")
         if not opts:
             raise InvalidInput(
-                f"input format {fmt!r} needs --input-option KEY=VALUE (e.g. table=project.ds.loans)"
+                f"input_options: input format {fmt!r} needs --input-option KEY=VALUE "
+                "(e.g. table=project.ds.loans)"
             )
         return cls("connector", "", fmt, options=opts)
 
@@ -338,7 +339,8 @@ class SparkSink:
         opts = _options(options, "output_options")
         if not opts:
             raise InvalidInput(
-                f"output format {fmt!r} needs --output-option KEY=VALUE (e.g. table=project.ds.x)"
+                f"output_options: output format {fmt!r} needs --output-option KEY=VALUE "
+                "(e.g. table=project.ds.x)"
             )
         return cls("connector", "", fmt, None, opts, buckets, partition_column)
 
