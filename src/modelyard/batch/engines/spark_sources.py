@@ -283,7 +283,8 @@ def scorer(
         model = load_cached(local)  # verified, once per Python worker
         checks = BatchChecks()
         for batch in batches:
-            table = _conform(pa.Table.from_batches([batch]), input_schema)
+            table = pa.Table.from_batches([batch]).rename_columns(input_schema.names)
+            table = _conform(table, input_schema)
             scored, rejected = score_batch(model, table, spec, checks)
             if scored.num_rows:
                 yield from _as_mapped(scored, mapped, {}).to_batches()
@@ -374,6 +375,10 @@ def write_group(
 
     column = plan.sink.partition_column
     subset = frame.where(col(column).isin(list(group))) if plan.sink.partial_resume else frame
+    # Positional names going in: PySpark's mapInArrow resolves each input column by
+    # name, and a name with a dot ("bureau.score") would be read as a struct field.
+    # The scorer gives the columns their names back (the plan's input schema).
+    subset = subset.select(*[col(c).alias(f"c{i}") for i, c in enumerate(subset.columns)])
     mapped = subset.mapInArrow(score, from_arrow_schema(plan.mapped_schema))
     mapped = mapped.persist(StorageLevel.MEMORY_AND_DISK)
     try:
