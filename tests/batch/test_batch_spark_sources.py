@@ -318,3 +318,57 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
     assert np.array_equal(scored[ID].to_numpy(), reference[ID].to_numpy())
     assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
     yard.close()
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_scores_orc_files_read_by_spark_into_partitioned_parquet(
+    spark, fitted, loans, tmp_path, monkeypatch, capsys
+) -> None:
+    import json
+
+    import modelyard
+    from modelyard.cli import _context
+    from modelyard.cli.main import main
+
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MODELYARD_USER", "alice")
+    monkeypatch.setenv("COLUMNS", "200")
+    with modelyard.connect() as yard:
+        model, x = fitted
+        yard.models.register(MODEL, model, example=x)
+    frame = loans.head(3_000)
+    spark.createDataFrame(frame).write.orc(str(tmp_path / "orc"))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        _context.yard.cache_clear()
+        code = main(["batch", "score", f"{MODEL}/1", "--engine", "spark", *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, err = run(
+        "--input-jdbc", "jdbc:postgresql://alice:s3cret@127.0.0.1/test", "--jdbc-table", "t",
+        "--output", str(tmp_path / "never"),
+    )  # fmt: skip
+    assert code != 0 and "credential" in err and "s3cret" not in err + out
+    code, out, err = run("--input-table", "bank.loans", "--input", "x.parquet", "-o", "y")
+    assert code != 0 and "give one of --input, --input-table" in err
+
+    code, out, err = run(
+        "--input", str(tmp_path / "orc"), "--input-format", "orc",
+        "--output", str(tmp_path / "scores"), "--buckets", "3",
+        "--id-column", ID, "--buckets-per-commit", "3", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    job = json.loads(out)
+    assert job["status"] == "FINISHED" and job["rows_out"] == 3_000
+    assert job["params"]["input"]["files"] >= 1 and job["params"]["buckets"] == 3
+    assert sorted(p.name for p in (tmp_path / "scores").glob("batch_part=*")) == [
+        "batch_part=0", "batch_part=1", "batch_part=2",
+    ]  # fmt: skip
+    scored = _by_id(pd.read_parquet(tmp_path / "scores"))
+    expected = model.predict_proba(frame[list(x.columns)])[:, 1]
+    order = np.argsort(frame[ID].to_numpy(), kind="stable")
+    assert np.array_equal(scored["score"].to_numpy(), expected[order])
+    _context.yard.cache_clear()
