@@ -189,6 +189,7 @@ class BatchService:
                 id_column=id_column,
                 passthrough=tuple(passthrough),
                 form=form,
+                batch_rows=batch_rows,
                 register_output_as=register_output_as,
                 engine_options=self._engine_options(engine, None, engine_options),
                 overwrite=overwrite,

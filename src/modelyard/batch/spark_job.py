@@ -47,6 +47,7 @@ def score_on_spark(
     id_column: str | None,
     passthrough: Sequence[str],
     form: str,
+    batch_rows: int,
     engine_options: dict[str, Any],
     overwrite: bool,
     progress: Progress,
@@ -133,6 +134,7 @@ def score_on_spark(
             "buckets": sink.buckets,
             "partition_column": sink.partition_column,
             "buckets_per_commit": size,
+            "batch_rows": batch_rows,
             "scored_at": scoring.scored_at_ms,
             "attempts": (int(record.params.get("attempts", 0)) if record else 0) + 1,
             "max_reject_rate": max_reject_rate,
@@ -144,7 +146,7 @@ def score_on_spark(
         try:
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             progress.start(None, sum(g.rows_in for g in done), f"scoring {name}/{version}")
-            with sx.dynamic_overwrite(session):
+            with sx.job_settings(session, batch_rows):
                 for group in groups:
                     accumulator = session.sparkContext.accumulator(
                         {"warnings": {}, "rejects": {}}, sx._ChecksParam()

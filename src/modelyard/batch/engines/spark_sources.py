@@ -441,15 +441,21 @@ def write_frame(session: Any, frame: Any, sink: SparkSink) -> None:
 
 
 @contextlib.contextmanager
-def dynamic_overwrite(session: Any) -> Iterator[None]:
-    """Dynamic partition overwrite for ``insertInto`` (restored afterwards)."""
-    key = "spark.sql.sources.partitionOverwriteMode"
-    before = session.conf.get(key)
-    session.conf.set(key, "dynamic")
+def job_settings(session: Any, batch_rows: int) -> Iterator[None]:
+    """Dynamic partition overwrite (for ``insertInto`` too) and Arrow batches of
+    ``batch_rows`` rows for the job; the session's own values are restored afterwards."""
+    wanted = {
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_rows),
+    }
+    before = {key: session.conf.get(key) for key in wanted}
+    for key, value in wanted.items():
+        session.conf.set(key, value)
     try:
         yield
     finally:
-        session.conf.set(key, before)
+        for key, value in before.items():
+            session.conf.set(key, value)
 
 
 # ---------------------------------------------------------------- the output's state
