@@ -320,6 +320,8 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
     assert len(committed) == 2  # two groups committed, the rest never started
     killed = yard.batch.list()[0]
     assert killed.status == "RUNNING" and len(killed.params["groups_done"]) == 1
+    status = yard.batch.status(killed.id).progress
+    assert (status["parts_done"], status["parts_total"]) == (1, 3) and status["rows_done"] > 0
 
     job = yard.batch.score(
         f"{OOT_MODEL}/1",

@@ -718,6 +718,8 @@ class BatchService:
         info = self._find(job_id)
         if info is None:
             raise NotFound(f"no batch job {job_id!r}; see 'modelyard batch list'")
+        if info.status == "RUNNING" and info.params.get("kind") == "spark-sources":
+            return _with_spark_progress(info)
         if info.status == "RUNNING":
             try:
                 manifest = read_manifest(OutputDir(info.output_uri))
@@ -845,5 +847,27 @@ def _with_progress(info: BatchJobInfo, manifest: JobManifest) -> BatchJobInfo:
             "rows_rejected": sum(r.rows_rejected for r in manifest.completed.values()),
             "updated_at_ms": manifest.updated_at_ms,
             "manifest_status": manifest.status,
+        },
+    )
+
+
+def _with_spark_progress(info: BatchJobInfo) -> BatchJobInfo:
+    """A running Spark-source job's progress: the bucket groups its record says committed."""
+    from dataclasses import replace
+
+    groups = info.params.get("groups_done") or []
+    rows = sum(
+        sum((g.get(k) or {}).values()) for g in groups for k in ("rows_out", "rows_rejected")
+    )
+    return replace(
+        info,
+        progress={
+            "parts_done": sum(len(g["buckets"]) for g in groups),
+            "parts_total": int(info.params.get("buckets") or 0),
+            "rows_done": rows,
+            "rows_total": None,
+            "rows_rejected": sum(sum((g.get("rows_rejected") or {}).values()) for g in groups),
+            "updated_at_ms": None,
+            "manifest_status": "running",
         },
     )

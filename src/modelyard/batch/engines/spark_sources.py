@@ -91,7 +91,8 @@ def _jdbc_options(url: str, options: dict[str, str], *, output: bool) -> dict[st
 def _source_error(source: SparkSource, exc: BaseException) -> Exception:
     text = _first_line(exc)
     lowered = text.lower()
-    if any(s in lowered for s in ("not found", "does not exist", "path_not_found", "no such")):
+    missing = ("not found", "cannot be found", "does not exist", "path_not_found", "no such")
+    if any(s in lowered for s in missing):
         return InvalidInput(f"input {source.describe()}: not found ({text})")
     return BackendUnavailable(f"Spark could not read input {source.describe()}: {text}")
 
