@@ -19,6 +19,7 @@ from batch_helpers import INPUT_SEED, MODEL, TRAIN_SEED, write_parts
 from modelyard.data import synthetic
 from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
 
+POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 S3_BUCKET = "modelyard-batch"
 S3_REGION = "eu-west-1"
 
@@ -82,12 +83,20 @@ def dask_scheduler() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One local[2] Spark session for the whole run (start-up costs about 10 s)."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local[2] Spark session for the whole run (start-up costs 10-50 s here).
+
+    Managed tables go to a warehouse under tmp; the PostgreSQL JDBC driver
+    (Debian's libpostgresql-jdbc-java) is on its class path when installed —
+    the JDBC test itself requires it.
+    """
     from modelyard.batch.engines.spark import spark_session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = spark_session("local[2]", app_name="modelyard-tests")
+    config = {"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))}
+    if Path(POSTGRES_JDBC_JAR).exists():
+        config["spark.jars"] = POSTGRES_JDBC_JAR
+    session = spark_session("local[2]", app_name="modelyard-tests", config=config)
     try:
         yield session
     finally:

@@ -80,7 +80,9 @@ class BatchJobInfo:
 
     @property
     def rejects_uri(self) -> str:
-        return f"{self.output_uri.rstrip('/')}/_rejects"
+        """Where rejected rows are: ``<output>/_rejects``, or what a Spark-source job recorded."""
+        recorded = self.params.get("rejects_uri")
+        return str(recorded) if recorded else f"{self.output_uri.rstrip('/')}/_rejects"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -55,6 +55,7 @@ from modelyard.batch.job import (
 from modelyard.batch.parts import WorkSpec, csv_listing, peak_rss_mb
 from modelyard.batch.progress import Progress, make_progress
 from modelyard.batch.scoring import BatchChecks, ScoringSpec, check_schema
+from modelyard.batch.spark_io import SparkSink, SparkSource
 from modelyard.config import Settings
 from modelyard.data import DatasetService
 from modelyard.data.entities import DatasetVersionInfo
@@ -97,8 +98,8 @@ class BatchService:
     def score(
         self,
         ref: str,
-        input: str | Path | Sequence[str | Path] | DatasetVersionInfo,
-        output: str | Path,
+        input: str | Path | Sequence[str | Path] | DatasetVersionInfo | SparkSource,
+        output: str | Path | SparkSink,
         *,
         engine: str = "local",
         id_column: str | None = None,
@@ -121,9 +122,15 @@ class BatchService:
         Args:
             ref: ``name@alias``, ``name/3`` or ``name@latest``.
             input: Parquet or CSV file, folder, glob or fsspec URL (or a list),
-                or a registered dataset version.
+                or a registered dataset version; or, with ``engine="spark"``, a
+                :class:`~modelyard.batch.spark_io.SparkSource` (a path in any
+                format Spark reads, a catalog table, JDBC, a connector such as
+                BigQuery), read by Spark itself.
             output: Folder (fsspec URL) for ``part-*.parquet``, ``_rejects/`` and
-                the job manifest ``_modelyard_job.json``.
+                the job manifest ``_modelyard_job.json``; or a
+                :class:`~modelyard.batch.spark_io.SparkSink` (partitioned files, a
+                catalog table, JDBC, a connector), written by Spark's writer and
+                resumed by dynamic partition overwrite of the buckets not recorded.
             engine: ``local`` (default), ``dask`` or ``spark``.
             id_column: Copied to the output (and required in the input).
             passthrough: More input columns copied to the output.
@@ -138,7 +145,9 @@ class BatchService:
                 name to register a path input under (default
                 ``<register_output_as>-input``) when the output is registered.
             storage_options: fsspec options for the input and output filesystems.
-            engine_options: ``scheduler`` (dask), ``master`` or ``session`` (spark).
+            engine_options: ``scheduler`` (dask), ``master``, ``session`` or ``conf``
+                (spark; ``conf`` is a mapping of Spark settings for a session it
+                starts), ``buckets_per_commit`` (Spark-source jobs: buckets per commit).
             overwrite: Replace another job's files in ``output``.
             quiet: No progress bar.
             progress: A progress reporter to use instead of the Rich bar.
@@ -171,6 +180,22 @@ class BatchService:
             check_name(register_output_as, "register_output_as")
         with self._store.read() as session:
             resolve_actor(session, self._user).require("run.write", "run batch scoring jobs")
+        if isinstance(input, SparkSource) or isinstance(output, SparkSink):
+            return self._score_spark_sources(
+                ref,
+                input,
+                output,
+                engine=engine,
+                id_column=id_column,
+                passthrough=tuple(passthrough),
+                form=form,
+                batch_rows=batch_rows,
+                register_output_as=register_output_as,
+                engine_options=self._engine_options(engine, None, engine_options),
+                overwrite=overwrite,
+                progress=progress or make_progress(quiet),
+                max_reject_rate=float(max_reject_rate),
+            )
         name, version, digest = self._models.resolve_digest(ref)
         bundle = self._bundle(f"{name}/{version}", digest, form)
         scoring = ScoringSpec(name, version, id_column, tuple(passthrough))
@@ -217,6 +242,51 @@ class BatchService:
             )
         finally:
             out.unlock()
+
+    def _score_spark_sources(
+        self,
+        ref: str,
+        input: Any,
+        output: Any,
+        *,
+        engine: str,
+        register_output_as: str | None,
+        **kwargs: Any,
+    ) -> BatchJobInfo:
+        """Spark reads the input and writes the output (see :mod:`modelyard.batch.spark_job`)."""
+        from modelyard.batch.spark_job import score_on_spark
+
+        if engine != "spark":
+            raise InvalidInput(
+                f"engine: tables, JDBC and Spark connectors are read and written by Spark; "
+                f"use engine='spark' (--engine spark). Got {engine!r}."
+            )
+        if register_output_as is not None:
+            raise InvalidInput(
+                "register_output_as: registering the output as a dataset needs file output "
+                "written by the batch engines; a Spark-source job records its input's table, "
+                "snapshot and files in the job record instead"
+            )
+        if isinstance(input, DatasetVersionInfo):
+            uris = list(input.uris)
+            if len(uris) != 1:
+                raise InvalidInput(
+                    f"input: dataset {input.ref} has {len(uris)} files; a Spark-source job reads "
+                    "one folder, table or query — give its folder with SparkSource.path"
+                )
+            source = SparkSource.path(uris[0], input.format)
+        elif isinstance(input, SparkSource):
+            source = input
+        elif isinstance(input, str | Path):
+            text = str(input)
+            source = SparkSource.path(text, "csv" if text.lower().endswith(".csv") else "parquet")
+        else:
+            raise InvalidInput(
+                "input must be a SparkSource, a path or a dataset version with a SparkSink output; "
+                f"got {type(input).__name__}"
+            )
+        sink = output if isinstance(output, SparkSink) else SparkSink.path(str(output))
+        return score_on_spark(self, ref, source, sink, **kwargs)
 
     @staticmethod
     def _check_arguments(
@@ -648,6 +718,8 @@ class BatchService:
         info = self._find(job_id)
         if info is None:
             raise NotFound(f"no batch job {job_id!r}; see 'modelyard batch list'")
+        if info.status == "RUNNING" and info.params.get("kind") == "spark-sources":
+            return _with_spark_progress(info)
         if info.status == "RUNNING":
             try:
                 manifest = read_manifest(OutputDir(info.output_uri))
@@ -775,5 +847,27 @@ def _with_progress(info: BatchJobInfo, manifest: JobManifest) -> BatchJobInfo:
             "rows_rejected": sum(r.rows_rejected for r in manifest.completed.values()),
             "updated_at_ms": manifest.updated_at_ms,
             "manifest_status": manifest.status,
+        },
+    )
+
+
+def _with_spark_progress(info: BatchJobInfo) -> BatchJobInfo:
+    """A running Spark-source job's progress: the bucket groups its record says committed."""
+    from dataclasses import replace
+
+    groups = info.params.get("groups_done") or []
+    rows = sum(
+        sum((g.get(k) or {}).values()) for g in groups for k in ("rows_out", "rows_rejected")
+    )
+    return replace(
+        info,
+        progress={
+            "parts_done": sum(len(g["buckets"]) for g in groups),
+            "parts_total": int(info.params.get("buckets") or 0),
+            "rows_done": rows,
+            "rows_total": None,
+            "rows_rejected": sum(sum((g.get("rows_rejected") or {}).values()) for g in groups),
+            "updated_at_ms": None,
+            "manifest_status": "running",
         },
     )

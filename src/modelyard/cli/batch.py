@@ -11,6 +11,7 @@ from modelyard.batch.defaults import (
     DEFAULT_MAX_REJECT_RATE,
     EXIT_TOO_MANY_REJECTS,
 )
+from modelyard.batch.spark_io import parse_options, sink_from_options, source_from_options
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
 from modelyard.errors import InvalidInput
@@ -67,6 +68,79 @@ def score(
     master: Annotated[
         str | None, typer.Option(help="Spark master, e.g. yarn (spark engine).")
     ] = None,
+    input_table: Annotated[
+        str | None,
+        typer.Option("--input-table", help="Spark catalog table to score, e.g. db.loans."),
+    ] = None,
+    input_jdbc: Annotated[
+        str | None,
+        typer.Option(
+            "--input-jdbc",
+            help="JDBC URL to read (credentials from MODELYARD_JDBC_USER/_PASSWORD, never here).",
+        ),
+    ] = None,
+    jdbc_table: Annotated[
+        str | None, typer.Option("--jdbc-table", help="Table to read with --input-jdbc.")
+    ] = None,
+    jdbc_query: Annotated[
+        str | None, typer.Option("--jdbc-query", help="SQL query to read with --input-jdbc.")
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="Spark reads --input in this format (parquet, csv, orc...); alone, a "
+            "connector such as bigquery (with --input-option table=...).",
+        ),
+    ] = None,
+    input_option: Annotated[
+        list[str] | None,
+        typer.Option("--input-option", help="Spark reader option KEY=VALUE (repeat)."),
+    ] = None,
+    output_table: Annotated[
+        str | None,
+        typer.Option("--output-table", help="Spark catalog table to write (created if absent)."),
+    ] = None,
+    output_jdbc: Annotated[
+        str | None,
+        typer.Option(
+            "--output-jdbc",
+            help="JDBC URL to write (MODELYARD_OUTPUT_JDBC_USER/_PASSWORD, else the input's).",
+        ),
+    ] = None,
+    output_jdbc_table: Annotated[
+        str | None, typer.Option("--output-jdbc-table", help="Table written with --output-jdbc.")
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--output-format",
+            help="Spark writes --output in this format (parquet...); alone, a connector "
+            "such as bigquery (with --output-option table=...).",
+        ),
+    ] = None,
+    output_option: Annotated[
+        list[str] | None,
+        typer.Option("--output-option", help="Spark writer option KEY=VALUE (repeat)."),
+    ] = None,
+    buckets: Annotated[
+        int | None,
+        typer.Option(
+            "--buckets", help="Spark output partitions (hash of the id): the unit of resumption."
+        ),
+    ] = None,
+    partition_column: Annotated[
+        str | None,
+        typer.Option("--partition-column", help="Name of the bucket column (batch_part)."),
+    ] = None,
+    buckets_per_commit: Annotated[
+        int | None,
+        typer.Option("--buckets-per-commit", help="Buckets Spark commits at a time (2)."),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option("--spark-conf", help="Spark setting KEY=VALUE for the session (repeat)."),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace another job's output.")
     ] = False,
@@ -88,17 +162,47 @@ def score(
     training domain that the model scores are counted as warnings. Exit code
     10 when rejects exceed --max-reject-rate.
     """
-    if not output:
+    spark_source = source_from_options(
+        input=input,
+        input_table=input_table,
+        input_jdbc=input_jdbc,
+        jdbc_table=jdbc_table,
+        jdbc_query=jdbc_query,
+        input_format=input_format,
+        input_options=parse_options(input_option, "input_option"),
+    )
+    sink = sink_from_options(
+        output=output,
+        output_table=output_table,
+        output_jdbc=output_jdbc,
+        output_jdbc_table=output_jdbc_table,
+        output_format=output_format,
+        output_options=parse_options(output_option, "output_option"),
+        buckets=buckets,
+        partition_column=partition_column,
+        spark_source=spark_source is not None,
+    )
+    if not output and sink is None:
         raise InvalidInput("--output is required: the folder to write the scores to")
-    if input is None and input_dataset is None:
-        raise InvalidInput("give --input PATH (or --input-dataset NAME/VERSION)")
+    if input is None and input_dataset is None and spark_source is None:
+        raise InvalidInput(
+            "give --input PATH (or --input-dataset NAME/VERSION, --input-table, --input-jdbc)"
+        )
     y = yard()
-    source = input if input is not None else y.datasets.get(str(input_dataset))
-    options = {k: v for k, v in (("scheduler", scheduler), ("master", master)) if v}
+    source: Any = input if input is not None else None
+    if spark_source is not None:
+        source = spark_source
+    elif source is None:
+        source = y.datasets.get(str(input_dataset))
+    options: dict[str, Any] = {k: v for k, v in (("scheduler", scheduler), ("master", master)) if v}
+    if spark_conf:
+        options["conf"] = parse_options(spark_conf, "spark_conf")
+    if buckets_per_commit is not None:
+        options["buckets_per_commit"] = buckets_per_commit
     job = y.batch.score(
         ref,
         source,
-        output,
+        sink if sink is not None else output,
         engine=engine,
         id_column=id_column,
         passthrough=passthrough or (),
@@ -107,7 +211,7 @@ def score(
         part_rows=part_rows,
         form=form,
         register_output_as=register_output,
-        input_dataset=input_dataset if input is not None else None,
+        input_dataset=input_dataset if input is not None and spark_source is None else None,
         engine_options=options,
         overwrite=overwrite,
         quiet=quiet or as_json,

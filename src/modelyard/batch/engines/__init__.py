@@ -3,6 +3,9 @@
 * ``local`` (default): a pool of worker processes on this machine, streaming.
 * ``dask``: a ``dask.distributed`` cluster (a scheduler address, or a LocalCluster).
 * ``spark``: a Spark session (``local[2]`` by default; any master, e.g. Dataproc).
+  With a :class:`~modelyard.batch.spark_io.SparkSource` or ``SparkSink`` (tables,
+  JDBC, connectors, any file format), Spark itself reads, scores with
+  ``mapInArrow`` and writes: :mod:`modelyard.batch.engines.spark_sources`.
 
 Engines are imported only when chosen, so ``import modelyard`` never imports
 Dask or PySpark; a missing one is reported with the extra that installs it.

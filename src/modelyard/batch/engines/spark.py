@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,16 @@ _STATS_SCHEMA = (
 _POLL_S = 1.0
 
 
-def spark_session(master: str | None = None, app_name: str = "modelyard-batch") -> Any:
-    """A Spark session for ``master`` (``local[2]`` by default), quiet and Arrow-enabled."""
+def spark_session(
+    master: str | None = None,
+    app_name: str = "modelyard-batch",
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """A Spark session for ``master`` (``local[2]`` by default), quiet and Arrow-enabled.
+
+    ``config`` adds Spark settings, e.g. ``spark.jars`` for a JDBC driver or a
+    connector, or ``spark.sql.warehouse.dir`` for managed tables.
+    """
     from pyspark.sql import SparkSession
 
     master = master or DEFAULT_MASTER
@@ -56,15 +64,17 @@ def spark_session(master: str | None = None, app_name: str = "modelyard-batch") 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        session = (
+        builder = (
             SparkSession.builder.master(master)
             .appName(app_name)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.python.worker.reuse", "true")
-            .getOrCreate()
         )
+        for key, value in (config or {}).items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
     except Exception as exc:  # Py4J and the JVM raise their own types
         raise BackendUnavailable(f"Could not start Spark with master {master!r}: {exc}") from exc
     session.sparkContext.setLogLevel("ERROR")

@@ -1,0 +1,408 @@
+"""Spark as the engine: catalog tables and JDBC in, tables and partitioned Parquet out.
+
+All tests share the session-wide ``local[2]`` Spark session (its start-up is
+the slow part); the kill test starts one more in the process it kills.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from batch_helpers import COMPARED, ID, MODEL, read_output, write_parts
+
+from conftest import POSTGRES_JDBC_JAR
+from modelyard.batch.spark_io import SparkSink, SparkSource, source_from_options
+from modelyard.data.out_of_time import CATEGORICAL, FEATURES, NUMERIC, TARGET
+from modelyard.errors import Conflict, InvalidInput
+from modelyard.testing.environment import require
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
+    pytest.mark.filterwarnings("ignore::UserWarning:pyspark.*"),
+]
+
+OOT_MODEL = "oot"
+READY_CEILING_S = 900  # Spark start-up on a loaded 2-core machine: wait generously
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(ID, kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- options, no Spark
+
+
+def test_sources_and_sinks_refuse_bad_names_and_credentials_in_clear() -> None:
+    with pytest.raises(InvalidInput, match="input_table"):
+        SparkSource.table("db.loans; DROP TABLE x")
+    with pytest.raises(InvalidInput, match="credential"):
+        SparkSource.jdbc("jdbc:postgresql://h/db?user=u&password=secret", table="loans")
+    with pytest.raises(InvalidInput, match="credential"):
+        SparkSource.jdbc("jdbc:postgresql://u:pw@h/db", table="loans")
+    with pytest.raises(InvalidInput, match="credential"):
+        SparkSource.jdbc("jdbc:postgresql://h/db", table="t", options={"password": "x"})
+    with pytest.raises(InvalidInput, match="jdbc_table"):
+        SparkSource.jdbc("jdbc:postgresql://h/db")
+    with pytest.raises(InvalidInput, match="input_jdbc"):
+        SparkSource.jdbc("postgresql://h/db", table="t")
+    with pytest.raises(InvalidInput, match="input: give one of"):
+        source_from_options(input="x.parquet", input_table="db.loans")
+    with pytest.raises(InvalidInput, match="buckets"):
+        SparkSink.path("out", buckets=0)
+    with pytest.raises(InvalidInput, match="partition_column"):
+        SparkSink.path("out", partition_column="_part")
+    with pytest.raises(InvalidInput, match="input_options"):
+        SparkSource.connector("bigquery", {})
+    bq = SparkSource.connector("bigquery", {"table": "proj.ds.loans"})
+    assert bq.describe() == "bigquery:table=proj.ds.loans"
+    assert SparkSink.table("bank.scores").rejects().location == "bank.scores_rejects"
+
+
+def test_spark_sources_need_the_spark_engine(by) -> None:
+    with pytest.raises(InvalidInput, match="engine"):
+        by.batch.score(f"{MODEL}/1", SparkSource.table("bank.loans"), "out", quiet=True)
+
+
+# ---------------------------------------------------------------- catalog tables
+
+
+def test_bad_spark_input_stops_before_anything_is_written(by, spark, loans, tmp_path) -> None:
+    def run(source, sink, **kw):
+        return by.batch.score(
+            f"{MODEL}/1",
+            source,
+            sink,
+            engine="spark",
+            id_column=ID,
+            engine_options={"session": spark},
+            quiet=True,
+            **kw,
+        )
+
+    out = tmp_path / "never"
+    with pytest.raises(InvalidInput, match=r"bank\.no_such_table: not found"):
+        run(SparkSource.table("bank.no_such_table"), SparkSink.path(out))
+    spark.sql("CREATE DATABASE IF NOT EXISTS bank")
+    spark.sql("DROP TABLE IF EXISTS bank.loans_without_income")
+    spark.createDataFrame(loans.head(50).drop(columns=["income"])).write.saveAsTable(
+        "bank.loans_without_income"
+    )
+    with pytest.raises(InvalidInput, match="income: missing column"):
+        run(SparkSource.table("bank.loans_without_income"), SparkSink.path(out))
+    with pytest.raises(InvalidInput, match="partition_column"):
+        run(SparkSource.table("bank.loans_without_income"),
+            SparkSink.path(out, partition_column="region"))  # fmt: skip
+    with pytest.raises(InvalidInput, match="register_output_as"):
+        run(SparkSource.table("bank.loans_without_income"), SparkSink.path(out),
+            register_output_as="scores")  # fmt: skip
+    assert not out.exists() and by.batch.list() == []
+
+
+def test_catalog_table_scored_into_a_partitioned_table(by, spark, loans, tmp_path) -> None:
+    frame = loans.head(6_000).copy()
+    frame.loc[[10, 4_000], "region"] = "Atlantis"  # version 1 rejects unseen categories
+    spark.sql("CREATE DATABASE IF NOT EXISTS bank")
+    spark.sql("DROP TABLE IF EXISTS bank.loans")
+    spark.createDataFrame(frame).write.format("parquet").saveAsTable("bank.loans")
+
+    def run(**kw):
+        return by.batch.score(
+            f"{MODEL}/1",
+            SparkSource.table("bank.loans"),
+            SparkSink.table("bank.scores", buckets=2),
+            engine="spark",
+            id_column=ID,
+            passthrough=["application_date"],
+            engine_options={"session": spark},
+            quiet=True,
+            **kw,
+        )
+
+    job = run()
+    assert job.status == "FINISHED" and job.engine == "spark"
+    assert (job.rows_in, job.rows_out, job.rows_rejected) == (6_000, 5_998, 2)
+    assert job.rejects_by_reason == {"region: unseen category": 2}
+    lineage = job.params["input"]
+    assert lineage["table"] == "bank.loans" and lineage["location"].endswith("loans")
+    assert lineage["files"] >= 1 and lineage["last_modified_ms"] > 0
+    partitions = sorted(r[0] for r in spark.sql("SHOW PARTITIONS bank.scores").collect())
+    assert partitions == ["batch_part=0", "batch_part=1"]
+
+    scored = _by_id(spark.table("bank.scores").toPandas())
+    assert scored[ID].is_unique and len(scored) == 5_998
+    write_parts(frame, tmp_path / "files", files=2, row_group=1_000)
+    local = by.batch.score(
+        f"{MODEL}/1", tmp_path / "files", tmp_path / "local", id_column=ID, quiet=True
+    )
+    reference = read_output(tmp_path / "local")
+    assert local.rows_out == 5_998
+    assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
+    assert scored[COMPARED[:-1]].equals(reference[COMPARED[:-1]])
+    rejects = spark.table("bank.scores_rejects").toPandas().sort_values(ID)
+    assert rejects["_reason"].tolist() == ["region: unseen category (got 'Atlantis')"] * 2
+    assert set(FEATURES).isdisjoint(scored.columns) and "region" in rejects.columns
+
+    # The same command again: the finished job, untouched.
+    again = run()
+    assert again.id == job.id and again.params == job.params
+    assert spark.table("bank.scores").count() == 5_998
+
+    # Another job into the same table is refused; overwrite replaces it.
+    def other(**kw):
+        return by.batch.score(
+            f"{MODEL}/1",
+            SparkSource.table("bank.loans"),
+            SparkSink.table("bank.scores", buckets=1),
+            engine="spark",
+            id_column=ID,
+            engine_options={"session": spark},
+            quiet=True,
+            **kw,
+        )
+
+    with pytest.raises(Conflict, match=r"bank\.scores"):
+        other()
+    replaced = other(overwrite=True)
+    assert replaced.id != job.id and replaced.rows_out == 5_998
+    partitions = sorted(r[0] for r in spark.sql("SHOW PARTITIONS bank.scores").collect())
+    assert partitions == ["batch_part=0"]
+
+
+# ---------------------------------------------------------------- JDBC, out of time, kill
+
+
+@pytest.fixture(scope="module")
+def oot_frames():
+    from modelyard.data.out_of_time import generate_out_of_time, split_at_change
+
+    early, late = split_at_change(generate_out_of_time(8_000, seed=16))
+    return early, late.reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def oot_model(oot_frames):
+    from lightgbm import LGBMClassifier
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    early, _ = oot_frames
+    x, y = early[list(FEATURES)], early[TARGET]
+    encode = ColumnTransformer(
+        [
+            ("num", "passthrough", list(NUMERIC)),
+            (
+                "cat",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                list(CATEGORICAL),
+            ),
+        ]
+    )
+    model = LGBMClassifier(n_estimators=30, num_leaves=15, n_jobs=1, verbose=-1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)]).fit(x, y), x
+
+
+def _jdbc_url(postgres_url: str) -> str:
+    return "jdbc:postgresql://127.0.0.1:5432/" + postgres_url.rsplit("/", 1)[1]
+
+
+_KILLED_JOB = """
+import pathlib, sys, time
+import modelyard
+from modelyard.batch.spark_io import SparkSink, SparkSource
+
+ready = pathlib.Path(sys.argv[1])
+
+
+class StallAfterTwoCommits:
+    # Blocks after the second commit, before the job records it: the kill then
+    # leaves one recorded group and one committed but unrecorded.
+    commits = 0
+
+    def start(self, total, done, description):
+        pass
+
+    def advance(self, rows):
+        self.commits += 1
+        if self.commits == 2:
+            ready.write_text("2")
+            time.sleep(3600)
+
+    def stop(self):
+        pass
+
+
+yard = modelyard.connect()
+yard.batch.score(
+    "{model}/1",
+    SparkSource.jdbc("{url}", table="loans_late"),
+    SparkSink.path("{out}", buckets=3),
+    engine="spark",
+    id_column="{id}",
+    passthrough=["application_date"],
+    engine_options={{"master": "local[2]", "buckets_per_commit": 1,
+                     "conf": {{"spark.jars": "{jar}"}}}},
+    progress=StallAfterTwoCommits(),
+)
+"""
+
+
+def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
+    spark, oot_frames, oot_model, postgres_url, tmp_path, monkeypatch
+) -> None:
+    from sqlalchemy import create_engine
+
+    import modelyard
+
+    if not Path(POSTGRES_JDBC_JAR).exists():
+        require(
+            f"the PostgreSQL JDBC driver {POSTGRES_JDBC_JAR}",
+            "install the Debian package libpostgresql-jdbc-java (.ci/run does)",
+        )
+    _, late = oot_frames
+    engine = create_engine(postgres_url)
+    late.drop(columns=[TARGET]).to_sql("loans_late", engine, index=False)
+    engine.dispose()
+    env = {
+        **os.environ,
+        "MODELYARD_HOME": str(tmp_path / "home"),
+        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
+        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "MODELYARD_USER": "alice",
+        "MODELYARD_JDBC_USER": "postgres",
+    }
+    for key in ("MODELYARD_HOME", "MODELYARD_JDBC_USER"):
+        monkeypatch.setenv(key, env[key])
+    yard = modelyard.connect(
+        env["MODELYARD_STORE_URL"],
+        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
+        user="alice",
+        home=env["MODELYARD_HOME"],
+    )
+    model, x = oot_model
+    yard.models.register(OOT_MODEL, model, example=x)
+    url, out = _jdbc_url(postgres_url), tmp_path / "scores"
+
+    script = tmp_path / "killed_job.py"
+    script.write_text(
+        _KILLED_JOB.format(model=OOT_MODEL, url=url, out=out, id=ID, jar=POSTGRES_JDBC_JAR)
+    )
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(ready)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + READY_CEILING_S
+        while not ready.exists():
+            if process.poll() is not None:
+                pytest.fail(f"the job ended before the kill: {process.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("the job did not commit two groups in time")
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the job, its JVM and its Python workers
+        process.wait()
+        process.stderr.close()
+    committed = sorted(p.name for p in out.glob("batch_part=*"))
+    assert len(committed) == 2  # two groups committed, the rest never started
+    killed = yard.batch.list()[0]
+    assert killed.status == "RUNNING" and len(killed.params["groups_done"]) == 1
+    status = yard.batch.status(killed.id).progress
+    assert (status["parts_done"], status["parts_total"]) == (1, 3) and status["rows_done"] > 0
+
+    job = yard.batch.score(
+        f"{OOT_MODEL}/1",
+        SparkSource.jdbc(url, table="loans_late"),
+        SparkSink.path(out, buckets=3),
+        engine="spark",
+        id_column=ID,
+        passthrough=["application_date"],
+        engine_options={"session": spark, "buckets_per_commit": 1},
+        quiet=True,
+    )
+    assert job.id == killed.id and job.status == "FINISHED"
+    assert job.params["attempts"] == 2 and job.params["rows_this_attempt"] < len(late)
+    assert (job.rows_in, job.rows_out, job.rows_rejected) == (len(late), len(late), 0)
+    # Unseen categories, new nulls and shifted incomes are scored and counted, not refused.
+    assert job.warnings["channel: unseen_category"] > 0
+    assert job.warnings["employment_years: null"] > 0
+    assert job.params["input"]["url"] == url and job.params["input"]["table"] == "loans_late"
+    assert "password" not in str(job.params).lower()
+    assert sorted(p.name for p in out.glob("batch_part=*")) == [f"batch_part={i}" for i in range(3)]
+
+    scored = _by_id(pd.read_parquet(out))
+    assert scored[ID].is_unique and len(scored) == len(late)
+    write_parts(late, tmp_path / "late", files=2, row_group=1_000)
+    yard.batch.score(f"{OOT_MODEL}/1", tmp_path / "late", tmp_path / "local", id_column=ID,
+                     quiet=True)  # fmt: skip
+    reference = read_output(tmp_path / "local")
+    assert np.array_equal(scored[ID].to_numpy(), reference[ID].to_numpy())
+    assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
+    yard.close()
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_scores_orc_files_read_by_spark_into_partitioned_parquet(
+    spark, fitted, loans, tmp_path, monkeypatch, capsys
+) -> None:
+    import json
+
+    import modelyard
+    from modelyard.cli import _context
+    from modelyard.cli.main import main
+
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MODELYARD_USER", "alice")
+    monkeypatch.setenv("COLUMNS", "200")
+    with modelyard.connect() as yard:
+        model, x = fitted
+        yard.models.register(MODEL, model, example=x)
+    frame = loans.head(3_000)
+    spark.createDataFrame(frame).write.orc(str(tmp_path / "orc"))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        _context.yard.cache_clear()
+        code = main(["batch", "score", f"{MODEL}/1", "--engine", "spark", *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, err = run(
+        "--input-jdbc", "jdbc:postgresql://alice:s3cret@127.0.0.1/test", "--jdbc-table", "t",
+        "--output", str(tmp_path / "never"),
+    )  # fmt: skip
+    assert code != 0 and "credential" in err and "s3cret" not in err + out
+    code, out, err = run("--input-table", "bank.loans", "--input", "x.parquet", "-o", "y")
+    assert code != 0 and "give one of --input, --input-table" in err
+
+    code, out, err = run(
+        "--input", str(tmp_path / "orc"), "--input-format", "orc",
+        "--output", str(tmp_path / "scores"), "--buckets", "3",
+        "--id-column", ID, "--buckets-per-commit", "3", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    job = json.loads(out)
+    assert job["status"] == "FINISHED" and job["rows_out"] == 3_000
+    assert job["params"]["input"]["files"] >= 1 and job["params"]["buckets"] == 3
+    assert sorted(p.name for p in (tmp_path / "scores").glob("batch_part=*")) == [
+        "batch_part=0", "batch_part=1", "batch_part=2",
+    ]  # fmt: skip
+    scored = _by_id(pd.read_parquet(tmp_path / "scores"))
+    expected = model.predict_proba(frame[list(x.columns)])[:, 1]
+    order = np.argsort(frame[ID].to_numpy(), kind="stable")
+    assert np.array_equal(scored["score"].to_numpy(), expected[order])
+    _context.yard.cache_clear()
