@@ -171,7 +171,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "pipeline trigger": (
         "modelyard pipeline trigger credit-risk-retrain --reason manual:drift-review",
-        "modelyard pipeline trigger examples/credit_risk/pipeline.py:train -p rows=50000",
+        "modelyard pipeline trigger examples/credit_risk/pipeline.py:train "
+        "--reason manual:resample "
+        "-p rows=50000",
     ),
     "pipeline schedule": (
         "modelyard pipeline schedule credit-risk-retrain --every 1w",
