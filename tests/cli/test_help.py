@@ -128,3 +128,27 @@ def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> N
         check=False,
     )
     assert completed.stdout.split() == ["reproduce"], completed
+
+
+# Not pydantic: Typer itself coerces a command's parameters with it.
+HEAVY = ("sqlalchemy", "alembic", "pandas", "numpy", "pyarrow", "sklearn", "httpx", "uvicorn")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["runs", "list", "--help"]])
+def test_help_and_version_load_no_heavy_library(args: list[str]) -> None:
+    """Start-up stays fast: `--help` and `--version` import none of the data or store stack.
+
+    (No timing here: benchmarks/cli_startup.py measures it.) A command module
+    that imports one of these at its top fails this test.
+    """
+    code = (
+        "import sys\nfrom modelyard.cli.main import main\n"
+        f"code = main({args!r})\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(modelyard.__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[] 0"

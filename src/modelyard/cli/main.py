@@ -179,6 +179,8 @@ def quickstart(
         raise InvalidInput(f"--rows must be at least 1000; got {rows}")
     if portfolio_rows < 1_000:
         raise InvalidInput(f"--portfolio-rows must be at least 1000; got {portfolio_rows}")
+    if keep_serving:
+        _check_port_free("127.0.0.1", port)
     out.console.rule(f"[bold]{PEOPLE_STAGE}")
     cast = enrol(yard(), out.console)
     if cast.first_admin_token is not None:
@@ -210,6 +212,22 @@ def quickstart(
 
         users = [cast.yard.user, DEMO_VALIDATOR, DEMO_APPROVER]
         serve_ui(cast.yard, host="127.0.0.1", port=port, users=users)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the demo's minute of work, not after it, when the UI could not listen."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(
+                f"--port {port}: {host}:{port} is in use ({exc.strerror}); stop what listens "
+                f"there or choose another port, e.g. make demo DEMO_ARGS='--keep-serving "
+                f"--port {port + 1}'"
+            ) from None
 
 
 @lru_cache(maxsize=1)
