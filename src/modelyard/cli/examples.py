@@ -92,9 +92,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "modelyard models get credit-risk/3",
     ),
     "models register": (
-        "modelyard models register credit-risk model.lgb.txt --example sample.parquet "
-        "--run 1a2b3c4d",
-        "modelyard models register credit-risk model.skops --example sample.parquet",
+        "modelyard models register credit-risk model/ --example sample.parquet --run 1a2b3c4d",
+        "modelyard models register credit-risk model.pkl --example sample.parquet",
     ),
     "models alias": (
         "modelyard models alias credit-risk champion 1",
@@ -113,13 +112,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "models validate": (
         "modelyard models validate credit-risk/2 --data loans-holdout/1",
-        "modelyard models validate credit-risk/2 --data holdout.parquet --segment region "
+        "modelyard models validate credit-risk/2 --data loans-holdout/1 --segment region "
         "--fairness home_ownership",
     ),
     "models card": ("modelyard models card credit-risk@champion",),
     "models compile": (
         "modelyard models compile credit-risk/2 --data loans-holdout/1",
-        "modelyard models compile credit-risk/2 --data holdout.parquet --tolerance 1e-5",
+        "modelyard models compile credit-risk/2 --data loans-holdout/1 --tolerance 1e-5",
     ),
     "models import-mlflow": (
         "modelyard models import-mlflow mlruns/0/abc/artifacts/model --name credit-risk",
@@ -134,7 +133,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "models policy set": (
         "modelyard models policy set credit-risk --risk-tier 1  # tighten at once",
-        "modelyard models policy set credit-risk --policy policy.json",
+        "modelyard models policy set credit-risk "
+        '--policy \'{"protected_aliases": ["champion", "staging"]}\'',
     ),
     "models policy request": (
         "modelyard models policy request credit-risk --risk-tier 2 -m 'low exposure'",
@@ -238,8 +238,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "monitor run": (
         "modelyard monitor run credit-risk@champion --endpoint credit-risk --window 1d",
         "modelyard monitor run credit-risk@champion --data drifted.parquet --rules rules.yaml",
+        "modelyard monitor run credit-risk@champion --since 2026-03-01 --until 2026-04-01 "
+        "--step 1w",
     ),
-    "monitor report": ("modelyard monitor report credit-risk@champion -o drift.html",),
+    "monitor report": ("modelyard monitor report credit-risk@champion -o reports/",),
     "monitor reference": (
         "modelyard monitor reference credit-risk@champion  # from the training run's input",
         "modelyard monitor reference credit-risk/2 --data loans-train/1 --rebuild",
