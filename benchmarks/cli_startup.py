@@ -162,7 +162,11 @@ def main() -> None:
             "cli-startup",
             "CLI start-up: `modelyard --help` and simple commands",
             "Re-run with `.venv/bin/python benchmarks/cli_startup.py "
-            "[--before OLD_CHECKOUT/src]`.\n\n" + body,
+            "[--before OLD_CHECKOUT/src]`. Start-up is the import of `modelyard.cli.main` "
+            "and its command modules, which import the store, data and registry stacks "
+            "(SQLAlchemy, Alembic, pandas, pyarrow) only inside the commands that use them; "
+            "`tests/cli/test_help.py` fails if `--help` or `--version` loads one. "
+            "`info` opens the store, so it pays for SQLAlchemy and Alembic.\n\n" + body,
             packages=["typer", "click", "rich"],
         )
 
