@@ -92,6 +92,7 @@ def _wait_for_ui(process: subprocess.Popen[str]) -> tuple[str, dict[str, str], s
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # a ceiling: three demos, about 3 minutes on a quiet machine
 def test_demo_twice_then_keep_serving_on_the_same_clone(tmp_path: Path) -> None:
     for attempt in ("first", "second"):
         done = _quickstart(tmp_path)

@@ -158,6 +158,7 @@ class Background:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # a ceiling: about 4 minutes on a quiet 2-core machine
 def test_the_readme_tour_runs_in_order(tmp_path: Path) -> None:
     _install(tmp_path)
     env = _environment(tmp_path)
@@ -200,7 +201,7 @@ def test_the_readme_tour_runs_in_order(tmp_path: Path) -> None:
                 words = shlex.split(command, comments=True)
                 if words[1:2] in (["serve"], ["server"]):
                     port = words[words.index("--port") + 1]
-                    ready = "/v2/health/ready" if words[1] == "serve" else "/"
+                    ready = "/v2/health/ready" if words[1] == "serve" else "/api/v1/health"
                     background.start(command, f"http://127.0.0.1:{port}{ready}")
                     outputs.append((command, "(serving)"))
                     continue
