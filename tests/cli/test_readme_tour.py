@@ -96,7 +96,15 @@ def _install(root: Path) -> None:
     shutil.copytree(ROOT / "examples" / "credit_risk", root / "examples" / "credit_risk")
 
 
-def _run(command: str, root: Path, env: dict[str, str], stdin: str | None = None) -> str:
+def _run(
+    command: str,
+    root: Path,
+    env: dict[str, str],
+    stdin: str | None = None,
+    *,
+    tolerated: str | None = None,
+) -> str:
+    """Run one command of the tour; it must succeed, or fail only as ``tolerated`` says."""
     done = subprocess.run(
         ["bash", "-c", command],
         cwd=root,
@@ -106,6 +114,8 @@ def _run(command: str, root: Path, env: dict[str, str], stdin: str | None = None
         text=True,
         check=False,
     )
+    if done.returncode != 0 and tolerated and re.search(tolerated, done.stderr):
+        return done.stdout + done.stderr
     assert done.returncode == 0, (
         f"{command!r} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     )
@@ -207,7 +217,9 @@ def test_the_readme_tour_runs_in_order(tmp_path: Path) -> None:
                     continue
                 # 'modelyard login' reads the token pasted at its prompt: the one printed once.
                 stdin = f"{first_token}\n" if words[1:2] == ["login"] else None
-                printed = _run(command, tmp_path, env, stdin)
+                # The README says the pipeline's gate may stop its candidate: "the gate working".
+                gate = r"failed at step 'gates'" if words[1:3] == ["pipeline", "run"] else None
+                printed = _run(command, tmp_path, env, stdin, tolerated=gate)
                 outputs.append((command, printed))
                 tokens = TOKEN.findall(printed)
                 if tokens:
