@@ -154,8 +154,10 @@ def main() -> None:
     if args.before is not None:
         trees[args.before_label] = args.before.resolve()
     trees["this checkout"] = SRC
+    load_before = os.getloadavg()[0]
     results = measure(trees, args.rounds)
-    body = report(results, trees, args.rounds)
+    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    body = f"Load average (1 min) on the machine: {load}.\n\n" + report(results, trees, args.rounds)
     print(body)
     if not args.no_write:
         _report.write_section(
