@@ -124,7 +124,7 @@ def test_sigkill_then_same_command_gives_the_uninterrupted_output(tmp_path, fitt
         print(f"seed {SEED}: killed {delay:.3f} s after the first part; {done_at_kill}/30 done")
         assert done_at_kill < 30, "the job finished before it was killed; nothing was tested"
         # The workers (and the forkserver) notice and exit on their own.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while _group_members(killed.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _group_members(killed.pid) == []

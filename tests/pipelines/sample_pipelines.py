@@ -95,14 +95,14 @@ def flaky_pipeline(fail_times: int = 2):
 @step
 def left() -> str:
     STARTED["left"].set()
-    saw = STARTED["right"].wait(timeout=20)
+    saw = STARTED["right"].wait(timeout=300)
     return "saw right" if saw else "alone"
 
 
 @step
 def right() -> str:
     STARTED["right"].set()
-    saw = STARTED["left"].wait(timeout=20)
+    saw = STARTED["left"].wait(timeout=300)
     return "saw left" if saw else "alone"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from pipelines_helpers import SMALL
 from rich.console import Console
 
@@ -11,6 +12,7 @@ from modelyard.data import synthetic
 from modelyard.demo import lifecycle_step
 from modelyard.demo.credit_models import split_xy
 from modelyard.demo.people import enrol
+from modelyard.errors import InvalidInput
 
 
 def test_train_retrain_on_alert_and_promote(pyard) -> None:
@@ -64,3 +66,22 @@ def test_train_retrain_on_alert_and_promote(pyard) -> None:
     assert "signing off credit-risk/2 as approver 'aaron' with their token" in text
     signers = {(a.user, a.role) for a in pyard.models.get("credit-risk/2").approvals}
     assert signers == {("vera", "validator"), ("aaron", "approver")}
+
+    # The same alert again (the quickstart run a second time on this store): the
+    # trigger starts nothing for an alert it handled, so the demo retrains anyway,
+    # and says why in words.
+    again = lifecycle_step.run_retraining(
+        people, console, alert=alert, rows=SMALL["rows"], seed=7, **small
+    )
+    assert again["reason"] == "quickstart: alert 101 (drift on credit-risk) still firing"
+    assert again["run_id"] != retrained["run_id"]
+    text = console.export_text()
+    assert "alert 101 (drift on credit-risk) already started a retraining and still fires" in text
+
+    # An alert no pipeline listens to is refused, named in words, not as a raw record.
+    stray = {"id": 7, "model_name": "fraud", "model_version": 3, "rule": "auc-drop"}
+    with pytest.raises(InvalidInput) as refused:
+        lifecycle_step.run_retraining(people, console, alert=stray)
+    message = refused.value.message
+    assert message.startswith("no retraining pipeline listens to alert 7 (auc-drop on fraud/3)")
+    assert "--on-alert fraud" in message and "{" not in message

@@ -119,7 +119,7 @@ def test_server_follows_a_stored_deployment(fresh_yard_root, holdout) -> None:
                 )
                 with open_yard(fresh_yard_root) as other:
                     other.deployments.apply(CANARY)
-                deadline = time.monotonic() + 120
+                deadline = time.monotonic() + 300
                 while len(app.runtime.core.endpoints["credit"].routes) != 2:
                     assert time.monotonic() < deadline, "the deployment change was not picked up"
                     await asyncio.sleep(0.05)

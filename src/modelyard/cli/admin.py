@@ -8,7 +8,6 @@ import typer
 
 from modelyard.cli import _output as out
 from modelyard.cli._context import yard
-from modelyard.registry.roles import check_roles
 
 if TYPE_CHECKING:
     from modelyard.registry.tokens import NewToken
@@ -41,6 +40,8 @@ def add(
         out.console.print(f"added {info.name} with roles {', '.join(info.roles)}")
         return
     created = current.users.bootstrap(name, role, display_name=display_name, expires_in=expires_in)
+    from modelyard.registry.roles import check_roles
+
     roles = check_roles(role)
     if as_json:
         out.print_json(

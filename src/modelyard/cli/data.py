@@ -167,11 +167,33 @@ def show(
                 f"max {out.fmt(col.get('max'))}"
             )
         elif col.get("kind") == "categorical":
-            top = ", ".join(f"{v} ({c})" for v, c in (col.get("top") or [])[:3])
-            summary = f"{col.get('distinct')} distinct; top: {top}"
+            summary = _categories(col)
         else:
             summary = (
                 f"{out.fmt(col.get('min'))} .. {out.fmt(col.get('max'))}" if "min" in col else ""
             )
         rows.append((name, arrow_type, f"{(col.get('null_rate') or 0):.1%}", summary))
     out.table("Columns", ["column", "type", "nulls", "profile"], rows)
+
+
+def _categories(col: dict) -> str:
+    """A categorical column's summary: how many values, and the commonest when some repeat.
+
+    A column with more distinct values than the profile keeps (an id, say) has
+    no exact count: it is said to be high-cardinality, never "None distinct".
+    """
+    from modelyard.data.profile import CATEGORY_CAP
+
+    top = col.get("top") or []
+    distinct = col.get("distinct")
+    non_null = (col.get("count") or 0) - (col.get("null_count") or 0)
+    if distinct is None:
+        count = f"over {CATEGORY_CAP:,} distinct (high cardinality)"
+    elif distinct == non_null and distinct > 1:
+        count = f"{distinct:,} distinct (every value unique)"
+    else:
+        count = f"{distinct:,} distinct"
+    repeated = [(v, c) for v, c in top[:3] if c > 1]
+    if not repeated:
+        return count
+    return f"{count}; top: " + ", ".join(f"{v} ({c:,})" for v, c in repeated)

@@ -7,9 +7,11 @@ non-zero exit code; nothing the user can cause prints a traceback.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from modelyard.cli import _output as out
 from modelyard.cli.admin import audit_app, users_app
@@ -24,7 +26,6 @@ from modelyard.cli.runs import runs_app
 from modelyard.cli.server import server
 from modelyard.cli.serving import deployments_app, serve
 from modelyard.cli.tokens import tokens_app
-from modelyard.config import load_settings
 from modelyard.errors import (
     BackendUnavailable,
     Conflict,
@@ -51,7 +52,6 @@ app = typer.Typer(
     help="Modelyard: datasets, runs, models, serving and monitoring in one platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 db_app = typer.Typer(help="The metadata store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -77,9 +77,33 @@ app.command("logout")(logout)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from modelyard import __version__
+
+        out.console.print(f"modelyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print Modelyard's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Modelyard: datasets, runs, models, serving and monitoring in one platform."""
+
+
 @app.command()
 def info(as_json: JsonOption = False) -> None:
     """Print the resolved configuration and the store's schema revision."""
+    from modelyard.config import load_settings
     from modelyard.store import MetadataStore
     from modelyard.store.migrate import head_revision
 
@@ -120,6 +144,7 @@ def info(as_json: JsonOption = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations (also done automatically on first connect)."""
+    from modelyard.config import load_settings
     from modelyard.store import MetadataStore
 
     settings = load_settings()
@@ -154,12 +179,15 @@ def quickstart(
         raise InvalidInput(f"--rows must be at least 1000; got {rows}")
     if portfolio_rows < 1_000:
         raise InvalidInput(f"--portfolio-rows must be at least 1000; got {portfolio_rows}")
+    if keep_serving:
+        _check_port_free("127.0.0.1", port)
     out.console.rule(f"[bold]{PEOPLE_STAGE}")
     cast = enrol(yard(), out.console)
     if cast.first_admin_token is not None:
         # The store now needs a token for every command: keep the first admin's, as
         # 'modelyard login' would, so the commands after the demo work as that admin.
         from modelyard import credentials
+        from modelyard.config import load_settings
 
         settings = load_settings()
         saved = credentials.save(
@@ -186,11 +214,41 @@ def quickstart(
         serve_ui(cast.yard, host="127.0.0.1", port=port, users=users)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the demo's minute of work, not after it, when the UI could not listen."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(
+                f"--port {port}: {host}:{port} is in use ({exc.strerror}); stop what listens "
+                f"there or choose another port, e.g. make demo DEMO_ARGS='--keep-serving "
+                f"--port {port + 1}'"
+            ) from None
+
+
+@lru_cache(maxsize=1)
+def command() -> Any:
+    """The click command tree of ``app``, with readable placeholders and every Examples section.
+
+    Built once per process, after every sub-application has registered its
+    commands; ``main`` and the tests run this, not ``app`` directly.
+    """
+    from modelyard.cli._help import polish
+
+    built = typer.main.get_command(app)
+    polish(built)
+    return built
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     try:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
-        code = app(args=argv, prog_name="modelyard", standalone_mode=False)
+        code = command().main(args=argv, prog_name="modelyard", standalone_mode=False)
     except ModelyardError as exc:
         code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
         out.err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)

@@ -13,9 +13,36 @@ runs_app = typer.Typer(help="Tracked training runs.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+# The compact table shows this many metrics: the ones ordered by, then these, then the rest.
+COMPACT_METRICS = 2
+PREFERRED_METRICS = ("auc", "ks", "gini", "brier", "log_loss", "accuracy", "f1", "rmse")
+
+
+def _metric_keys(runs: list, order_by: list[str] | None, wide: bool) -> list[str]:
+    """The metric columns: all of them with ``--wide``, else the most telling few."""
+    present = sorted({k for r in runs for k in r.metrics})
+    if wide:
+        return present
+    ordered = [
+        clause.split()[0].removeprefix("metrics.")
+        for clause in order_by or ()
+        if clause.strip().startswith("metrics.")
+    ]
+    ranked = [*ordered, *PREFERRED_METRICS, *present]
+    keys = list(dict.fromkeys(k for k in ranked if k in present))
+    return keys[:COMPACT_METRICS]
+
+
+def _short_time(ms: int | None) -> str:
+    text = out.when(ms)
+    return text[5:16] if len(text) >= 16 else text  # MM-DD HH:MM
+
+
 @runs_app.command("list")
 def list_runs(
-    experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only this experiment's runs.")
+    ] = None,
     filter: Annotated[
         str | None,
         typer.Option("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and params.model = 'lgbm'\""),
@@ -23,7 +50,16 @@ def list_runs(
     order_by: Annotated[
         list[str] | None, typer.Option("--order-by", help="e.g. 'metrics.auc desc'")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many runs.")] = 50,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            "-w",
+            help="Every column (user, duration, every metric), untruncated; "
+            "the default fits an 80-column terminal.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first, or as ordered; filter with the search language."""
@@ -31,22 +67,46 @@ def list_runs(
     if as_json:
         out.print_json([r.to_dict() for r in runs])
         return
-    metric_keys = sorted({k for r in runs for k in r.metrics})[:6]
-    out.table(
+    keys = _metric_keys(runs, order_by, wide)
+    if wide:
+        out.table(
+            "Runs",
+            ["id", "experiment", "name", "status", "user", "started", "duration s", *keys],
+            (
+                (
+                    r.id,
+                    r.experiment,
+                    r.name,
+                    r.status,
+                    r.user,
+                    out.when(r.start_time),
+                    r.duration_s,
+                    *(r.metrics.get(k) for k in keys),
+                )
+                for r in runs
+            ),
+            wide=True,
+        )
+        return
+    out.compact_table(
         "Runs",
-        ["id", "experiment", "name", "status", "started", *metric_keys],
+        ["id", "experiment", "name", "status", "started", *keys],
         (
             (
                 r.id[:8],
                 r.experiment,
                 r.name,
                 r.status,
-                out.when(r.start_time),
-                *(r.metrics.get(k) for k in metric_keys),
+                _short_time(r.start_time),
+                *(r.metrics.get(k) for k in keys),
             )
             for r in runs
         ),
+        flexible=("experiment", "name"),
     )
+    hidden = len({k for r in runs for k in r.metrics}) - len(keys)
+    if runs and hidden > 0:
+        out.console.print(f"[dim]{hidden} more metric(s): --wide shows every column[/dim]")
 
 
 @runs_app.command("show")

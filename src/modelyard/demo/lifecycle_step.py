@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RETRAIN_PIPELINE",
     "decide_promotion",
+    "describe_alert",
     "example_reference",
     "register_retraining",
     "run_retraining",
@@ -211,9 +212,7 @@ def run_retraining(
         register_retraining(yard, **params)
     if alert is not None:
         runs = on_alert(yard, alert, console=console)
-        if not runs:
-            raise InvalidInput(f"no retraining started for alert {alert!r} (already handled?)")
-        run = runs[0]
+        run = runs[0] if runs else _retrain_again(yard, console, alert)
     else:
         run = trigger(yard, RETRAIN_PIPELINE, reason=reason, console=console)
     summary = _summary(yard, run)
@@ -227,6 +226,45 @@ def run_retraining(
         )
         cast.sign_off(summary["candidate"], console)
     return summary
+
+
+def _field(alert: Any, name: str) -> Any:
+    return alert.get(name) if isinstance(alert, Mapping) else getattr(alert, name, None)
+
+
+def describe_alert(alert: Any) -> str:
+    """``alert 3 (feature-drift on credit-risk/1, firing)``: an alert record or mapping."""
+    model = _field(alert, "model_name") or _field(alert, "model") or "?"
+    version = _field(alert, "model_version")
+    subject = f"{model}/{version}" if version is not None else str(model)
+    status = _field(alert, "status")
+    alert_id = _field(alert, "id") or _field(alert, "fingerprint") or "?"
+    rule = _field(alert, "rule") or "no rule"
+    return f"alert {alert_id} ({rule} on {subject}{f', {status}' if status else ''})"
+
+
+def _retrain_again(yard: Yard, console: Console, alert: Any) -> PipelineRun:
+    """The alert started no pipeline: say why, and retrain anyway when it was already handled.
+
+    A trigger starts a pipeline once per alert; an alert still firing in a
+    later window (the quickstart run again on the same store) keeps its id,
+    so the earlier retraining is not repeated for it. The demo retrains
+    anyway, naming the reason, so that every run of it plays every stage.
+    """
+    model = str(_field(alert, "model_name") or _field(alert, "model"))
+    described = describe_alert(alert)
+    if not registry_for(yard).for_alert(model, str(_field(alert, "rule") or "")):
+        raise InvalidInput(
+            f"no retraining pipeline listens to {described}: name one with "
+            f"'modelyard pipeline register NAME FILE:FUNCTION --on-alert {model}'"
+        )
+    console.print(
+        f"  {described} already started a retraining and still fires: "
+        "the quickstart retrains again",
+        highlight=False,
+    )
+    reason = f"quickstart: {described} still firing"
+    return trigger(yard, RETRAIN_PIPELINE, reason=reason, console=console)
 
 
 def decide_promotion(

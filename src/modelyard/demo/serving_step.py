@@ -100,7 +100,7 @@ def run_serving_demo(
     frame: pd.DataFrame | None = None,
     *,
     requests: int = 300,
-    timeout: float = 120.0,
+    timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Serve ``ref`` in a subprocess, call it, stop it; returns what was measured.
 
