@@ -57,8 +57,9 @@ def champion_document(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     try:
         result = run_quickstart(yard, rows=5_000)
-        outcome = document(yard, result.champion, root / "pack")
-        info = yard.models.get(result.champion)
+        admin = result.cast.yard  # root, the store's first admin, acting with a token
+        outcome = document(admin, result.champion, root / "pack")
+        info = admin.models.get(result.champion)
     finally:
         yard.close()
     return outcome, info

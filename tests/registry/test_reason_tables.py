@@ -78,7 +78,22 @@ def test_set_reasons_replaces_until_sign_off_and_the_card_says_so(
     markdown = alice.models.card("credit-risk/1").markdown_path.read_text()
     assert "## Reason codes" in markdown and "| region | excluded | protected attribute" in markdown
     assert "No reviewed reason table" not in markdown
+    # One standing sign-off (the validator's: the version is not approved yet) freezes it.
     as_user("vera").models.approve("credit-risk/1", role="validator")
+    with pytest.raises(Conflict, match="frozen by the sign-offs of vera as validator") as info:
+        alice.models.set_reasons("credit-risk/1", _table())
+    assert info.value.details["rule"] == "reason-table-frozen"
+    # Nor can the table be swapped by attaching a file under its name.
+    digest = alice.artifacts.put_bytes(b"{}")
+    with pytest.raises(Conflict, match="register a new version"):
+        alice.models.attach("credit-risk/1", REASON_TABLE, digest, kind="reasons")
     as_user("aaron").models.approve("credit-risk/1", role="approver")
     with pytest.raises(Conflict, match="register a new version"):
         alice.models.set_reasons("credit-risk/1", _table())
+    assert alice.models.reason_table("credit-risk/1").excluded == {"region": "protected attribute"}
+
+
+def test_the_registry_guards_the_name_the_table_is_attached_under() -> None:
+    from modelyard.registry import service
+
+    assert service._REASON_TABLE_NAME == REASON_TABLE

@@ -193,7 +193,12 @@ class ScoringModel:
                 self.model_dir, trusted_code=trusted_code, trusted_types=trusted_types
             ).native
             background = _example(self.model_dir, self.signature)
-            self._explainer = Explainer(native, self.signature.input_names, background=background)
+            try:
+                self._explainer = Explainer(
+                    native, self.signature.input_names, background=background
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(f"explain: {exc.message}") from exc
         return self._explainer
 
     @classmethod
