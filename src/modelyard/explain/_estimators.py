@@ -8,7 +8,9 @@ estimator itself, so that ``contributions.sum(1) + base == raw`` is a check
 of the explanation, not a definition.
 
 - LightGBM: the booster's own TreeSHAP (``pred_contrib=True``).
-- XGBoost: the booster's own TreeSHAP (``pred_contribs=True`` on a DMatrix).
+- XGBoost: exact TreeSHAP in float64 over the booster's own trees (``_xgboost_trees``),
+  so that the terms add up to the raw score to 1e-6 although XGBoost works in
+  float32; shapes not read there fall back to ``pred_contribs=True``.
 - HistGradientBoosting: exact path-dependent TreeSHAP over its predictors
   (``_treeshap``), which honours native categorical splits and per-node
   missing-value directions that ``shap``'s explainer does not.
@@ -112,7 +114,13 @@ def _lightgbm(estimator: Any, matrix: Any) -> Result:
 def _xgboost(estimator: Any, matrix: Any) -> Result:
     import xgboost
 
+    from modelyard.explain._xgboost_trees import xgboost_float64
+
     _binary_only(estimator, "XGBoost model")
+    exact = xgboost_float64(estimator, matrix, _tree_shap())
+    if exact is not None:
+        return exact
+    # Shapes not read from the trees: XGBoost's own TreeSHAP, additive to float32 rounding.
     booster = estimator.get_booster()
     data = xgboost.DMatrix(np.asarray(matrix, dtype=np.float32), missing=np.nan)
     values, base = _split(booster.predict(data, pred_contribs=True))

@@ -102,7 +102,7 @@ class Explainer:
     def method(self) -> str:
         return {
             "lightgbm": "LightGBM TreeSHAP (pred_contrib)",
-            "xgboost": "XGBoost TreeSHAP (pred_contribs)",
+            "xgboost": "exact TreeSHAP in float64 over XGBoost's trees",
             "hgb": "exact path-dependent TreeSHAP over HistGradientBoosting's trees",
             "shap-tree": "shap.TreeExplainer",
             "linear": "coefficient x (value - training mean)",
