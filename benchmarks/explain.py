@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
+import platform
 import socket
 import statistics
 import subprocess
@@ -43,11 +43,12 @@ import numpy as np
 
 BIN = Path(sys.executable).parent
 HAND_WRITTEN = """
-import pickle, sys
-import numpy as np, pandas as pd, shap, uvicorn
+import sys
+import numpy as np, pandas as pd, shap, skops.io, uvicorn
 from fastapi import FastAPI, Request
 
-model = pickle.load(open(sys.argv[2], "rb"))
+# The file this benchmark wrote itself: its types are trusted as a hand-written service would.
+model = skops.io.load(sys.argv[2], trusted=skops.io.get_untrusted_types(file=sys.argv[2]))
 head, estimator = model[:-1], model[-1]
 explainer = shap.TreeExplainer(estimator)
 columns = list(model.feature_names_in_)
@@ -104,7 +105,9 @@ def prepare(workdir: Path) -> dict[str, Any]:
     frame = synthetic.generate(20_000, seed=7)
     x, y = split_xy(frame)
     model = lightgbm_pipeline(n_estimators=200, num_leaves=31, n_jobs=1).fit(x, y)
-    (workdir / "model.pkl").write_bytes(pickle.dumps(model))
+    import skops.io
+
+    skops.io.dump(model, workdir / "model.skops")
     env = {
         "MODELYARD_STORE_URL": f"sqlite:///{workdir / 'yard.db'}",
         "MODELYARD_ARTIFACT_ROOT": str(workdir / "artifacts"),
@@ -134,7 +137,7 @@ def start_servers(workdir: Path, setup: dict[str, Any]) -> dict[str, Any]:
     script = workdir / "hand_written.py"
     script.write_text(HAND_WRITTEN)
     theirs = subprocess.Popen(
-        [sys.executable, str(script), str(shap_port), str(workdir / "model.pkl")],
+        [sys.executable, str(script), str(shap_port), str(workdir / "model.skops")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -209,6 +212,18 @@ def measure(servers: dict[str, Any], setup: dict[str, Any], args: argparse.Names
     return summary
 
 
+def machine() -> dict[str, Any]:
+    """Where the figures were taken: CPU count, load, and the versions that matter."""
+    from importlib.metadata import version
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        **{p: version(p) for p in ("lightgbm", "shap", "numpy", "scikit-learn", "uvicorn")},
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="Timed requests per case.")
@@ -231,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 process.terminate()
                 process.wait(60)
     for key, by_server in summary.items():
+        if key == "machine":
+            continue
         print(f"{key}: explain/plain p50 = {by_server['explain_over_plain_p50']:.2f}x")
         for name, figures in by_server.items():
             if isinstance(figures, dict):
@@ -238,6 +255,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"  {name:<30} p50 {figures['p50_ms']:8.2f} ms  "
                     f"p99 {figures['p99_ms']:8.2f} ms  ({figures['requests']} requests)"
                 )
+    summary["machine"] = machine()
+    print(f"machine: {summary['machine']}")
     if args.output is not None:
         args.output.write_text(json.dumps(summary, indent=2))
     return summary
