@@ -216,3 +216,22 @@ def test_batch_refuses_an_explain_it_cannot_give(explain_root: Path, holdout: pd
             yard.batch.score("opaque@latest", str(source), str(explain_root / "o"), explain=2)
         with pytest.raises(InvalidInput, match="explain: must be a whole number"):
             yard.batch.score("tabled@latest", str(source), str(explain_root / "o"), explain=-1)
+
+
+def test_rows_the_contract_scores_with_warnings_are_explained_as_scored(
+    explain_server: LiveServer, holdout: pd.DataFrame
+) -> None:
+    rows = records(holdout.head(3))
+    rows[1]["region"] = None  # a null where training had none: scored with a warning
+    rows[2]["region"] = "atlantis"  # a category training never saw
+    plain = _plain(explain_server, "tabled", {"records": rows})
+    explained = _plain(explain_server, "tabled", {"records": rows, "explain": 3})
+    assert plain.status_code == 200, plain.text
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert {w["column"] for w in body["warnings"]} == {"region"}
+    assert body["warnings"] == plain.json()["warnings"]
+    assert [p["probabilities"] for p in body["predictions"]] == [
+        p["probabilities"] for p in plain.json()["predictions"]
+    ]
+    assert all(0 < len(p["reasons"]) <= 3 for p in body["predictions"])

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from modelyard.explain import Explainer, ReasonTable
     from modelyard.serving.inputs import Payload
-    from modelyard.serving.models import ServedVersion
+    from modelyard.serving.models import Prepared, ServedVersion
 
 __all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
 
@@ -115,39 +115,59 @@ def _matrix_agrees(
     return bool(np.allclose(via_matrix, explainer.contributions(frame).values, rtol=0, atol=1e-9))
 
 
-def _frame(served: ServedVersion, payload: Payload) -> pd.DataFrame:
+def _frame(served: ServedVersion, payload: Payload, contract: Any) -> pd.DataFrame:
+    """The rows as the canonical path scores them: through the route's contract."""
     import pandas as pd
 
     columns = payload.as_columns()
-    if served.signature is not None:
+    if contract is not None:
+        columns, _ = contract.check_columns(columns)
+    elif served.signature is not None:
         columns = served.signature.enforce_columns(columns)
     return pd.DataFrame(columns)
 
 
-def _explain(served: ServedVersion, payload: Payload, k: int) -> list[list[dict[str, Any]]]:
+def _explain(
+    served: ServedVersion, payload: Payload, k: int, prepared: Prepared | None, contract: Any
+) -> list[list[dict[str, Any]]]:
+    """Reasons for the rows exactly as they were scored (``prepared``), when given."""
     import pandas as pd
 
     from modelyard.explain import explain_reasons, top_reasons
+    from modelyard.serving.models import COLUMNS, FRAME, MATRIX
 
     source: ExplainSource | None = getattr(served, "explain_source", None)
     if source is None:
         source = ExplainSource(None, lambda: None)
     explainer = source.explainer(served)
-    fast = served.fast
-    matrix = fast.encode(payload) if fast is not None and source.use_matrix(served) else None
-    if matrix is None:
-        return explain_reasons(explainer, _frame(served, payload), source.table, k)
-    # The compiled path's matrix, checked to be the preprocessing's own output: no pandas
-    # and no scikit-learn preprocessing on the way to the booster.
-    contributions = explainer.contributions_of_matrix(matrix)
-    values = pd.DataFrame(payload.as_columns())
-    return top_reasons(contributions.values, contributions.columns, values, source.table, k)
+    if prepared is not None and prepared.kind == MATRIX and source.use_matrix(served):
+        # The compiled path's matrix, checked to be the preprocessing's own output: no
+        # pandas and no scikit-learn preprocessing on the way to the booster.
+        contributions = explainer.contributions_of_matrix(prepared.data)
+        values = pd.DataFrame(payload.as_columns())
+        return top_reasons(contributions.values, contributions.columns, values, source.table, k)
+    if prepared is not None and prepared.kind == FRAME:
+        frame = prepared.data
+    elif prepared is not None and prepared.kind == COLUMNS:
+        frame = pd.DataFrame(prepared.data)
+    else:
+        frame = _frame(served, payload, contract)
+    return explain_reasons(explainer, frame, source.table, k)
 
 
 async def reasons_for(
-    served: ServedVersion, payload: Payload, k: int
+    served: ServedVersion,
+    payload: Payload,
+    k: int,
+    prepared: Prepared | None = None,
+    contract: Any = None,
 ) -> list[list[dict[str, Any]]] | None:
-    """Per row, the top ``k`` adverse reasons; None when ``k`` is 0."""
+    """Per row, the top ``k`` adverse reasons; None when ``k`` is 0.
+
+    ``prepared`` is the request's input as it was scored and ``contract`` the
+    route's input contract: the rows explained are the rows scored, with the
+    same treatment of out-of-domain values.
+    """
     if k == 0:
         return None
-    return await asyncio.to_thread(_explain, served, payload, k)
+    return await asyncio.to_thread(_explain, served, payload, k, prepared, contract)

@@ -135,7 +135,8 @@ class ServingCore:
             entity = entity_of(payload, endpoint.sticky_key)
         route = endpoint.choose(entity) if version is None else endpoint.route_for_version(version)
         served = route.served()
-        prepared = served.prepare(payload, served.contract_for(route.policy, route.policy_key))
+        contract = served.contract_for(route.policy, route.policy_key)
+        prepared = served.prepare(payload, contract)
         warnings = prepared.warnings
         if warnings:
             self.metrics.count_warnings(served.name, served.version_str, warnings.totals)
@@ -160,7 +161,9 @@ class ServingCore:
             )
         if endpoint.shadows:
             self._copy_to_shadows(endpoint, payload, request_id, entity)
-        reasons = await reasons_for(served, payload, explain) if explain else None
+        reasons = (
+            await reasons_for(served, payload, explain, prepared, contract) if explain else None
+        )
         return Answer(endpoint.name, route.name, served, outputs, client_id, warnings, reasons)
 
     # -- shadows --------------------------------------------------------------
