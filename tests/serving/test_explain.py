@@ -148,6 +148,16 @@ def test_a_bad_explain_is_refused_naming_the_field(
     assert v2.status_code == 422 and "parameters.explain" in v2.json()["error"]
 
 
+def test_a_whole_float_explain_is_the_integer_it_equals(
+    explain_server: LiveServer, holdout: pd.DataFrame
+) -> None:
+    """JSON Schema's ``integer`` (the OpenAPI document's type) includes 3.0."""
+    body = {"records": records(holdout.head(2)), "explain": 2.0}
+    response = _plain(explain_server, "tabled", body)
+    assert response.status_code == 200, response.text
+    assert all(len(p["reasons"]) <= 2 for p in response.json()["predictions"])
+
+
 def test_a_model_that_cannot_be_explained_says_why(
     explain_server: LiveServer, holdout: pd.DataFrame
 ) -> None:

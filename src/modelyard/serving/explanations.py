@@ -33,9 +33,14 @@ __all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
 def explain_count(value: Any, field: str = "explain") -> int:
     """The number of reasons a request asks for (callers pass 0 when it does not ask).
 
+    A whole float (``3.0``) counts as the integer it equals, as JSON Schema's
+    ``integer`` says; ``true`` and ``2.5`` do not.
+
     Raises:
         InvalidInput: Not a whole number from 0 to ``MAX_REASONS``.
     """
+    if type(value) is float and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 3.0 is the number 3
     if type(value) is not int or not 0 <= value <= MAX_REASONS:
         raise InvalidInput(
             f"{field}: must be a whole number of reasons from 0 to {MAX_REASONS}; got {value!r}"
