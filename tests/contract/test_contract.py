@@ -217,3 +217,32 @@ def test_deployments_apply_list_delete(yard, yard_as, small_model, credit_frame,
 def test_monitoring_reads(yard, unique):
     assert yard.monitors.results(model=f"unmonitored-{unique}") == []
     assert yard.monitors.alerts(model=f"unmonitored-{unique}") == []
+
+
+def test_reason_tables_register_replace_and_refuse(
+    yard, yard_as, small_model, credit_frame, unique
+):
+    from modelyard.data.synthetic import FEATURES
+
+    name = f"reasons-{unique}"
+    x, _ = split_xy(credit_frame)
+    table = {
+        "reasons": {
+            c: {"code": c[:4].upper(), "text": f"{c} was adverse"} for c in FEATURES if c != "age"
+        },
+        "excluded": {"age": "protected"},
+    }
+    v1 = yard.models.register(name, small_model, example=x.head(20), reasons=table)
+    assert yard.models.reason_table(v1.ref).excluded == {"age": "protected"}
+    bad = {"reasons": {}, "excluded": ["income"]}
+    with pytest.raises(InvalidInput, match="have no reason and are not excluded"):
+        yard.models.register(name, small_model, example=x.head(20), reasons=bad)
+    assert [v.version for v in yard.models.versions(name)] == [1]
+    replaced = yard.models.set_reasons(v1.ref, {**table, "adverse_outcome": "low"})
+    assert yard.models.reason_table(replaced).adverse_outcome == "low"
+    with pytest.raises(InvalidInput, match=r"\['salary'\] are not inputs"):
+        yard.models.set_reasons(v1.ref, {**table, "excluded": {"age": "", "salary": ""}})
+    yard_as("val").models.approve(v1.ref, role="validator")
+    yard_as("appr").models.approve(v1.ref)
+    with pytest.raises(Conflict, match="register a new version"):
+        yard.models.set_reasons(v1.ref, table)

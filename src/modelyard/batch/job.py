@@ -199,6 +199,8 @@ class BatchJobSpec:
     passthrough: tuple[str, ...] = ()
     part_rows: int = DEFAULT_PART_ROWS
     parts: tuple[Part, ...] = field(default=(), compare=False)
+    explain: int = 0
+    reason_table: str | None = None  # JSON; part of the output when explaining
 
     @property
     def job_id(self) -> str:
@@ -212,6 +214,9 @@ class BatchJobSpec:
             "passthrough": list(self.passthrough),
             "part_rows": self.part_rows,
         }
+        if self.explain:  # jobs that do not explain keep the ids they always had
+            identity["explain"] = self.explain
+            identity["reason_table"] = self.reason_table
         body = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(body).hexdigest()[:32]
 

@@ -78,6 +78,8 @@ class ScoringSpec:
     id_column: str | None = None
     passthrough: tuple[str, ...] = ()
     scored_at_ms: int = 0
+    explain: int = 0  # top adverse reasons per row, as reason_<rank>_* columns
+    reason_table: str | None = None  # the version's reason table, as JSON
 
     @property
     def kept_columns(self) -> list[str]:
@@ -147,12 +149,60 @@ class ScoringModel:
         self.form = form
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
+        self.model_dir: Path | None = None  # where load() found it: explanations reload it
+        self._explainer: Any = None
+        self._trust: tuple[bool, tuple[str, ...]] = (False, ())
 
     def __repr__(self) -> str:
         return f"<ScoringModel form={self.form} task={self.task}>"
 
     @classmethod
     def load(
+        cls,
+        model_dir: str | Path,
+        compiled_dir: str | Path | None = None,
+        *,
+        form: str = "auto",
+        trusted_code: bool = False,
+        trusted_types: Sequence[str] = (),
+    ) -> ScoringModel:
+        """Load from a verified model directory (see ``_load``)."""
+        model = cls._load(
+            model_dir,
+            compiled_dir,
+            form=form,
+            trusted_code=trusted_code,
+            trusted_types=trusted_types,
+        )
+        model.model_dir = Path(model_dir)
+        model._trust = (trusted_code, tuple(trusted_types))
+        return model
+
+    def explainer(self) -> Any:
+        """The native model's explainer, built on first use (only jobs that explain pay)."""
+        if self._explainer is None:
+            from modelyard.explain import Explainer
+            from modelyard.flavors import load_model
+
+            if self.model_dir is None:
+                raise InvalidInput("this model was not loaded from a directory; cannot explain")
+            # The same trust decision the scoring load made (the batch service checked
+            # who may run trusted code); data formats load without running any code.
+            trusted_code, trusted_types = self._trust
+            native = load_model(
+                self.model_dir, trusted_code=trusted_code, trusted_types=trusted_types
+            ).native
+            background = _example(self.model_dir, self.signature)
+            try:
+                self._explainer = Explainer(
+                    native, self.signature.input_names, background=background
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(f"explain: {exc.message}") from exc
+        return self._explainer
+
+    @classmethod
+    def _load(
         cls,
         model_dir: str | Path,
         compiled_dir: str | Path | None = None,
@@ -460,6 +510,11 @@ def output_schema(model: ScoringModel, spec: ScoringSpec, input_schema: pa.Schem
         fields.append(pa.field("label", pa.array(classes).type if classes else pa.int64()))
     else:
         fields.append(pa.field("prediction", pa.float64()))
+    for rank in range(1, spec.explain + 1):
+        fields += [
+            pa.field(f"reason_{rank}_{key}", pa.float64() if key == "contribution" else pa.string())
+            for key in ("code", "text", "column", "value", "contribution")
+        ]
     fields += [
         pa.field("model_name", pa.string()),
         pa.field("model_version", pa.int32()),
@@ -734,6 +789,8 @@ def _output(
         arrays.append(pa.array(labels, schema.field("label").type))
     else:
         arrays.append(pa.array(values if values is not None else [], pa.float64()))
+    if spec.explain:
+        arrays += _reason_arrays(model, spec, frame, schema)
     zeros = np.zeros(rows, dtype=np.int32)
     scored_at = pa.array(np.full(rows, spec.scored_at_ms, dtype=np.int64))
     arrays += [
@@ -742,3 +799,17 @@ def _output(
         scored_at.cast(schema.field("scored_at").type),
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _reason_arrays(
+    model: ScoringModel, spec: ScoringSpec, frame: pd.DataFrame, schema: pa.Schema
+) -> list[pa.Array]:
+    """The reason_<rank>_* columns: each row's top adverse reasons, as serving gives them."""
+    import json
+
+    from modelyard.explain import ReasonTable, explain_reasons, reason_columns
+
+    table = ReasonTable(**json.loads(spec.reason_table)) if spec.reason_table else None
+    reasons = explain_reasons(model.explainer(), frame, table, spec.explain) if len(frame) else []
+    flat = reason_columns(reasons, spec.explain)
+    return [pa.array(values, schema.field(name).type) for name, values in flat.items()]

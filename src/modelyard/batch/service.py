@@ -116,6 +116,7 @@ class BatchService:
         quiet: bool = False,
         progress: Progress | None = None,
         max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+        explain: int = 0,
     ) -> BatchJobInfo:
         """Score ``input`` with model ``ref`` into Parquet parts under ``output``.
 
@@ -156,6 +157,9 @@ class BatchService:
                 with ``EXIT_TOO_MANY_REJECTS``). Rows are rejected only when they
                 truly cannot be scored; out-of-domain values the version scores
                 are counted in ``warnings`` instead.
+            explain: Add each row's top ``explain`` adverse reasons as columns
+                ``reason_<rank>_code``, ``_text``, ``_column``, ``_value`` and
+                ``_contribution`` (the reasons serving gives for the same row).
 
         Returns:
             The job's record: FINISHED, with rows in/out/rejected, rejects by
@@ -198,7 +202,14 @@ class BatchService:
             )
         name, version, digest = self._models.resolve_digest(ref)
         bundle = self._bundle(f"{name}/{version}", digest, form)
-        scoring = ScoringSpec(name, version, id_column, tuple(passthrough))
+        scoring = ScoringSpec(
+            name,
+            version,
+            id_column,
+            tuple(passthrough),
+            explain=explain,
+            reason_table=self._reason_table(f"{name}/{version}", bundle, explain),
+        )
         signature = _signature_of(bundle)
         listing, input_dv = self._list_input(input, storage_options, signature)
         check_schema(
@@ -221,6 +232,8 @@ class BatchService:
             passthrough=tuple(passthrough),
             part_rows=part_rows,
             parts=parts,
+            explain=explain,
+            reason_table=scoring.reason_table,
         )
         out = OutputDir(str(output), storage_options)
         manifest = self._open_output(out, spec, overwrite)
@@ -331,6 +344,29 @@ class BatchService:
         return chosen
 
     # -- the model ----------------------------------------------------------
+    def _reason_table(self, ref: str, bundle: ModelBundle, explain: int) -> str | None:
+        """The version's reason table as JSON when the job explains; checks it can explain."""
+        from modelyard.explain import MAX_REASONS, explainable
+        from modelyard.flavors import load_model
+
+        if type(explain) is not int or not 0 <= explain <= MAX_REASONS:
+            raise InvalidInput(
+                f"explain: must be a whole number of reasons from 0 to {MAX_REASONS}; "
+                f"got {explain!r}"
+            )
+        if explain == 0:
+            return None
+        if not bundle.trusted_code:
+            # A data format (skops, LightGBM text, XGBoost JSON) loads without running code,
+            # so the service checks it can explain before any part runs. Trusted code is
+            # loaded only where it is scored; its explainer is checked there.
+            native = load_model(bundle.model_dir, trusted_types=bundle.trusted_types).native
+            why = explainable(native)
+            if why is not None:
+                raise InvalidInput(f"explain: {ref}: {why}")
+        table = self._models.reason_table(ref)
+        return json.dumps(table.to_dict(), sort_keys=True) if table is not None else None
+
     def _bundle(self, ref: str, digest: str, form: str) -> ModelBundle:
         from modelyard.registry.trusted_code import is_trusted_code
 
@@ -480,6 +516,8 @@ class BatchService:
             scoring.id_column,
             scoring.passthrough,
             manifest.scored_at_ms,
+            scoring.explain,
+            scoring.reason_table,
         )
         work = WorkSpec(
             job_id=job_id,

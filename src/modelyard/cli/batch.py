@@ -153,6 +153,9 @@ def score(
             f"with code {EXIT_TOO_MANY_REJECTS} (the scores are still written).",
         ),
     ] = DEFAULT_MAX_REJECT_RATE,
+    explain: Annotated[
+        int, typer.Option(help="Add each row's top N adverse reasons as reason_<rank>_* columns.")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Score a file set; the same command again resumes an interrupted job.
@@ -216,6 +219,7 @@ def score(
         overwrite=overwrite,
         quiet=quiet or as_json,
         max_reject_rate=max_reject_rate,
+        explain=explain,
     )
     if as_json:
         out.print_json(job.to_dict())

@@ -188,6 +188,9 @@ def register(
             "its sign-offs. Default: a data format (skops, LightGBM text, XGBoost JSON, ONNX).",
         ),
     ] = False,
+    reasons: Annotated[
+        Path | None, typer.Option(help="The reviewed reason table (JSON or YAML).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a model file as the next version of NAME (stored as data unless --trusted-code).
@@ -216,6 +219,11 @@ def register(
     y = yard()
     run_id = y.runs.resolve_id(run) if run else None
     policy = {k: v for k, v in (("unseen", unseen), ("nulls", nulls)) if v is not None}
+    table = None
+    if reasons is not None:
+        from modelyard.explain import read_table_file
+
+        table = read_table_file(reasons)
     v = y.models.register(
         name,
         model,
@@ -224,6 +232,7 @@ def register(
         description=description,
         input_policy=policy or None,
         trusted_code=trusted_code,
+        reasons=table,
     )
     if as_json:
         out.print_json(v.to_dict())
@@ -428,3 +437,53 @@ def import_mlflow(
 
 
 models_app.add_typer(policy_app, name="policy")
+
+
+@models_app.command("reasons")
+def reasons(
+    ref: str,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The reason table (JSON or YAML); leave out to show the current one."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a version's reason table (every input column a reason or excluded), or show it."""
+    from modelyard.explain import read_table_file
+
+    models = yard().models
+    if path is not None:
+        models.set_reasons(ref, read_table_file(path))
+    table = models.reason_table(ref)
+    if as_json:
+        out.print_json(table.to_dict() if table is not None else None)
+        return
+    if table is None:
+        out.console.print(
+            f"{ref} has no reviewed reason table: explanations give column names as codes"
+        )
+        return
+    if path is not None:
+        out.console.print(f"registered the reason table of {ref}")
+    out.table(
+        f"Reasons (adverse outcome: {table.adverse_outcome} score)",
+        ["column", "code", "text", "direction"],
+        [(c, r["code"], r["text"], r["direction"]) for c, r in table.reasons.items()]
+        + [(c, "excluded", note, "") for c, note in table.excluded.items()],
+    )
+
+
+@models_app.command("document")
+def document(
+    ref: str,
+    output: Annotated[
+        Path | None, typer.Option(help="Folder to write to (default: <home>/reports/...).")
+    ] = None,
+) -> None:
+    """Write the version's technical documentation (HTML and Markdown) from the platform."""
+    from modelyard.documentation import document as write_document
+
+    outcome = write_document(yard(), ref, output)
+    out.console.print(f"documentation: {outcome.html_path}\n               {outcome.markdown_path}")
+    if outcome.not_recorded:
+        out.console.print(f"not recorded: {', '.join(outcome.not_recorded)}")

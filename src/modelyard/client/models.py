@@ -168,6 +168,7 @@ class RemoteModels:
         source: str | None = None,
         input_policy: Any = None,
         trusted_code: bool = False,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """Package ``model`` locally, upload it, and register it as the next version of ``name``.
 
@@ -212,7 +213,13 @@ class RemoteModels:
         if source:
             all_tags["imported_from"] = source
         return self.register_artifact(
-            name, digest, run=run, metrics=metrics, description=description, tags=all_tags
+            name,
+            digest,
+            run=run,
+            metrics=metrics,
+            description=description,
+            tags=all_tags,
+            reasons=reasons,
         )
 
     def _training_profiles(self, run_id: str | None) -> list[tuple[str, Mapping[str, Any]]]:
@@ -239,6 +246,7 @@ class RemoteModels:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         body = {
             "artifact_digest": artifact_digest,
@@ -247,7 +255,20 @@ class RemoteModels:
             "description": description,
             "tags": {str(k): str(v) for k, v in (tags or {}).items()},
         }
+        if reasons is not None:
+            body["reasons"] = _plain(reasons)
         return _decode.version(self._http.post(f"/models/{name}/versions", body))
+
+    def set_reasons(self, ref: str, reasons: Mapping[str, Any]) -> ModelVersionInfo:
+        """Register (or replace, before sign-off) the version's reason table on the server."""
+        body = {"reasons": _plain(reasons)}
+        return _decode.version(self._http.put(f"{self._number_path(ref)}/reasons", body))
+
+    def reason_table(self, ref: str | ModelVersionInfo) -> Any:
+        """The version's reviewed ``ReasonTable``, or None when none was registered."""
+        from modelyard.explain import table_of
+
+        return table_of(ref if isinstance(ref, ModelVersionInfo) else self.get(ref))
 
     def get(self, ref: str | ModelVersionInfo) -> ModelVersionInfo:
         return _decode.version(self._http.get(_version_path(ref)))
@@ -471,3 +492,9 @@ class _DatasetLoader:
         if not isinstance(text, str):
             raise InvalidInput("data: give a DataFrame or a dataset reference such as 'loans/2'")
         return RemoteDatasets(models._http, models._artifacts).load(text)
+
+
+def _plain(reasons: Any) -> Any:
+    """A reason table as plain JSON data (a ``ReasonTable`` is sent as its dict)."""
+    to_dict = getattr(reasons, "to_dict", None)
+    return to_dict() if callable(to_dict) else dict(reasons)

@@ -45,6 +45,7 @@ class Collected:
     notes: list[str] = field(default_factory=list)
     warned_rows: int | None = None  # rows logged with warnings (None: no _warnings column)
     warnings: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> rows
+    sample: pd.DataFrame | None = None  # the first ``keep_rows`` rows of features
 
     def count_warnings(self, column: pa.ChunkedArray | pa.Array) -> None:
         """Add one batch's ``_warnings`` values (JSON lists, null for clean rows)."""
@@ -83,6 +84,7 @@ def collect(
     score: Callable[[pd.DataFrame], np.ndarray] | None,
     target: str | None = None,
     key_columns: Sequence[str] = (),
+    keep_rows: int = 0,
 ) -> Collected:
     """Read ``batches`` once (see the module docstring).
 
@@ -94,11 +96,14 @@ def collect(
             (None: no scores unless logged).
         target: A label column to read from the data itself, when present.
         key_columns: Columns to keep for joining labels later.
+        keep_rows: Keep the first this many rows of features (``Collected.sample``).
     """
     out = Collected()
     score_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
     key_parts: list[pa.Table] = []
+    kept: list[pa.RecordBatch] = []
+    kept_rows = 0
     ts_lo = ts_hi = None
     stream = iter(batches())
     first = next((b for b in stream if b.num_rows), None)
@@ -115,7 +120,7 @@ def collect(
     has_target = target is not None and target in names
 
     def feature_batches() -> Iterator[pa.RecordBatch]:
-        nonlocal ts_lo, ts_hi
+        nonlocal ts_lo, ts_hi, kept_rows
         for batch in _chain(first, stream):
             if not batch.num_rows:
                 continue
@@ -141,7 +146,11 @@ def collect(
                     lo, hi = int(ts.min()), int(ts.max())
                     ts_lo = lo if ts_lo is None else min(ts_lo, lo)
                     ts_hi = hi if ts_hi is None else max(ts_hi, hi)
-            yield batch.select(present)
+            features_only = batch.select(present)
+            if kept_rows < keep_rows:
+                kept.append(features_only.slice(0, keep_rows - kept_rows))
+                kept_rows += kept[-1].num_rows
+            yield features_only
 
     out.summary = summarize(
         feature_batches(), reference, columns=[c for c in reference.columns], n_jobs=1
@@ -160,6 +169,8 @@ def collect(
         out.keys = pa.concat_tables(key_parts).to_pandas()
     if ts_lo is not None and ts_hi is not None:
         out.ts_range = (ts_lo, ts_hi)
+    if kept:
+        out.sample = pa.Table.from_batches(kept).to_pandas()
     return out
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import delete, select
 from modelyard._util.clock import now_ms
 from modelyard._util.names import parse_ref
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import _collect, alerts, performance, profiles
+from modelyard.monitoring import _collect, alerts, attributions, performance, profiles
 from modelyard.monitoring._io import batches_of, read_table
 from modelyard.monitoring.drift import (
     INSUFFICIENT,
@@ -170,6 +170,13 @@ class MonitorRunResult:
             ]
             if unseen:
                 lines.append(f"  unseen categories (share of values): {', '.join(unseen)}")
+        attribution = (self.summaries.get("drift") or {}).get("attribution")
+        if attribution:
+            lines.append(
+                f"  attributions: leading feature {attribution['top_reference']} (training) -> "
+                f"{attribution['top_current']} (now); largest change of share "
+                f"{attribution['max_share_change']:.1%} ({attribution['most_changed']})"
+            )
         if self.score is not None:
             if self.score.insufficient:
                 state = self.score.verdict_reason
@@ -492,6 +499,7 @@ class MonitorService:
             score=score if binary else None,
             target=reference.target if data is not None else None,
             key_columns=key_columns if want_keys else (),
+            keep_rows=attributions.SAMPLE_ROWS,
         )
         if got.summary is None or not got.rows:
             where = (
@@ -518,6 +526,7 @@ class MonitorService:
             info, reference, got, t, feedback_from, labels, id_column, label_column, need
         )
         result.window, result.source = win, source
+        self._attributions(info, loaded, got, result)
         if not store:
             return result
         self._store(result, now)
@@ -542,6 +551,35 @@ class MonitorService:
             triggers=triggers,
         )
         return result
+
+    def _attributions(
+        self, info: ModelVersionInfo, loaded: Any, got: Any, result: MonitorRunResult
+    ) -> None:
+        """Attribution drift beside feature drift, when the model can be explained."""
+        from modelyard.explain import Explainer, explainable
+
+        drift = result.summaries.get("drift")
+        if got.sample is None or drift is None or loaded.signature is None:
+            return
+        why = explainable(loaded.native)
+        if why is not None:
+            result.notes.append(f"attributions not computed: {why}")
+            return
+        columns = loaded.signature.input_names
+        example = self._yard.models.input_example(info.ref)
+        if example is None or any(c not in got.sample.columns for c in columns):
+            result.notes.append("attributions not computed: no training example or columns")
+            return
+        current = got.sample[columns]
+        try:
+            explainer = Explainer(loaded.native, columns, background=example)
+            drift["attribution"] = attributions.attribution_summary(
+                attributions.mean_abs_contributions(explainer, example[columns]),
+                attributions.mean_abs_contributions(explainer, current),
+                len(current),
+            )
+        except Exception as exc:  # the model's own errors are many and untyped; the run goes on
+            result.notes.append(f"attributions not computed: {type(exc).__name__}: {exc}")
 
     def backfill(
         self,

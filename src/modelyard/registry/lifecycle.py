@@ -245,6 +245,7 @@ def card_dict(
         for ref, role in info.datasets
     ]
     metrics = {**info.metrics.get("training", {}), **info.metrics.get("evaluation", {})}
+    table = models.reason_table(info)
     return {
         "name": info.name,
         "version": info.version,
@@ -278,6 +279,7 @@ def card_dict(
         "lineage": lineage,
         "limitations": [],
         "onnx": onnx,
+        "reason_table": table.to_dict() if table is not None else None,
     }
 
 

@@ -44,6 +44,7 @@ __all__ = ["ModelRegistry"]
 EXAMPLE_FILE = "input_example.parquet"
 EXAMPLE_ROWS = 1000
 RESERVED_ALIASES = frozenset({"latest"})
+_REASON_TABLE_NAME = "reason_table.json"  # modelyard.explain.REASON_TABLE (checked by a test)
 
 
 def _run_id_of(run: Any) -> str | None:
@@ -114,6 +115,20 @@ def _with_complete_categories(
                 patched["columns"][name] = {**profile["columns"][name], "categories": values}
         out.append((ref, patched))
     return out
+
+
+def _reason_table(reasons: Any, manifest: Mapping[str, Any]) -> Any:
+    """The validated reason table for a version whose manifest is ``manifest``."""
+    from modelyard.explain import validate_table
+
+    signature = manifest.get("signature") or {}
+    columns = [c["name"] for c in signature.get("inputs", [])]
+    if not columns:
+        raise InvalidInput(
+            "reasons: the version has no input signature to check the table against; "
+            "register it with example=..."
+        )
+    return validate_table(reasons, columns)
 
 
 class ModelRegistry:
@@ -356,6 +371,7 @@ class ModelRegistry:
         source: str | None = None,
         input_policy: Any = None,
         trusted_code: bool = False,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """Package ``model`` with its flavor and register it as the next version of ``name``.
 
@@ -378,6 +394,9 @@ class ModelRegistry:
         ``trusted_code=True`` pickles it instead, for models that have no data
         format. A pickled version is loadable by its registrant only until it
         has its sign-offs, and the platform server never loads it.
+        ``reasons`` is the version's reviewed reason table (see
+        ``modelyard.explain.reasons``), checked against the signature before
+        anything is recorded and stored with the version.
         """
         from modelyard.flavors import save_model
 
@@ -408,10 +427,13 @@ class ModelRegistry:
                 input_policy=input_policy,
                 trusted_code=trusted_code,
             )
+            table = None
+            if reasons is not None:
+                table = _reason_table(reasons, manifest.to_dict())
             if example is not None:
                 example.head(EXAMPLE_ROWS).to_parquet(path / EXAMPLE_FILE, index=False)
             digest = self._artifacts.put_dir(path)
-        return self._record_version(
+        info = self._record_version(
             name,
             digest,
             manifest.to_dict(),
@@ -422,6 +444,34 @@ class ModelRegistry:
             tags={**(tags or {}), **({"target": target} if target else {})},
             source=source,
         )
+        if table is None:
+            return info
+        return self._attach_reasons(info.ref, table)
+
+    def set_reasons(self, ref: str, reasons: Mapping[str, Any]) -> ModelVersionInfo:
+        """Register (or replace) a version's reason table, checked against its signature.
+
+        A version with any standing sign-off (the ``sign_offs`` table, checked
+        under the model's governance lock in the write itself) cannot change the
+        text applicants read: register a new version instead.
+        """
+        info = self.get(ref)
+        return self._attach_reasons(info.ref, _reason_table(reasons, info.manifest))
+
+    def reason_table(self, ref: str | ModelVersionInfo) -> Any:
+        """The version's reviewed ``ReasonTable``, or None when none was registered."""
+        from modelyard.explain import table_of
+
+        return table_of(ref if isinstance(ref, ModelVersionInfo) else self.get(ref))
+
+    def _attach_reasons(self, ref: str, table: Any) -> ModelVersionInfo:
+        import orjson
+
+        from modelyard.explain import REASON_TABLE
+
+        data = table.to_dict()
+        digest = self._artifacts.put_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        return self.attach(ref, REASON_TABLE, digest, kind="reasons", details={"table": data})
 
     def register_artifact(
         self,
@@ -432,6 +482,7 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        reasons: Mapping[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """Register a model directory already in the artifact store (saved by ``save_model``).
 
@@ -452,7 +503,8 @@ class ModelRegistry:
                 )
             manifest = orjson.loads(self._artifacts.get_bytes(files[MANIFEST_FILE]["digest"]))
             self._stored_manifests[artifact_digest] = manifest
-        return self._record_version(
+        table = _reason_table(reasons, manifest) if reasons is not None else None
+        info = self._record_version(
             name,
             artifact_digest,
             manifest,
@@ -462,6 +514,7 @@ class ModelRegistry:
             description=description,
             tags=tags,
         )
+        return info if table is None else self._attach_reasons(info.ref, table)
 
     def _record_version(
         self,
@@ -672,7 +725,19 @@ class ModelRegistry:
         """Attach a stored blob (a report, a card, a compiled form) to a version."""
         with self._store.write() as session:
             resolve_actor(session, self._user).require("version.update", "attach files to versions")
+            if name == _REASON_TABLE_NAME:
+                # Serialised with sign-offs: one given first freezes the table.
+                _rows.model_row(session, parse_ref(ref, "model reference").name, lock=True)
             row = _rows.version_row(session, ref)
+            if name == _REASON_TABLE_NAME:
+                signed = governance.standing(session, row.id)
+                if signed:
+                    by = ", ".join(f"{user} as {role}" for role, user in sorted(signed.items()))
+                    raise Conflict(
+                        f"{ref}: its reason table is frozen by the sign-offs of {by}; "
+                        "register a new version with the new table",
+                        details={"rule": "reason-table-frozen", "sign_offs": signed},
+                    )
             session.merge(
                 VersionArtifact(
                     version_id=row.id,

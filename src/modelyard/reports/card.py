@@ -36,6 +36,9 @@ The card dict (keys marked * are required; the rest default to empty)::
     model_format     {"model_format", "label", "trusted_code", "skops_types": [str]}
                      how the model is stored (data, or trusted code) and the types
                      its skops file needs; omitted for cards built elsewhere
+    reason_table     {"adverse_outcome", "reasons": {column: {"code", "text",
+                      "direction"}}, "excluded": {column: note}} or None (then the
+                      card says that no reviewed reason table exists)
 
 ``top`` of a column may be a list of values, of ``[value, count]`` pairs, or a
 ``{value: count}`` dict.
@@ -51,7 +54,7 @@ from modelyard.errors import InvalidInput
 from modelyard.reports._format import DASH, fmt_pct, fmt_value, fmt_when, md_cell
 from modelyard.reports._render import render
 
-__all__ = ["DEFAULT_LIMITATIONS", "REQUIRED_KEYS", "render_model_card"]
+__all__ = ["DEFAULT_LIMITATIONS", "NO_REASON_TABLE", "REQUIRED_KEYS", "render_model_card"]
 
 REQUIRED_KEYS = (
     "name",
@@ -113,7 +116,7 @@ def _check(card: Any) -> dict[str, Any]:
         checked[key] = _list(card, key)
     for key in ("metrics",):
         checked[key] = _mapping(card, key)
-    for key in ("signature", "training_run", "validation", "onnx"):
+    for key in ("signature", "training_run", "validation", "onnx", "reason_table"):
         value = card.get(key)
         if value is not None and not isinstance(value, Mapping):
             raise InvalidInput(
@@ -204,6 +207,7 @@ def _sections(card: dict[str, Any]) -> list[Section]:
         {"id": "training", "title": "Training", "blocks": _training(card.get("training_run"))},
         {"id": "data", "title": "Training data", "blocks": _datasets(card["datasets"])},
         {"id": "metrics", "title": "Metrics", "blocks": _metrics(card)},
+        {"id": "reasons", "title": "Reason codes", "blocks": _reasons(card.get("reason_table"))},
         {"id": "approvals", "title": "Approvals", "blocks": _approvals(card["approvals"])},
         {"id": "lineage", "title": "Lineage", "blocks": _lineage(card["lineage"])},
         {"id": "limitations", "title": "Limitations", "blocks": _limitations(card)},
@@ -414,6 +418,28 @@ def _lineage(lineage: list[Any]) -> list[Block]:
     if not lineage:
         return [_empty("No lineage was recorded.")]
     return [{"type": "list", "entries": [str(item) for item in lineage]}]
+
+
+NO_REASON_TABLE = (
+    "No reviewed reason table exists for this version: explanations give the input column "
+    "names as codes with a generated text, which has not been reviewed for applicants."
+)
+
+
+def _reasons(table: Mapping[str, Any] | None) -> list[Block]:
+    if not table:
+        return [_empty(NO_REASON_TABLE)]
+    rows = [
+        [str(column), str(r.get("code")), str(r.get("text")), str(r.get("direction", ""))]
+        for column, r in (table.get("reasons") or {}).items()
+    ]
+    rows += [[str(c), "excluded", str(note) or DASH, DASH] for c, note in
+             (table.get("excluded") or {}).items()]  # fmt: skip
+    adverse = "higher" if table.get("adverse_outcome", "high") == "high" else "lower"
+    return [
+        _text(f"Reasons are given for columns pushing the score {adverse} (the adverse outcome)."),
+        _table(["Column", "Code", "Applicant-facing text", "Direction"], rows),
+    ]
 
 
 def _limitations(card: dict[str, Any]) -> list[Block]:

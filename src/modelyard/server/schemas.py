@@ -412,6 +412,15 @@ class VersionCreate(_In):
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
+    reasons: dict[str, Any] | None = Field(
+        default=None,
+        description="The reviewed reason table: 'reasons' (column -> code, text, direction), "
+        "'excluded' and 'adverse_outcome'; checked against the signature.",
+    )
+
+
+class ReasonsIn(_In):
+    reasons: dict[str, Any] = Field(description="The reason table (see VersionCreate.reasons).")
 
 
 class AliasSet(_In):

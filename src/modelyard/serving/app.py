@@ -256,7 +256,8 @@ class ServingApp(FastAPI):
                 entity_header = wanted.get(b"x-entity-key")
                 entity = entity_header.decode("utf-8", "replace") if entity_header else None
                 if kind == "plain":
-                    payload, body_entity, client_id = plain_protocol.parse(_loads(body))
+                    data = _loads(body)
+                    payload, body_entity, client_id = plain_protocol.parse(data)
                     answer = await self._core.predict(
                         endpoint,
                         payload,
@@ -264,6 +265,7 @@ class ServingApp(FastAPI):
                         started=started,
                         entity=body_entity or entity,
                         client_id=client_id,
+                        explain=plain_protocol.explain_of(data),
                     )
                     content = plain_protocol.render(answer, request_id)
                 elif kind == "v2":
@@ -340,6 +342,7 @@ class ServingApp(FastAPI):
             entity=request.entity or entity,
             version=version,
             client_id=request.client_id,
+            explain=request.explain,
         )
         content, json_len = v2_protocol.render(answer, request, request_id)
         return content, json_len, answer

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from modelyard.flavors.contract import InputContract
     from modelyard.flavors.policy import InputPolicy
     from modelyard.serving.config import ServingConfig
+    from modelyard.serving.explanations import ExplainSource
     from modelyard.serving.metrics import ServingMetrics
     from modelyard.yard import Yard
 
@@ -112,6 +113,7 @@ class ServedVersion:
         self.load_seconds = 0.0
         self.notes: list[str] = []
         self.batcher: MicroBatcher | None = None
+        self.explain_source: ExplainSource | None = None  # set by load_version
         if self.task == "classification" and self.classes is None:
             raise InvalidInput(f"{self.key} is a classifier without recorded classes")
         self.class_keys = [str(c) for c in self.classes or []]
@@ -461,6 +463,7 @@ def load_version(
     else:
         # Warm without reading the example: no pickle is hashed, no Parquet reader is opened.
         served.warm_synthetic()
+    served.explain_source = _explain_source(yard, info)
     batching = config.batching
     served.batcher = MicroBatcher(
         served.score,
@@ -484,6 +487,15 @@ def load_version(
         extra={"model": name, "model_version": version, "scorer": served.scorer},
     )
     return served
+
+
+def _explain_source(yard: Yard, info: Any) -> ExplainSource:
+    """The version's reason table now; its input example only when a request explains."""
+    from modelyard.serving.explanations import ExplainSource
+
+    table_of = getattr(yard.models, "reason_table", None)
+    table = table_of(info) if table_of is not None else None
+    return ExplainSource(table, lambda: yard.models.input_example(info.ref))
 
 
 def _from_stored_form(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.openapi.utils import get_openapi
 
+from modelyard.serving.explanations import MAX_REASONS
 from modelyard.serving.fastpath import FLOAT_BOUND
 
 if TYPE_CHECKING:
@@ -137,12 +138,30 @@ def _record_schema(endpoint: Endpoint, served: ServedVersion) -> dict[str, Any]:
     }
 
 
+_REASONS = {
+    "type": "array",
+    "description": "The row's top adverse reasons, when the request asked with 'explain'.",
+    "items": {
+        "type": "object",
+        "required": ["code", "text", "column", "value", "contribution"],
+        "properties": {
+            "code": {"type": "string"},
+            "text": {"type": "string"},
+            "column": {"type": "string"},
+            "value": {},
+            "contribution": {"type": "number"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
 def _prediction_schema(served: ServedVersion) -> dict[str, Any]:
     if served.task != "classification":
         return {
             "type": "object",
             "required": ["value"],
-            "properties": {"value": {"type": "number"}},
+            "properties": {"value": {"type": "number"}, "reasons": _REASONS},
             "additionalProperties": False,
         }
     keys = served.class_keys
@@ -154,6 +173,7 @@ def _prediction_schema(served: ServedVersion) -> dict[str, Any]:
             "required": keys,
             "additionalProperties": False,
         },
+        "reasons": _REASONS,
     }
     required = ["label", "probabilities"]
     if served.binary:
@@ -184,6 +204,12 @@ def _plain_operation(
     optional = {
         "entity": {"type": "string", "description": "Entity key for sticky routing."},
         "id": {"type": "string", "description": "Echoed back as 'id'."},
+        "explain": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_REASONS,
+            "description": "Give each row's top N adverse reasons ('reasons').",
+        },
     }
     records = {
         "type": "object",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.serving.explanations import reasons_for
 from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
 from modelyard.serving.models import MATRIX
 
@@ -51,7 +52,7 @@ def new_request_id(given: bytes | str | None = None) -> str:
 class Answer:
     """The scored rows of one request and who scored them."""
 
-    __slots__ = ("client_id", "endpoint", "outputs", "route", "served", "warnings")
+    __slots__ = ("client_id", "endpoint", "outputs", "reasons", "route", "served", "warnings")
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class Answer:
         outputs: np.ndarray,
         client_id: str | None = None,
         warnings: list[dict[str, Any]] | None = None,
+        reasons: list[list[dict[str, Any]]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.route = route
@@ -68,6 +70,7 @@ class Answer:
         self.outputs = outputs
         self.client_id = client_id
         self.warnings = warnings
+        self.reasons = reasons  # per row, when the request asked for explanations
 
 
 class ServingCore:
@@ -113,8 +116,11 @@ class ServingCore:
         entity: str | None = None,
         version: str | None = None,
         client_id: str | None = None,
+        explain: int = 0,
     ) -> Answer:
         """Score ``payload`` on the endpoint's chosen route; log it; copy it to shadows.
+
+        With ``explain`` > 0 the answer carries each row's top adverse reasons.
 
         Raises:
             InvalidInput: The rows break the signature or the row limit (422).
@@ -129,7 +135,8 @@ class ServingCore:
             entity = entity_of(payload, endpoint.sticky_key)
         route = endpoint.choose(entity) if version is None else endpoint.route_for_version(version)
         served = route.served()
-        prepared = served.prepare(payload, served.contract_for(route.policy, route.policy_key))
+        contract = served.contract_for(route.policy, route.policy_key)
+        prepared = served.prepare(payload, contract)
         warnings = prepared.warnings
         if warnings:
             self.metrics.count_warnings(served.name, served.version_str, warnings.totals)
@@ -154,7 +161,10 @@ class ServingCore:
             )
         if endpoint.shadows:
             self._copy_to_shadows(endpoint, payload, request_id, entity)
-        return Answer(endpoint.name, route.name, served, outputs, client_id, warnings)
+        reasons = (
+            await reasons_for(served, payload, explain, prepared, contract) if explain else None
+        )
+        return Answer(endpoint.name, route.name, served, outputs, client_id, warnings, reasons)
 
     # -- shadows --------------------------------------------------------------
     def _copy_to_shadows(

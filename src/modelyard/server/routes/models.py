@@ -45,6 +45,7 @@ from modelyard.server.schemas import (
     PolicyChangePublic,
     PolicyRejectIn,
     PolicySignOffIn,
+    ReasonsIn,
     TagsIn,
     ValidateIn,
     ValidationPublic,
@@ -178,8 +179,17 @@ def register(name: ModelName, body: VersionCreate, ctx: VersionRegister) -> dict
         metrics=body.metrics,
         description=body.description,
         tags=body.tags,
+        reasons=body.reasons,
     )
     return version_public(info)
+
+
+@router.put("/{name}/versions/{version}/reasons", response_model=VersionPublic)
+def set_reasons(
+    name: ModelName, version: VersionNumber, body: ReasonsIn, ctx: VersionUpdate
+) -> dict:
+    """Register (or replace, before sign-off) the version's reason table."""
+    return version_public(ctx.yard.models.set_reasons(_ref(name, version), body.reasons))
 
 
 @router.get("/{name}/versions/{version}", response_model=VersionPublic)

@@ -16,6 +16,8 @@ Response::
 When a value was outside the training domain but scored, the body also has
 ``"warnings": [{"column": "channel", "kind": "unseen_category", "value": "app",
 "rows": [0], "count": 1}]`` (kinds: ``unseen_category``, ``out_of_range``, ``null``).
+With ``"explain": k`` each prediction also carries ``reasons``: its top ``k``
+adverse reasons ``[{code, text, column, value, contribution}]``.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelyard.errors import InvalidInput
+from modelyard.serving.explanations import explain_count
 from modelyard.serving.inputs import Payload
 
 if TYPE_CHECKING:
     from modelyard.serving.service import Answer
 
-__all__ = ["parse", "predictions", "render"]
+__all__ = ["explain_of", "parse", "predictions", "render"]
 
-_FIELDS = frozenset({"records", "columns", "data", "entity", "id"})
+_FIELDS = frozenset({"records", "columns", "data", "entity", "id", "explain"})
 
 
 def parse(body: Any) -> tuple[Payload, str | None, str | None]:
@@ -46,7 +49,7 @@ def parse(body: Any) -> tuple[Payload, str | None, str | None]:
     if unknown:
         raise InvalidInput(
             f"unknown field(s) {unknown}; the body takes 'records', or 'columns' and 'data', "
-            "and optionally 'entity' and 'id'",
+            "and optionally 'entity', 'id' and 'explain'",
             details=[{"column": k, "problem": "unknown field", "values": []} for k in unknown],
         )
     entity = _optional_text(body, "entity")
@@ -58,6 +61,13 @@ def parse(body: Any) -> tuple[Payload, str | None, str | None]:
     if "columns" in body and "data" in body:
         return Payload.from_rows(body["columns"], body["data"]), entity, client_id
     raise InvalidInput("the body needs 'records', or 'columns' and 'data'")
+
+
+def explain_of(body: Any) -> int:
+    """How many reasons per row the body asks for (``"explain": k``; 0 when absent)."""
+    if type(body) is not dict or "explain" not in body:
+        return 0
+    return explain_count(body["explain"])
 
 
 def _optional_text(body: dict[str, Any], key: str) -> str | None:
@@ -91,12 +101,16 @@ def predictions(answer: Answer) -> list[dict[str, Any]]:
 
 def render(answer: Answer, request_id: str) -> bytes:
     served = answer.served
+    rows = predictions(answer)
+    if answer.reasons is not None:
+        for row, reasons in zip(rows, answer.reasons, strict=True):
+            row["reasons"] = reasons
     body: dict[str, Any] = {
         "model": served.name,
         "model_version": served.version,
         "route": answer.route,
         "request_id": request_id,
-        "predictions": predictions(answer),
+        "predictions": rows,
     }
     if answer.client_id is not None:
         body["id"] = answer.client_id

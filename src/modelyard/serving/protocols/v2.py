@@ -9,7 +9,9 @@ has an ``Inference-Header-Content-Length`` header and each input a
 
 Outputs: a classifier gives ``label`` ``[n]`` (INT64 or BYTES) and
 ``probabilities`` ``[n, classes]`` (FP64); a regressor ``prediction`` ``[n]``
-(FP64). Outputs are binary when the request asks (``binary_data_output``, or
+(FP64). With the request parameter ``explain`` (a number of reasons) a
+``reasons`` output ``[n]`` (BYTES) holds each row's top adverse reasons as JSON
+text. Outputs are binary when the request asks (``binary_data_output``, or
 an output's ``binary_data``). Errors are ``{"error": message}`` as the
 protocol defines, plus the request id. Values outside the training domain
 that were scored are listed in the response's ``parameters.warnings`` (the
@@ -28,6 +30,7 @@ import orjson
 
 from modelyard.errors import InvalidInput
 from modelyard.serving.errors import BadRequest
+from modelyard.serving.explanations import explain_count
 from modelyard.serving.inputs import Payload
 
 if TYPE_CHECKING:
@@ -56,7 +59,7 @@ _NUMPY = {
 class V2Request:
     """A decoded inference request: the rows, and what the answer should look like."""
 
-    __slots__ = ("binary_all", "client_id", "entity", "outputs", "payload")
+    __slots__ = ("binary_all", "client_id", "entity", "explain", "outputs", "payload")
 
     def __init__(
         self,
@@ -65,12 +68,14 @@ class V2Request:
         outputs: list[tuple[str, bool]] | None,
         binary_all: bool,
         entity: str | None,
+        explain: int = 0,
     ) -> None:
         self.payload = payload
         self.client_id = client_id
         self.outputs = outputs
         self.binary_all = binary_all
         self.entity = entity
+        self.explain = explain
 
 
 _REQUEST_KEYS = frozenset({"id", "parameters", "inputs", "outputs"})
@@ -104,13 +109,19 @@ def parse(body: bytes, header_length: int | None, signature: Signature | None) -
         raise InvalidInput("parameters: must be an object")
     entity = parameters.get("entity")
     entity = None if entity is None else str(entity)
+    explain = explain_count(parameters.get("explain", 0), "parameters.explain")
     tensors = _tensors(request.get("inputs"), binary)
     payload = _payload(tensors, signature)
     if "outputs" in request and not isinstance(request["outputs"], list):
         raise InvalidInput("outputs: must be a list")
     outputs = _requested_outputs(request.get("outputs"))
     return V2Request(
-        payload, client_id, outputs, bool(parameters.get("binary_data_output", False)), entity
+        payload,
+        client_id,
+        outputs,
+        bool(parameters.get("binary_data_output", False)),
+        entity,
+        explain,
     )
 
 
@@ -292,9 +303,16 @@ def _tensors_out(answer: Answer) -> dict[str, tuple[list[int], str, Any]]:
     }
 
 
+def _reasons_out(answer: Answer) -> tuple[list[int], str, Any]:
+    reasons = answer.reasons or []
+    return [len(reasons)], "BYTES", [orjson.dumps(row).decode() for row in reasons]
+
+
 def render(answer: Answer, request: V2Request, request_id: str) -> tuple[bytes, int | None]:
     """(body, JSON header length if binary tensors follow it)."""
     available = _tensors_out(answer)
+    if answer.reasons is not None:
+        available["reasons"] = _reasons_out(answer)
     wanted = request.outputs
     if wanted is None:
         chosen = [(name, request.binary_all) for name in available]
@@ -303,6 +321,8 @@ def render(answer: Answer, request: V2Request, request_id: str) -> tuple[bytes, 
         if unknown:
             raise InvalidInput(f"unknown output(s) {unknown}; this model gives {sorted(available)}")
         chosen = [(name, binary or request.binary_all) for name, binary in wanted]
+        if answer.reasons is not None and all(name != "reasons" for name, _ in wanted):
+            chosen.append(("reasons", request.binary_all))  # asked for with explain
     outputs, blobs = [], []
     for name, binary in chosen:
         shape, datatype, values = available[name]

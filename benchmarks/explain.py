@@ -1,0 +1,266 @@
+"""Per-decision reasons: what ``explain`` adds to a served request.
+
+Three servers on the same LightGBM credit pipeline (ColumnTransformer with an
+OrdinalEncoder, LGBMClassifier with 200 trees of 31 leaves), each its own
+process on a free localhost port:
+
+1. ``modelyard serve`` answering ``{"records": [...]}`` (no reasons);
+2. the same server answering ``{"records": [...], "explain": 4}``;
+3. a hand-written FastAPI endpoint that transforms the rows, calls
+   ``shap.TreeExplainer(model).shap_values`` and returns the top four columns
+   per row — what a team writes by hand today.
+
+For 1-row and 100-row bodies it sends ``--requests`` sequential requests to
+each (after a warm-up, interleaved in rounds) and reports p50 and p99 latency
+and the ratio of (2) to (1), which the issue asks to keep under 3x for the
+compiled tree models. Before timing, the reasons of (2) are checked against
+the contributions computed in-process.
+
+    .venv/bin/python benchmarks/explain.py --quick     # a smoke run: few requests
+    .venv/bin/python benchmarks/explain.py             # the figures (an idle machine)
+
+The figures are printed and, with ``--output``, written as JSON; publishing
+them in docs/benchmarks.md is left to a run on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+BIN = Path(sys.executable).parent
+HAND_WRITTEN = """
+import sys
+import numpy as np, pandas as pd, shap, skops.io, uvicorn
+from fastapi import FastAPI, Request
+
+# The file this benchmark wrote itself: its types are trusted as a hand-written service would.
+model = skops.io.load(sys.argv[2], trusted=skops.io.get_untrusted_types(file=sys.argv[2]))
+head, estimator = model[:-1], model[-1]
+explainer = shap.TreeExplainer(estimator)
+columns = list(model.feature_names_in_)
+app = FastAPI()
+
+@app.post("/explain")
+async def explain(request: Request):
+    body = await request.json()
+    frame = pd.DataFrame(body["records"])[columns]
+    proba = model.predict_proba(frame)[:, 1]
+    values = np.asarray(explainer.shap_values(head.transform(frame)))
+    if values.ndim == 3:
+        values = values[..., -1]
+    out = []
+    for p, row in zip(proba.tolist(), values):
+        top = np.argsort(-row)[:4]
+        out.append({"score": p, "reasons": [
+            {"column": columns[i], "contribution": float(row[i])} for i in top if row[i] > 0]})
+    return {"predictions": out}
+
+@app.get("/ready")
+def ready():
+    return {"ok": True}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} was not ready after {timeout:.0f} s")
+
+
+def prepare(workdir: Path) -> dict[str, Any]:
+    import modelyard
+    from modelyard.data import synthetic
+    from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
+
+    frame = synthetic.generate(20_000, seed=7)
+    x, y = split_xy(frame)
+    model = lightgbm_pipeline(n_estimators=200, num_leaves=31, n_jobs=1).fit(x, y)
+    import skops.io
+
+    skops.io.dump(model, workdir / "model.skops")
+    env = {
+        "MODELYARD_STORE_URL": f"sqlite:///{workdir / 'yard.db'}",
+        "MODELYARD_ARTIFACT_ROOT": str(workdir / "artifacts"),
+        "MODELYARD_HOME": str(workdir / "home"),
+        "MODELYARD_USER": "bench",
+    }
+    with modelyard.connect(
+        env["MODELYARD_STORE_URL"],
+        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
+        home=env["MODELYARD_HOME"],
+        user="bench",
+    ) as yard:
+        yard.models.register("credit-risk", model, example=x.head(1000))
+    holdout = synthetic.generate(200, seed=8)[list(x.columns)]
+    return {"model": model, "env": env, "holdout": holdout}
+
+
+def start_servers(workdir: Path, setup: dict[str, Any]) -> dict[str, Any]:
+    env = {**os.environ, **setup["env"]}
+    modelyard_port, shap_port = free_port(), free_port()
+    ours = subprocess.Popen(
+        [str(BIN / "modelyard"), "serve", "credit-risk@latest", "--port", str(modelyard_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    script = workdir / "hand_written.py"
+    script.write_text(HAND_WRITTEN)
+    theirs = subprocess.Popen(
+        [sys.executable, str(script), str(shap_port), str(workdir / "model.skops")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base, hand = f"http://127.0.0.1:{modelyard_port}", f"http://127.0.0.1:{shap_port}"
+    wait_ready(f"{base}/v2/health/ready", ours)
+    wait_ready(f"{hand}/ready", theirs)
+    return {"processes": [ours, theirs], "modelyard": base, "shap": hand}
+
+
+def check_reasons(base: str, setup: dict[str, Any]) -> None:
+    """The served reasons are the in-process contributions' top columns."""
+    from modelyard.explain import Explainer
+
+    rows = setup["holdout"].head(20)
+    body = {"records": json.loads(rows.to_json(orient="records")), "explain": 4}
+    answer = httpx.post(f"{base}/v1/models/credit-risk/predict", json=body, timeout=120).json()
+    c = Explainer(setup["model"], list(rows.columns)).contributions(rows)
+    for i, prediction in enumerate(answer["predictions"]):
+        for reason in prediction["reasons"]:
+            j = list(rows.columns).index(reason["column"])
+            if abs(reason["contribution"] - c.values[i, j]) > 1e-9:
+                raise AssertionError(f"row {i}: served reasons differ from the contributions")
+
+
+def time_requests(client: httpx.Client, url: str, body: dict[str, Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = client.post(url, json=body)
+        out.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+    return out
+
+
+def measure(servers: dict[str, Any], setup: dict[str, Any], args: argparse.Namespace) -> dict:
+    results: dict[str, dict[str, list[float]]] = {}
+    predict = f"{servers['modelyard']}/v1/models/credit-risk/predict"
+    with httpx.Client(timeout=120) as client:
+        for rows in (1, 100):
+            records = json.loads(setup["holdout"].head(rows).to_json(orient="records"))
+            cases = {
+                "modelyard": (predict, {"records": records}),
+                "modelyard + explain": (predict, {"records": records, "explain": 4}),
+                "FastAPI + shap.TreeExplainer": (
+                    f"{servers['shap']}/explain",
+                    {"records": records},
+                ),
+            }
+            for url, body in cases.values():
+                time_requests(client, url, body, args.warmup)
+            for _ in range(args.rounds):
+                for name, (url, body) in cases.items():
+                    key = f"{rows} row(s)"
+                    results.setdefault(key, {}).setdefault(name, []).extend(
+                        time_requests(client, url, body, args.requests // args.rounds)
+                    )
+    summary: dict[str, Any] = {}
+    for key, by_server in results.items():
+        summary[key] = {
+            name: {
+                "p50_ms": statistics.median(times) * 1000,
+                "p99_ms": float(np.percentile(times, 99)) * 1000,
+                "requests": len(times),
+            }
+            for name, times in by_server.items()
+        }
+        base = summary[key]["modelyard"]["p50_ms"]
+        summary[key]["explain_over_plain_p50"] = (
+            summary[key]["modelyard + explain"]["p50_ms"] / base
+        )
+    return summary
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were taken: CPU count, load, and the versions that matter."""
+    from importlib.metadata import version
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        **{p: version(p) for p in ("lightgbm", "shap", "numpy", "scikit-learn", "uvicorn")},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="Timed requests per case.")
+    parser.add_argument("--warmup", type=int, default=100, help="Untimed requests per case.")
+    parser.add_argument("--rounds", type=int, default=4, help="Interleaved rounds.")
+    parser.add_argument("--quick", action="store_true", help="A smoke run: 40 requests a case.")
+    parser.add_argument("--output", type=Path, help="Write the figures here as JSON.")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.warmup, args.rounds = 40, 5, 2
+    with tempfile.TemporaryDirectory(prefix="modelyard-bench-explain-") as tmp:
+        workdir = Path(tmp)
+        setup = prepare(workdir)
+        servers = start_servers(workdir, setup)
+        try:
+            check_reasons(servers["modelyard"], setup)
+            summary = measure(servers, setup, args)
+        finally:
+            for process in servers["processes"]:
+                process.terminate()
+                process.wait(60)
+    for key, by_server in summary.items():
+        if key == "machine":
+            continue
+        print(f"{key}: explain/plain p50 = {by_server['explain_over_plain_p50']:.2f}x")
+        for name, figures in by_server.items():
+            if isinstance(figures, dict):
+                print(
+                    f"  {name:<30} p50 {figures['p50_ms']:8.2f} ms  "
+                    f"p99 {figures['p99_ms']:8.2f} ms  ({figures['requests']} requests)"
+                )
+    summary["machine"] = machine()
+    print(f"machine: {summary['machine']}")
+    if args.output is not None:
+        args.output.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

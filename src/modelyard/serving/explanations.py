@@ -1,0 +1,178 @@
+"""Reasons for served decisions: the top adverse reasons of each row, on request.
+
+Every protocol asks the same way (``"explain": k`` in the plain body, the V2
+request parameter ``explain``) and gets the same reasons for the same row,
+because both call :func:`reasons_for` on the signature-checked rows. The
+explainer is built once per served version, on the first request that asks
+(requests that do not ask pay nothing); the version's registered reason
+table and input example (a linear model's reference point) are read when the
+version is loaded. The work runs in a worker thread so that a slow
+explanation does not hold up other requests on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from modelyard.errors import InvalidInput
+from modelyard.explain.reasons import MAX_REASONS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.explain import Explainer, ReasonTable
+    from modelyard.serving.inputs import Payload
+    from modelyard.serving.models import Prepared, ServedVersion
+
+__all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
+
+
+def explain_count(value: Any, field: str = "explain") -> int:
+    """The number of reasons a request asks for (callers pass 0 when it does not ask).
+
+    A whole float (``3.0``) counts as the integer it equals, as JSON Schema's
+    ``integer`` says; ``true`` and ``2.5`` do not.
+
+    Raises:
+        InvalidInput: Not a whole number from 0 to ``MAX_REASONS``.
+    """
+    if type(value) is float and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 3.0 is the number 3
+    if type(value) is not int or not 0 <= value <= MAX_REASONS:
+        raise InvalidInput(
+            f"{field}: must be a whole number of reasons from 0 to {MAX_REASONS}; got {value!r}"
+        )
+    return value
+
+
+class ExplainSource:
+    """What a served version needs to explain: its reason table and background rows."""
+
+    def __init__(
+        self, table: ReasonTable | None, background: Callable[[], pd.DataFrame | None]
+    ) -> None:
+        self.table = table
+        self._background = background
+        self._explainer: Explainer | None = None
+        self._matrix_ok = False  # the compiled path's matrix gives the native contributions
+        self._lock = threading.Lock()
+
+    def explainer(self, served: ServedVersion) -> Explainer:
+        if self._explainer is None:
+            with self._lock:
+                if self._explainer is None:
+                    from modelyard.explain import Explainer, explainable
+
+                    # The model the server already loaded (a data format, or trusted code
+                    # its rules let this server run): explaining loads nothing more.
+                    native = served.loaded.native
+                    why = explainable(native)
+                    if why is not None:
+                        raise InvalidInput(f"{served.key}: {why}")
+                    if served.signature is None:
+                        raise InvalidInput(f"{served.key} has no signature; it cannot explain")
+                    background = self._background()
+                    explainer = Explainer(
+                        native, served.signature.input_names, background=background
+                    )
+                    self._matrix_ok = _matrix_agrees(served, explainer, background)
+                    self._explainer = explainer
+        return self._explainer
+
+    def use_matrix(self, served: ServedVersion) -> bool:
+        """Whether the compiled path's matrix may stand in for the native preprocessing."""
+        return self._matrix_ok and served.fast is not None
+
+
+def _matrix_agrees(
+    served: ServedVersion, explainer: Explainer, background: pd.DataFrame | None
+) -> bool:
+    """Whether the compiled path's matrix gives the native contributions on the example.
+
+    A compiled scorer is checked against the native model's *outputs*; explaining
+    from its matrix needs the matrix itself to be the native preprocessing's, so
+    that is checked once here on the version's input example (the rows must give
+    the same contributions to 1e-9), and otherwise explanations use the native
+    preprocessing on a frame.
+    """
+    import numpy as np
+
+    from modelyard.serving.inputs import Payload
+
+    if served.fast is None or background is None or served.signature is None:
+        return False
+    names = served.signature.input_names
+    if any(c not in background.columns for c in names):
+        return False
+    frame = background[names].head(200).dropna()
+    if frame.empty:
+        return False
+    try:
+        matrix = served.fast.encode(Payload.from_columns({c: frame[c].tolist() for c in names}))
+        if matrix is None:
+            return False
+        via_matrix = explainer.contributions_of_matrix(matrix).values
+    except (InvalidInput, ValueError, TypeError):
+        return False
+    return bool(np.allclose(via_matrix, explainer.contributions(frame).values, rtol=0, atol=1e-9))
+
+
+def _frame(served: ServedVersion, payload: Payload, contract: Any) -> pd.DataFrame:
+    """The rows as the canonical path scores them: through the route's contract."""
+    import pandas as pd
+
+    columns = payload.as_columns()
+    if contract is not None:
+        columns, _ = contract.check_columns(columns)
+    elif served.signature is not None:
+        columns = served.signature.enforce_columns(columns)
+    return pd.DataFrame(columns)
+
+
+def _explain(
+    served: ServedVersion, payload: Payload, k: int, prepared: Prepared | None, contract: Any
+) -> list[list[dict[str, Any]]]:
+    """Reasons for the rows exactly as they were scored (``prepared``), when given."""
+    import pandas as pd
+
+    from modelyard.explain import explain_reasons, top_reasons
+    from modelyard.serving.models import COLUMNS, FRAME, MATRIX
+
+    source: ExplainSource | None = getattr(served, "explain_source", None)
+    if source is None:
+        source = ExplainSource(None, lambda: None)
+    explainer = source.explainer(served)
+    if prepared is not None and prepared.kind == MATRIX and source.use_matrix(served):
+        # The compiled path's matrix, checked to be the preprocessing's own output: no
+        # pandas and no scikit-learn preprocessing on the way to the booster.
+        contributions = explainer.contributions_of_matrix(prepared.data)
+        values = pd.DataFrame(payload.as_columns())
+        return top_reasons(contributions.values, contributions.columns, values, source.table, k)
+    if prepared is not None and prepared.kind == FRAME:
+        frame = prepared.data
+    elif prepared is not None and prepared.kind == COLUMNS:
+        frame = pd.DataFrame(prepared.data)
+    else:
+        frame = _frame(served, payload, contract)
+    return explain_reasons(explainer, frame, source.table, k)
+
+
+async def reasons_for(
+    served: ServedVersion,
+    payload: Payload,
+    k: int,
+    prepared: Prepared | None = None,
+    contract: Any = None,
+) -> list[list[dict[str, Any]]] | None:
+    """Per row, the top ``k`` adverse reasons; None when ``k`` is 0.
+
+    ``prepared`` is the request's input as it was scored and ``contract`` the
+    route's input contract: the rows explained are the rows scored, with the
+    same treatment of out-of-domain values.
+    """
+    if k == 0:
+        return None
+    return await asyncio.to_thread(_explain, served, payload, k, prepared, contract)
