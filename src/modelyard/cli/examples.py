@@ -116,6 +116,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "--fairness home_ownership",
     ),
     "models card": ("modelyard models card credit-risk@champion",),
+    "models reasons": (
+        "modelyard models reasons credit-risk/3 reasons.yaml  # every input column a reason or excluded",
+        "modelyard models reasons credit-risk@champion  # show the registered table",
+        "modelyard models reasons credit-risk/3 --json",
+    ),
+    "models document": (
+        "modelyard models document credit-risk@champion  # HTML and Markdown under <home>/reports",
+        "modelyard models document credit-risk/3 --output docs/credit-risk-v3",
+    ),
     "models compile": (
         "modelyard models compile credit-risk/2 --data loans-holdout/1",
         "modelyard models compile credit-risk/2 --data loans-holdout/1 --tolerance 1e-5",
@@ -228,6 +237,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "-o gs://bank/scores/ --engine spark",
         "modelyard batch score credit-risk/2 --input-dataset loans/3 -o scores/ "
         "--id-column loan_id",
+        "modelyard batch score credit-risk@champion --engine spark --input-table lake.loans "
+        "--output-table lake.loan_scores --id-column loan_id  # Spark catalog tables",
+        "modelyard batch score credit-risk@champion --engine spark --input-jdbc "
+        "jdbc:postgresql://db/loans --jdbc-table loans -o scores/  # MODELYARD_JDBC_* credentials",
+        "modelyard batch score credit-risk@champion -i portfolio/ -o scores/ --explain 4  "
+        "# top-4 adverse reasons per row",
     ),
     "batch status": ("modelyard batch status 1a2b3c4d",),
     "batch list": ("modelyard batch list", "modelyard batch list --model credit-risk --limit 5"),
