@@ -117,7 +117,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "models card": ("modelyard models card credit-risk@champion",),
     "models reasons": (
-        "modelyard models reasons credit-risk/3 reasons.yaml  # each input column: reason or excluded",
+        "modelyard models reasons credit-risk/3 reasons.yaml  # a reason per column or excluded",
         "modelyard models reasons credit-risk@champion  # show the registered table",
         "modelyard models reasons credit-risk/3 --json",
     ),
