@@ -145,9 +145,8 @@ def test_a_corrupt_blob_is_not_served_as_good(site, run_with_files):
     try:
         blob.chmod(0o644)
         blob.write_bytes(original.replace(b"loans", b"LOANS"))
-        with site.client("viewer") as http:
-            with pytest.raises(httpx.HTTPError):
-                http.get(f"/api/v1/runs/{run_with_files}/artifacts/notes.txt").raise_for_status()
+        with site.client("viewer") as http, pytest.raises(httpx.HTTPError):
+            http.get(f"/api/v1/runs/{run_with_files}/artifacts/notes.txt").raise_for_status()
         with site.login("viewer") as browser:
             page = browser.get(f"/runs/{run_with_files}", params={"artifact": "notes.txt"})
         assert page.status_code == 500 and "LOANS" not in page.text
