@@ -371,8 +371,8 @@ def lineage_svg(lineage: Mapping[str, Any], deployments: Sequence[Mapping[str, A
             f"<title>{escape(node['kind'])} {escape(node['title'])}</title>"
             f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="t">'
             f"{escape(_clip(node['title'], 24))}</text>"
-            f'<text x="{x + 10:.0f}" y="{y + 39:.0f}" class="s">{escape(node["kind"])} · '
-            f"{escape(_clip(node['sub'], 24))}</text>"
+            f'<text x="{x + 10:.0f}" y="{y + 39:.0f}" class="s">'
+            f"{escape(_clip(node['kind'] + ' · ' + node['sub'], 30))}</text>"
         )
         if node["href"]:
             box = f'<a href="{escape(node["href"])}">{box}</a>'

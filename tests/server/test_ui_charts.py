@@ -1,0 +1,66 @@
+"""Server-built figures: date axes that stay at a human scale, a lineage graph that fits."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from modelyard.server.ui import charts
+
+DAY = 86_400_000
+START = 1_790_000_000_000
+
+
+def _figure(html: str) -> dict:
+    """The layout Plotly is given in a figure's inline script."""
+    call = re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{", html, re.S)
+    assert call, html[:500]
+    return {"data": json.loads(call.group(1)), "layout": json.loads(call.group(2))}
+
+
+def _span_ms(layout: dict) -> float:
+    low, high = (datetime.fromisoformat(x) for x in layout["xaxis"]["range"])
+    return (high - low).total_seconds() * 1000
+
+
+def test_one_window_gets_a_range_of_days_not_a_point():
+    layout = _figure(charts.trend({"auc": ([START], [0.8])}, "Performance", DAY))["layout"]
+    assert layout["xaxis"]["type"] == "date"
+    assert _span_ms(layout) == 2 * DAY
+    assert layout["xaxis"]["tickformat"] == "%Y-%m-%d"
+
+
+def test_hourly_windows_show_hours_and_many_windows_span_them_all():
+    xs = [START + i * 3_600_000 for i in range(48)]
+    layout = _figure(charts.trend({"auc": (xs, [0.8] * 48)}, "Performance", 3_600_000))["layout"]
+    assert _span_ms(layout) == 47 * 3_600_000 + 2 * 3_600_000
+    assert "%H:%M" in layout["xaxis"]["tickformat"]
+
+
+def test_heatmap_windows_are_categories():
+    html = charts.heatmap(["income"], ["2026-09-21"], [[0.2]], "Drift")
+    assert _figure(html)["layout"]["xaxis"]["type"] == "category"
+
+
+def test_lineage_graph_fits_its_own_box():
+    lineage = {
+        "ref": "credit-risk/12",
+        "state": "deployed",
+        "run": {"id": "a" * 32, "name": "lightgbm-with-a-rather-long-run-name"},
+        "datasets": [
+            {
+                "ref": "loans-train-with-a-long-name/3",
+                "role": "training",
+                "num_rows": 120_000,
+                "parents": [{"ref": "loan-applications/3", "num_rows": 160_000, "parents": []}],
+            }
+        ],
+    }
+    svg = str(charts.lineage_svg(lineage, [{"name": "credit-risk-prod", "route": "primary"}]))
+    width = float(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1))
+    for x, w in re.findall(r'<rect x="(\d+)" y="\d+" width="(\d+)"', svg):
+        assert float(x) + float(w) <= width, (x, w, width)
+    assert 'viewBox="0 0 ' in svg
+    for text in re.findall(r'class="[ts]">([^<]*)<', svg):
+        assert len(text) <= 30, text  # 11-12px text within a 210px node
