@@ -349,6 +349,7 @@ def _pages(url: str, result) -> list[tuple[str, str, str]]:
 
 def _signed_in_context(browser, url: str, token: str, width: int, requests: list[str]):
     context = browser.new_context(viewport={"width": width, "height": 900})
+    context.set_default_timeout(180_000)  # a loaded CI machine; waits end on readiness
 
     def route(r):
         requests.append(r.request.url)
@@ -378,7 +379,7 @@ def _settle(page, name: str) -> None:
     if name == "api-docs":
         page.wait_for_selector(".swagger-ui .opblock-tag-section")
     if name == "api-redoc":
-        page.wait_for_selector("text=Modelyard REST API")
+        page.wait_for_selector("redoc-wrap h1, .api-info h1, h1")
     page.evaluate(
         "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
     )

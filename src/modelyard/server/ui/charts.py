@@ -126,7 +126,9 @@ def trend(
             type="date",
             range=[_iso(min(starts) - pad), _iso(max(starts) + pad)],
             tickformat="%Y-%m-%d" if pad >= DAY_MS else "%m-%d %H:%M",
-            nticks=8,
+            nticks=6,
+            tickangle=0,
+            automargin=True,
         )
     return _html(fig)
 
@@ -191,35 +193,43 @@ def run_metrics(histories: Mapping[str, Sequence[Any]]) -> list[tuple[str, Marku
     return charts
 
 
+def usable_dimensions(columns: Mapping[str, Sequence[Any]], limit: int = 10) -> list[str]:
+    """Columns worth an axis: a number for every run and more than one distinct value.
+
+    An axis with gaps would have to invent a value for the runs that lack it; an
+    axis where every run agrees only crowds the labels. Metrics come before params.
+    """
+    keep = []
+    for name, values in columns.items():
+        numbers = [v for v in values if isinstance(v, int | float)]
+        if len(numbers) == len(values) and len(set(numbers)) > 1:
+            keep.append(name)
+    keep.sort(key=lambda n: (not n.startswith("metric "), n))
+    return keep[:limit]
+
+
 def parallel_coordinates(
     labels: Sequence[str], columns: Mapping[str, Sequence[Any]], colour_by: str | None
-) -> Markup:
-    """One line per run across every numeric param and metric (MLflow's parallel view)."""
+) -> Markup | None:
+    """One line per run across numeric params and metrics (MLflow's parallel view)."""
     import plotly.graph_objects as go
 
-    dims = []
-    for name, values in columns.items():
-        numbers = [float(v) if isinstance(v, int | float) else None for v in values]
-        if sum(v is not None for v in numbers) < 1:
-            continue
-        present = [v for v in numbers if v is not None]
-        low, high = min(present), max(present)
-        if low == high:
-            low, high = low - 0.5, high + 0.5
-        dims.append({"label": name, "values": [v if v is not None else low for v in numbers],
-                     "range": [low, high]})  # fmt: skip
+    names = usable_dimensions(columns)
+    if len(names) < 2:
+        return None
+    dims = [{"label": n, "values": [float(v) for v in columns[n]]} for n in names]
     line: dict[str, Any] = {"color": "#2e86ab"}
-    if colour_by and colour_by in columns:
+    if colour_by in names:
         line = {
-            "color": [v if isinstance(v, int | float) else 0 for v in columns[colour_by]],
+            "color": [float(v) for v in columns[colour_by]],
             "colorscale": "Viridis",
             "showscale": True,
-            "colorbar": {"title": colour_by},
+            "colorbar": {"title": colour_by.removeprefix("metric ")},
         }
-    fig = go.Figure(go.Parcoords(line=line, dimensions=dims))
+    fig = go.Figure(go.Parcoords(line=line, dimensions=dims, labelangle=-20, labelside="top"))
     fig.update_layout(
-        **{**_LAYOUT, "height": 380, "margin": {"l": 60, "r": 80, "t": 70, "b": 30}},
-        title="Parallel coordinates (drag along an axis to filter)",
+        **{**_LAYOUT, "height": 420, "margin": {"l": 70, "r": 90, "t": 120, "b": 30}},
+        title={"text": "Parallel coordinates (drag along an axis to filter)", "y": 0.97},
     )
     return _html(fig)
 

@@ -389,7 +389,9 @@ def compare_page(
             best[key] = pick(numbers)[1]
     columns = _numeric_columns(comparison)
     labels = [f"{r['name']} ({r['id'][:8]})" for r in runs]
-    metric_columns = [c for c in columns if c.startswith("metric ")]
+    axes = charts.usable_dimensions(columns, limit=len(columns)) or list(columns)
+    metric_axes = [c for c in axes if c.startswith("metric ")]
+    param_axes = [c for c in axes if c.startswith("param ")]
     scatter = {"labels": labels, "columns": columns}
     return render(
         request,
@@ -400,16 +402,12 @@ def compare_page(
         best=best,
         bars=charts.metric_bars(runs, comparison["metrics"]) if comparison["metrics"] else None,
         history=charts.metric_histories(dict(list(histories.items())[:3])) if histories else None,
-        parallel=(
-            charts.parallel_coordinates(
-                labels, columns, metric_columns[0] if metric_columns else None
-            )
-            if len(columns) >= 2
-            else None
+        parallel=charts.parallel_coordinates(
+            labels, columns, metric_axes[0] if metric_axes else None
         ),
         scatter=scatter if len(columns) >= 2 else None,
-        scatter_x=next((c for c in columns if c.startswith("param ")), next(iter(columns), "")),
-        scatter_y=metric_columns[0] if metric_columns else next(reversed(columns), ""),
+        scatter_x=(param_axes or metric_axes[1:] or axes or [""])[0],
+        scatter_y=(metric_axes or axes[-1:] or [""])[0],
     )
 
 
