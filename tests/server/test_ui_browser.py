@@ -455,7 +455,7 @@ def test_run_runs_compare_and_monitoring_pages_work_in_the_browser(quickstart_si
         )
         page.goto(f"{url}/runs/{populated['curves']}?artifact=holdout-head.parquet")
         head = page.get_by_test_id("parquet-head")
-        assert head.locator("tbody tr").count() == 20 and "income" in head.inner_text()
+        assert head.locator("tbody tr").count() == 20 and "income" in head.inner_text().lower()
         with page.expect_download() as download:
             page.get_by_test_id("download-model/params.yaml").click()
         assert Path(download.value.path()).read_text() == "num_leaves: 31\nlearning_rate: 0.05\n"

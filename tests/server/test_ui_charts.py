@@ -29,6 +29,7 @@ def test_one_window_gets_a_range_of_days_not_a_point():
     assert layout["xaxis"]["type"] == "date"
     assert _span_ms(layout) == 2 * DAY
     assert layout["xaxis"]["tickformat"] == "%Y-%m-%d"
+    assert layout["xaxis"]["dtick"] == DAY  # one label per tick, a day apart
 
 
 def test_hourly_windows_show_hours_and_many_windows_span_them_all():
@@ -36,6 +37,7 @@ def test_hourly_windows_show_hours_and_many_windows_span_them_all():
     layout = _figure(charts.trend({"auc": (xs, [0.8] * 48)}, "Performance", 3_600_000))["layout"]
     assert _span_ms(layout) == 47 * 3_600_000 + 2 * 3_600_000
     assert "%H:%M" in layout["xaxis"]["tickformat"]
+    assert layout["xaxis"]["dtick"] == 7 * 3_600_000  # about eight ticks over 50 hours
 
 
 def test_heatmap_windows_are_categories():

@@ -7,6 +7,7 @@ histograms are plain SVG strings, so they need no JavaScript at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -93,6 +94,7 @@ def heatmap(
 
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 
 
 def trend(
@@ -121,12 +123,17 @@ def trend(
         )
     fig.update_layout(**_LAYOUT, title=title, legend={"orientation": "h", "y": -0.2})
     if starts:
-        pad = max(window_ms, 3_600_000)
+        pad = max(window_ms, HOUR_MS)
+        unit = DAY_MS if pad >= DAY_MS else HOUR_MS
+        low, high = min(starts) - pad, max(starts) + pad
+        # Whole days (or hours), at most about eight ticks: never two ticks with one label.
+        step = unit * max(1, math.ceil((high - low) / unit / 8))
         fig.update_xaxes(
             type="date",
-            range=[_iso(min(starts) - pad), _iso(max(starts) + pad)],
-            tickformat="%Y-%m-%d" if pad >= DAY_MS else "%m-%d %H:%M",
-            nticks=6,
+            range=[_iso(low), _iso(high)],
+            tick0=_iso(min(starts)),
+            dtick=step,
+            tickformat="%Y-%m-%d" if unit == DAY_MS else "%m-%d %H:%M",
             tickangle=0,
             automargin=True,
         )
