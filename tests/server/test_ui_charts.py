@@ -66,3 +66,18 @@ def test_lineage_graph_fits_its_own_box():
     assert 'viewBox="0 0 ' in svg
     for text in re.findall(r'class="[ts]">([^<]*)<', svg):
         assert len(text) <= 30, text  # 11-12px text within a 210px node
+
+
+def test_parallel_axes_use_the_runs_that_share_columns():
+    columns = {
+        "metric auc": [0.74, 0.72, None],
+        "metric ks": [0.41, 0.36, None],
+        "param C": [1.0, None, None],
+        "metric valid_auc": [None, None, 0.86],
+    }
+    assert charts.usable_dimensions(columns) == []
+    assert charts.common_runs(columns) == [0, 1]
+    html = charts.parallel_coordinates(["logistic", "lightgbm", "curves"], columns, "metric auc")
+    dims = _figure(html)["data"][0]["dimensions"]
+    assert [d["label"] for d in dims] == ["metric auc", "metric ks"]
+    assert charts.parallel_coordinates(["a"], {"metric auc": [0.7]}, None) is None

@@ -4,8 +4,8 @@
     app = create_app(yard=modelyard.connect(...))
 
 The API is documented by its OpenAPI schema (``/openapi.json``, browsable at
-``/api/docs`` and ``/api/redoc`` with locally served assets); every route names the
-permission it needs in ``x-permission``.
+``/api/docs`` with locally served assets); every route names the permission it needs
+in ``x-permission``.
 """
 
 from __future__ import annotations

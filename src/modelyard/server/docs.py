@@ -1,10 +1,11 @@
-"""API documentation pages (Swagger UI at ``/api/docs``, ReDoc at ``/api/redoc``), offline.
+"""The API documentation page (Swagger UI at ``/api/docs``), offline.
 
-FastAPI's default pages load Swagger UI and ReDoc from a CDN, so they are blank
-on a machine without internet and leak every visit to a third party. The assets
-come instead from the ``fastapi-offline`` package (Swagger UI's bundle and CSS,
-ReDoc's standalone bundle) and are served by this process under ``/static/docs/``;
-the validator badge (which calls a public service) and Google Fonts are off.
+FastAPI's default page loads Swagger UI from a CDN, so it is blank on a machine
+without internet and tells a third party about every visit. The assets come
+instead from the ``fastapi-offline`` package (Swagger UI's bundle and CSS) and
+are served by this process under ``/static/docs/``; the validator badge (which
+calls a public service) is off. ReDoc is not offered: its standalone bundle
+fetches its logo from a CDN whatever the options.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
 from modelyard.errors import NotFound
@@ -27,7 +28,6 @@ router = APIRouter(include_in_schema=False)
 ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
-    "redoc.standalone.js": "text/javascript; charset=utf-8",
     "favicon.png": "image/png",
 }
 PREFIX = "/static/docs"
@@ -70,16 +70,4 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_css_url=f"{root}{PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{root}{PREFIX}/favicon.png",
         swagger_ui_parameters={"validatorUrl": None},
-    )
-
-
-@router.get("/api/redoc")
-def redoc(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    return get_redoc_html(
-        openapi_url=f"{root}/openapi.json",
-        title="Modelyard REST API",
-        redoc_js_url=f"{root}{PREFIX}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{PREFIX}/favicon.png",
-        with_google_fonts=False,
     )

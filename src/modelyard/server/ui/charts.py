@@ -215,6 +215,26 @@ def usable_dimensions(columns: Mapping[str, Sequence[Any]], limit: int = 10) -> 
     return keep[:limit]
 
 
+def common_runs(columns: Mapping[str, Sequence[Any]]) -> list[int]:
+    """The largest group of runs (two or more) that share the most numeric columns.
+
+    Runs of different kinds (a logistic baseline, a boosted model with curves) have
+    different params and metrics; parallel axes need the same ones for every line,
+    so the chart is drawn for the runs that have the most in common.
+    """
+    present = {
+        name: frozenset(i for i, v in enumerate(values) if isinstance(v, int | float))
+        for name, values in columns.items()
+    }
+    best: tuple[int, int, list[int]] = (0, 0, [])
+    for runs in set(present.values()):  # each column's runs is a candidate group
+        if len(runs) < 2:
+            continue
+        shared = sum(1 for others in present.values() if others >= runs)
+        best = max(best, (shared, len(runs), sorted(runs)))
+    return best[2]
+
+
 def parallel_coordinates(
     labels: Sequence[str], columns: Mapping[str, Sequence[Any]], colour_by: str | None
 ) -> Markup | None:
@@ -222,6 +242,11 @@ def parallel_coordinates(
     import plotly.graph_objects as go
 
     names = usable_dimensions(columns)
+    if len(names) < 2:  # runs of different kinds: the ones that share the most columns
+        rows = common_runs(columns)
+        labels = [labels[i] for i in rows]
+        columns = {n: [vs[i] for i in rows] for n, vs in columns.items()}
+        names = usable_dimensions(columns)
     if len(names) < 2:
         return None
     dims = [{"label": n, "values": [float(v) for v in columns[n]]} for n in names]
