@@ -499,13 +499,13 @@ def test_run_runs_compare_and_monitoring_pages_work_in_the_browser(quickstart_si
         _settle(page, "monitoring")
         heat = page.get_by_test_id("drift-heatmap")
         assert heat.locator(".heatmaplayer").count() == 1
-        ticks = heat.locator(".xtick text").all_inner_texts()
+        ticks = heat.locator(".xtick text").all_text_contents()
         assert len(ticks) == 5 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in ticks), ticks
         trend = page.get_by_test_id("performance-trend")
         assert trend.locator(".scatterlayer .trace").count() >= 1
         page.goto(f"{url}/monitoring?model={populated['lite']}")
         _settle(page, "monitoring")
-        ticks = page.get_by_test_id("performance-trend").locator(".xtick text").all_inner_texts()
+        ticks = page.get_by_test_id("performance-trend").locator(".xtick text").all_text_contents()
         assert ticks and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in ticks), ticks
         assert len(set(ticks)) == len(ticks)  # one window: distinct days, not one day repeated
 
