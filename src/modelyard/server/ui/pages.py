@@ -389,7 +389,10 @@ def compare_page(
             best[key] = pick(numbers)[1]
     columns = _numeric_columns(comparison)
     labels = [f"{r['name']} ({r['id'][:8]})" for r in runs]
-    axes = charts.usable_dimensions(columns, limit=len(columns)) or list(columns)
+    # Default scatter axes: columns that the runs sharing the most columns all have.
+    shared = charts.common_runs(columns)
+    subset = {n: [vs[i] for i in shared] for n, vs in columns.items()}
+    axes = charts.usable_dimensions(subset, limit=len(columns)) or list(columns)
     metric_axes = [c for c in axes if c.startswith("metric ")]
     param_axes = [c for c in axes if c.startswith("param ")]
     scatter = {"labels": labels, "columns": columns}
