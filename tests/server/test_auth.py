@@ -22,6 +22,7 @@ SAMPLES = {
     "job_id": "0" * 32,
     "key": "auc",
     "file": "validation_report.html",
+    "path": "report/notes.txt",
 }
 OPEN_API_ROUTES = {"/api/v1/health"}
 
