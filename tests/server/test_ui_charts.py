@@ -81,3 +81,14 @@ def test_parallel_axes_use_the_runs_that_share_columns():
     dims = _figure(html)["data"][0]["dimensions"]
     assert [d["label"] for d in dims] == ["metric auc", "metric ks"]
     assert charts.parallel_coordinates(["a"], {"metric auc": [0.7]}, None) is None
+
+
+def test_model_list_finds_the_auc_whatever_the_training_code_called_it():
+    from modelyard.server.ui.render import auc
+
+    assert auc({"training": {"train_auc": 0.74, "train_ks": 0.4}}, "training") == 0.74
+    assert auc({"training": {"auc": 0.71, "train_auc": 0.74}}, "training") == 0.71
+    assert auc({"evaluation": {"auc": 0.73}}, "validation") == 0.73
+    assert auc({"validation": {"val_auc": 0.72}, "evaluation": {"auc": 0.7}}, "validation") == 0.72
+    assert auc({"training": {"ks": 0.4}}, "training") is None
+    assert auc(None, "training") is None
