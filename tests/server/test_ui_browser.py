@@ -303,9 +303,11 @@ OVERFLOW_JS = """() => {
   };
 }"""
 
-# Tick labels of every Plotly axis (to catch sub-millisecond date ticks).
-TICKS_JS = """() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]
-  .map((t) => t.textContent)"""
+# Tick labels of Plotly figures with a date x axis (to catch sub-millisecond ticks).
+TICKS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+  .filter((plot) => Object.entries(plot._fullLayout || {})
+    .some(([key, axis]) => key.startsWith('xaxis') && axis && axis.type === 'date'))
+  .flatMap((plot) => [...plot.querySelectorAll('.xtick text')].map((t) => t.textContent))"""
 
 
 def _pages(url: str, result) -> list[tuple[str, str, str]]:
