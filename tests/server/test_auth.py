@@ -22,6 +22,7 @@ SAMPLES = {
     "job_id": "0" * 32,
     "key": "auc",
     "file": "validation_report.html",
+    "path": "report/notes.txt",
 }
 OPEN_API_ROUTES = {"/api/v1/health"}
 
@@ -165,7 +166,7 @@ def _registered_version(site, name: str) -> int:
 def test_ui_pages_need_a_session(site):
     with site.client() as anonymous:
         for path, _route, method, url in _calls(site, api=False):
-            if path in ("/login", "/static/{name}", "/") or path.startswith(
+            if path in ("/login", "/static/{name}", "/static/docs/{name}", "/") or path.startswith(
                 ("/openapi", "/api/docs", "/docs")
             ):
                 continue

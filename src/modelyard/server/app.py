@@ -4,7 +4,8 @@
     app = create_app(yard=modelyard.connect(...))
 
 The API is documented by its OpenAPI schema (``/openapi.json``, browsable at
-``/api/docs``); every route names the permission it needs in ``x-permission``.
+``/api/docs`` with locally served assets); every route names the permission it needs
+in ``x-permission``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.routing import APIRoute
 
 from modelyard import __version__
 from modelyard.config import Settings, load_settings
-from modelyard.server import errors
+from modelyard.server import docs, errors
 from modelyard.server.auth import Platform, route_permissions
 from modelyard.server.media import MediaTypeCheck
 from modelyard.server.oidc import OidcClient, OidcConfig
@@ -57,7 +58,7 @@ def create_app(
         title="Modelyard",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # served by modelyard.server.docs from bundled assets
         redoc_url=None,
         openapi_url="/openapi.json",
         responses=errors.ERROR_RESPONSES,
@@ -70,6 +71,7 @@ def create_app(
         oidc=OidcClient(oidc_config) if oidc_config else None,
     )
     errors.install(app)
+    app.include_router(docs.router)
     for module in (meta, datasets, runs, artifacts, models, admin, operations):
         app.include_router(module.router, prefix=API_PREFIX)
     if ui:

@@ -158,6 +158,15 @@ class RunArtifactPublic(BaseModel):
     is_dir: bool
 
 
+class RunArtifactFile(BaseModel):
+    """One file of a run's artifacts (a directory artifact lists each of its files)."""
+
+    path: str
+    digest: str
+    size: int
+    kind: Literal["json", "text", "image", "parquet", "binary"]
+
+
 class RunPublic(BaseModel):
     id: str
     experiment: str

@@ -44,6 +44,14 @@ _ATTRIBUTES = {
     "run_id": Run.id,
     "start_time": Run.start_time,
     "end_time": Run.end_time,
+    "parent_run_id": Run.parent_run_id,
+}
+# Keys a run list can be ordered by but not filtered on (sortable table columns).
+_ORDER_ONLY = {
+    "experiment": lambda: (
+        select(Experiment.name).where(Experiment.id == Run.experiment_id).scalar_subquery()
+    ),
+    "duration": lambda: Run.end_time - Run.start_time,
 }
 _NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
 _PREFIXES = {
@@ -211,6 +219,8 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
         return func.lower(column).like(func.lower(value))
     if op == "in":
         return column.in_(value)
+    if op == "is null":  # built by callers (top-level runs), not by the filter language
+        return column.is_(None)
     return column.not_in(value)
 
 
@@ -251,9 +261,10 @@ def parse_order(items: list[str] | None) -> list[OrderKey]:
             or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
         ):
             raise InvalidInput(f"order_by: expected 'NAME [asc|desc]', got {item!r}")
-        kind, key = _split_ident(parts[0])
-        if kind == "attribute" and key == "experiment":
-            raise InvalidInput("order_by: cannot order by experiment")
+        if parts[0] in _ORDER_ONLY:
+            kind, key = "attribute", parts[0]
+        else:
+            kind, key = _split_ident(parts[0])
         keys.append(OrderKey(kind, key, len(parts) == 2 and parts[1].lower() == "desc"))
     return keys
 
@@ -261,7 +272,7 @@ def parse_order(items: list[str] | None) -> list[OrderKey]:
 def apply_order(query: Select[Any], keys: list[OrderKey]) -> Select[Any]:
     for index, key in enumerate(keys):
         if key.kind == "attribute":
-            column: Any = _ATTRIBUTES[key.key]
+            column: Any = _ORDER_ONLY[key.key]() if key.key in _ORDER_ONLY else _ATTRIBUTES[key.key]
         else:
             table: Any = {"metric": LatestMetric, "param": Param, "tag": Tag}[key.kind]
             alias = select(table.run_id, table.value).where(table.key == key.key)

@@ -354,13 +354,19 @@ class RunService:
         experiment: str | None = None,
         max_results: int = 100,
         offset: int = 0,
+        top_level: bool = False,
     ) -> list[RunInfo]:
-        """Runs matching ``filter`` (see ``modelyard.tracking.search``), newest first by default."""
+        """Runs matching ``filter`` (see ``modelyard.tracking.search``), newest first by default.
+
+        ``top_level`` leaves out runs that have a parent (pipeline steps), which lists
+        show nested under their parent instead."""
         if not 1 <= max_results <= 50_000:
             raise InvalidInput(f"max_results must be between 1 and 50000; got {max_results}")
         clauses = search.parse_filter(filter)
         if experiment:
             clauses.append(search.Clause("attribute", "experiment", "=", experiment))
+        if top_level:
+            clauses.append(search.Clause("attribute", "parent_run_id", "is null", None))
         if offset < 0:
             raise InvalidInput(f"offset must be >= 0; got {offset}")
         keys = search.parse_order(order_by)

@@ -10,8 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import Field
+from starlette.responses import StreamingResponse
 
 from modelyard.server.routes._deps import Pages, Read, RunWrite
+from modelyard.server.routes.artifacts import blob_response
 from modelyard.server.schemas import (
     Count,
     InputsIn,
@@ -19,6 +21,7 @@ from modelyard.server.schemas import (
     MetricsIn,
     Page,
     ParamsIn,
+    RunArtifactFile,
     RunArtifactIn,
     RunArtifactPublic,
     RunComparison,
@@ -29,6 +32,7 @@ from modelyard.server.schemas import (
     TagsIn,
     Written,
 )
+from modelyard.tracking import artifact_files
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -157,4 +161,39 @@ def metric_history(
     return pages.slice(
         points,
         lambda p: {"key": p.key, "value": p.value, "step": p.step, "timestamp": p.timestamp},
+    )
+
+
+@router.get("/{run_id}/artifacts", response_model=list[RunArtifactFile])
+def list_artifact_files(run_id: RunId, ctx: Read) -> list[dict]:
+    """Every file of the run's artifacts (directories are listed file by file)."""
+    run = ctx.yard.runs.get(run_id)
+    return [
+        {"path": f.path, "digest": f.digest, "size": f.size, "kind": f.kind}
+        for f in artifact_files.list_files(ctx.yard.artifacts, run)
+    ]
+
+
+@router.get(
+    "/{run_id}/artifacts/{path:path}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def read_artifact_file(
+    run_id: RunId,
+    path: Annotated[str, PathParam(min_length=1, max_length=1024)],
+    ctx: Read,
+) -> StreamingResponse:
+    """Download one artifact file by its path in the run (``..`` and absolute paths: 422).
+
+    The bytes stream from the artifact store, which hashes them as they go: a corrupt
+    blob aborts the response. ``X-Content-SHA256`` carries the expected digest.
+    """
+    item = artifact_files.find(ctx.yard.artifacts, ctx.yard.runs.get(run_id), path)
+    name = path.rsplit("/", 1)[-1].replace('"', "")
+    return blob_response(
+        ctx,
+        item.digest,
+        "application/octet-stream",
+        **{"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -7,6 +7,7 @@ histograms are plain SVG strings, so they need no JavaScript at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -86,22 +87,182 @@ def heatmap(
         )
     )
     fig.update_layout(**{**_LAYOUT, "height": max(280, 28 * len(rows) + 120)}, title=title)
+    # Window labels are categories: a date axis would stretch one window over sub-ms ticks.
+    fig.update_xaxes(type="category", automargin=True)
+    fig.update_yaxes(automargin=True)
     return _html(fig)
 
 
-def trend(series: Mapping[str, tuple[Sequence[str], Sequence[float]]], title: str) -> Markup:
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def trend(
+    series: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+    title: str,
+    window_ms: int = DAY_MS,
+) -> Markup:
+    """Lines over window starts (epoch ms) on a date axis padded by a window either side.
+
+    Plotly fits a date axis to the data; with one window the range collapses to a point
+    and the ticks fall a fraction of a millisecond apart. An explicit range of at least
+    one window (or an hour) either side keeps the ticks at a human scale.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    starts: list[int] = []
     for i, (name, (xs, ys)) in enumerate(series.items()):
+        starts.extend(xs)
         fig.add_scatter(
-            x=list(xs),
+            x=[_iso(x) for x in xs],
             y=list(ys),
             mode="lines+markers",
             name=name,
             line={"color": PALETTE[i % len(PALETTE)]},
         )
-    fig.update_layout(**_LAYOUT, title=title)
+    fig.update_layout(**_LAYOUT, title=title, legend={"orientation": "h", "y": -0.2})
+    if starts:
+        pad = max(window_ms, HOUR_MS)
+        unit = DAY_MS if pad >= DAY_MS else HOUR_MS
+        low, high = min(starts) - pad, max(starts) + pad
+        # Whole days (or hours), at most about eight ticks: never two ticks with one label.
+        step = unit * max(1, math.ceil((high - low) / unit / 8))
+        fig.update_xaxes(
+            type="date",
+            range=[_iso(low), _iso(high)],
+            tick0=_iso(min(starts)),
+            dtick=step,
+            tickformat="%Y-%m-%d" if unit == DAY_MS else "%m-%d %H:%M",
+            tickangle=0,
+            automargin=True,
+        )
+    return _html(fig)
+
+
+def _iso(ms: int) -> str:
+    from modelyard._util.clock import ms_to_iso
+
+    return (ms_to_iso(ms) or "")[:19]
+
+
+def run_metrics(histories: Mapping[str, Sequence[Any]]) -> list[tuple[str, Markup]]:
+    """One zoomable chart per metric key: value over step, with a button to plot it over time."""
+    import plotly.graph_objects as go
+
+    charts = []
+    for i, (key, points) in enumerate(histories.items()):
+        steps = [p.step for p in points]
+        times = [_iso(p.timestamp) for p in points]
+        fig = go.Figure(
+            go.Scatter(
+                x=steps,
+                y=[p.value for p in points],
+                mode="lines+markers" if len(points) < 60 else "lines",
+                name=key,
+                line={"color": PALETTE[i % len(PALETTE)]},
+            )
+        )
+        fig.update_layout(
+            **{**_LAYOUT, "height": 280, "margin": {"l": 50, "r": 20, "t": 60, "b": 40}},
+            title={"text": key, "x": 0.02},
+            xaxis_title="step",
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "direction": "right",
+                    "x": 1,
+                    "xanchor": "right",
+                    "y": 1.22,
+                    "showactive": True,
+                    "buttons": [
+                        {
+                            "label": "step",
+                            "method": "update",
+                            "args": [
+                                {"x": [steps]},
+                                {"xaxis.title.text": "step", "xaxis.type": "linear"},
+                            ],
+                        },
+                        {
+                            "label": "time",
+                            "method": "update",
+                            "args": [
+                                {"x": [times]},
+                                {"xaxis.title.text": "time", "xaxis.type": "date"},
+                            ],
+                        },
+                    ],
+                }
+            ],
+        )
+        charts.append((key, _html(fig)))
+    return charts
+
+
+def usable_dimensions(columns: Mapping[str, Sequence[Any]], limit: int = 10) -> list[str]:
+    """Columns worth an axis: a number for every run and more than one distinct value.
+
+    An axis with gaps would have to invent a value for the runs that lack it; an
+    axis where every run agrees only crowds the labels. Metrics come before params.
+    """
+    keep = []
+    for name, values in columns.items():
+        numbers = [v for v in values if isinstance(v, int | float)]
+        if len(numbers) == len(values) and len(set(numbers)) > 1:
+            keep.append(name)
+    keep.sort(key=lambda n: (not n.startswith("metric "), n))
+    return keep[:limit]
+
+
+def common_runs(columns: Mapping[str, Sequence[Any]]) -> list[int]:
+    """The largest group of runs (two or more) that share the most numeric columns.
+
+    Runs of different kinds (a logistic baseline, a boosted model with curves) have
+    different params and metrics; parallel axes need the same ones for every line,
+    so the chart is drawn for the runs that have the most in common.
+    """
+    present = {
+        name: frozenset(i for i, v in enumerate(values) if isinstance(v, int | float))
+        for name, values in columns.items()
+    }
+    best: tuple[int, int, list[int]] = (0, 0, [])
+    for runs in set(present.values()):  # each column's runs is a candidate group
+        if len(runs) < 2:
+            continue
+        shared = sum(1 for others in present.values() if others >= runs)
+        best = max(best, (shared, len(runs), sorted(runs)))
+    return best[2]
+
+
+def parallel_coordinates(
+    labels: Sequence[str], columns: Mapping[str, Sequence[Any]], colour_by: str | None
+) -> Markup | None:
+    """One line per run across numeric params and metrics (MLflow's parallel view)."""
+    import plotly.graph_objects as go
+
+    names = usable_dimensions(columns)
+    if len(names) < 2:  # runs of different kinds: the ones that share the most columns
+        rows = common_runs(columns)
+        labels = [labels[i] for i in rows]
+        columns = {n: [vs[i] for i in rows] for n, vs in columns.items()}
+        names = usable_dimensions(columns)
+    if len(names) < 2:
+        return None
+    dims = [{"label": n, "values": [float(v) for v in columns[n]]} for n in names]
+    line: dict[str, Any] = {"color": "#2e86ab"}
+    if colour_by in names:
+        line = {
+            "color": [float(v) for v in columns[colour_by]],
+            "colorscale": "Viridis",
+            "showscale": True,
+            "colorbar": {"title": colour_by.removeprefix("metric ")},
+        }
+    fig = go.Figure(go.Parcoords(line=line, dimensions=dims, labelangle=-20, labelside="top"))
+    fig.update_layout(
+        **{**_LAYOUT, "height": 420, "margin": {"l": 70, "r": 90, "t": 120, "b": 30}},
+        title={"text": "Parallel coordinates (drag along an axis to filter)", "y": 0.97},
+    )
     return _html(fig)
 
 
@@ -143,7 +304,8 @@ def share_bar(parts: Sequence[tuple[str, float]], total: float | None = None) ->
     return Markup(f'<div class="share-bar">{"".join(segments)}</div>')
 
 
-_NODE_W, _NODE_H, _GAP_X, _GAP_Y = 190, 52, 60, 18
+# Node text is clipped to fit _NODE_W at 12px; the SVG scales down (viewBox) to its card.
+_NODE_W, _NODE_H, _GAP_X, _GAP_Y = 210, 52, 50, 18
 _KIND_STYLE = {
     "dataset": ("#eef5fb", "#2e86ab"),
     "run": ("#f3eef8", "#a23b72"),
@@ -217,7 +379,9 @@ def lineage_svg(lineage: Mapping[str, Any], deployments: Sequence[Mapping[str, A
     for key, node in nodes.items():
         columns.setdefault(depth - node["layer"], []).append(key)
     tallest = max(len(v) for v in columns.values())
-    width = (depth + 1) * (_NODE_W + _GAP_X) - _GAP_X + 20
+    used = sorted(columns)
+    columns = {i: columns[c] for i, c in enumerate(used)}  # no empty column (no deployment)
+    width = len(columns) * (_NODE_W + _GAP_X) - _GAP_X + 20
     height = tallest * (_NODE_H + _GAP_Y) - _GAP_Y + 20
     pos: dict[str, tuple[float, float]] = {}
     for col, keys in columns.items():
@@ -246,10 +410,11 @@ def lineage_svg(lineage: Mapping[str, Any], deployments: Sequence[Mapping[str, A
         box = (
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_NODE_W}" height="{_NODE_H}" rx="6" '
             f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
-            f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="t">{escape(node["kind"].upper())} · '
-            f"{escape(_clip(node['title'], 20))}</text>"
+            f"<title>{escape(node['kind'])} {escape(node['title'])}</title>"
+            f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="t">'
+            f"{escape(_clip(node['title'], 24))}</text>"
             f'<text x="{x + 10:.0f}" y="{y + 39:.0f}" class="s">'
-            f"{escape(_clip(node['sub'], 28))}</text>"
+            f"{escape(_clip(node['kind'] + ' · ' + node['sub'], 30))}</text>"
         )
         if node["href"]:
             box = f'<a href="{escape(node["href"])}">{box}</a>'

@@ -67,9 +67,16 @@ def dashboard(yard: Any, model: str | None) -> dict[str, Any]:
     board["alerts"] = alerts[:100]
     windows: list[str] = []
     grid: dict[str, dict[str, float]] = {}
-    perf: dict[str, tuple[list[str], list[float]]] = {}
+    perf: dict[str, tuple[list[int], list[float]]] = {}
+    lengths = [
+        r["window_end"] - r["window_start"]
+        for r in results
+        if isinstance(r.get("window_start"), int) and isinstance(r.get("window_end"), int)
+    ]
+    window_ms = sorted(lengths)[len(lengths) // 2] if lengths else charts.DAY_MS
+    width = 10 if window_ms >= charts.DAY_MS else 16  # a date, or a date and a time
     for result in results:
-        label = (ms_to_iso(result.get("window_start")) or "?")[:10]
+        label = (ms_to_iso(result.get("window_start")) or "?")[:width].replace("T", " ")
         summary = result.get("summary") or {}
         kind = result.get("kind", "drift")
         if kind == "drift":
@@ -79,11 +86,12 @@ def dashboard(yard: Any, model: str | None) -> dict[str, Any]:
                 for feature, score in scores.items():
                     grid.setdefault(feature, {})[label] = score
         metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else summary
-        if kind in ("performance", "estimated"):
+        start = result.get("window_start")
+        if kind in ("performance", "estimated") and isinstance(start, int):
             for key in PERFORMANCE_KEYS:
                 if isinstance(metrics.get(key), int | float):
                     xs, ys = perf.setdefault(f"{key} ({kind})", ([], []))
-                    xs.append(label)
+                    xs.append(start)
                     ys.append(float(metrics[key]))
     if grid:
         features = sorted(grid)
@@ -95,5 +103,5 @@ def dashboard(yard: Any, model: str | None) -> dict[str, Any]:
             "Drift score by feature and window",
         )
     if perf:
-        board["trend"] = charts.trend(perf, "Performance by window")
+        board["trend"] = charts.trend(perf, "Performance by window", window_ms)
     return board

@@ -18,9 +18,11 @@ from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.registry import listing
 from modelyard.registry.trusted_code import format_facts
 from modelyard.server.auth import SESSION_COOKIE, Ctx, check_csrf, platform, ui_context
+from modelyard.server.routes.artifacts import blob_response
 from modelyard.server.routes.models import attached_file
 from modelyard.server.ui import charts, monitoring
 from modelyard.server.ui.render import render
+from modelyard.tracking import artifact_files
 
 router = APIRouter(include_in_schema=False)
 
@@ -278,6 +280,17 @@ def version_file(
 # -- runs ---------------------------------------------------------------------------
 
 
+RUN_COLUMNS = ("experiment", "status", "user", "started", "duration")
+SORT_KEYS = {
+    "name": "name",
+    "experiment": "experiment",
+    "status": "status",
+    "user": "user",
+    "started": "start_time",
+    "duration": "duration",
+}
+
+
 @router.get("/runs")
 def runs_page(
     request: Request,
@@ -287,6 +300,7 @@ def runs_page(
     experiment: Annotated[str | None, Query(max_length=255)] = None,
     cursor: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
+    """Top-level runs, a page at a time; pipeline step runs nest under their parent."""
     offset = _offset(cursor)
     error, runs = None, []
     try:
@@ -296,17 +310,32 @@ def runs_page(
             experiment=experiment or None,
             max_results=PAGE + 1,
             offset=offset,
+            top_level=True,
         )
     except InvalidInput as exc:
         error = exc.message
-    metric_keys = sorted({k for r in runs[:PAGE] for k in r.metrics})[:6]
+    shown = runs[:PAGE]
+    children: dict[str, list[Any]] = {}
+    if shown:
+        ids = ", ".join(f"'{r.id}'" for r in shown)
+        for child in ctx.yard.runs.search(
+            f"parent_run_id in ({ids})", order_by=["start_time"], max_results=2000
+        ):
+            children.setdefault(child.parent_run_id, []).append(child)
+    metric_keys = sorted({k for r in shown for k in r.metrics})[:8]
+    sort_key, _, direction = (order_by or "").strip().partition(" ")
     return render(
         request,
         "runs.html",
         ctx,
         section="runs",
-        runs=runs[:PAGE],
+        runs=shown,
+        children=children,
         metric_keys=metric_keys,
+        columns=RUN_COLUMNS,
+        sort_keys=SORT_KEYS,
+        sorted_by=sort_key,
+        sorted_desc=direction.lower() == "desc",
         filter=filter or "",
         order_by=order_by or "",
         experiment=experiment or "",
@@ -316,11 +345,30 @@ def runs_page(
     )
 
 
+def _numeric_columns(comparison: dict[str, Any]) -> dict[str, list[Any]]:
+    """Params that parse as numbers and metrics, one list per column (one value per run)."""
+    columns: dict[str, list[Any]] = {}
+    for key, values in comparison["params"].items():
+        numbers = []
+        for v in values:
+            try:
+                numbers.append(float(v) if v is not None else None)
+            except (TypeError, ValueError):
+                break
+        else:
+            if any(n is not None for n in numbers):
+                columns[f"param {key}"] = numbers
+    for key, values in comparison["metrics"].items():
+        if any(isinstance(v, int | float) for v in values):
+            columns[f"metric {key}"] = [v if isinstance(v, int | float) else None for v in values]
+    return columns
+
+
 @router.get("/runs/compare")
 def compare_page(
     request: Request,
     ctx: UI,
-    ids: Annotated[list[str], Query(max_length=20)],
+    ids: Annotated[list[str], Query(max_length=50)],
 ) -> Response:
     comparison = ctx.yard.runs.compare(ids)
     runs = comparison["runs"]
@@ -339,6 +387,15 @@ def compare_page(
         if len(numbers) > 1 and len({v for v, _ in numbers}) > 1:
             pick = min if any(w in key.lower() for w in LOWER_IS_BETTER) else max
             best[key] = pick(numbers)[1]
+    columns = _numeric_columns(comparison)
+    labels = [f"{r['name']} ({r['id'][:8]})" for r in runs]
+    # Default scatter axes: columns that the runs sharing the most columns all have.
+    shared = charts.common_runs(columns)
+    subset = {n: [vs[i] for i in shared] for n, vs in columns.items()}
+    axes = charts.usable_dimensions(subset, limit=len(columns)) or list(columns)
+    metric_axes = [c for c in axes if c.startswith("metric ")]
+    param_axes = [c for c in axes if c.startswith("param ")]
+    scatter = {"labels": labels, "columns": columns}
     return render(
         request,
         "compare.html",
@@ -348,17 +405,81 @@ def compare_page(
         best=best,
         bars=charts.metric_bars(runs, comparison["metrics"]) if comparison["metrics"] else None,
         history=charts.metric_histories(dict(list(histories.items())[:3])) if histories else None,
+        parallel=charts.parallel_coordinates(
+            labels, columns, metric_axes[0] if metric_axes else None
+        ),
+        scatter=scatter if len(columns) >= 2 else None,
+        scatter_x=(param_axes or metric_axes[1:] or axes or [""])[0],
+        scatter_y=(metric_axes or axes[-1:] or [""])[0],
     )
+
+
+RunIdParam = Annotated[str, PathParam(pattern=r"^[0-9a-f]{6,32}$")]
 
 
 @router.get("/runs/{run_id}")
 def run_page(
     request: Request,
-    run_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{6,32}$")],
+    run_id: RunIdParam,
     ctx: UI,
+    artifact: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
+    """A run: facts, one chart per metric (by step or time), nested step runs, artifacts."""
     run = ctx.yard.runs.get(run_id)
-    return render(request, "run.html", ctx, section="runs", run=run)
+    histories = {}
+    for key in sorted(run.metrics)[:24]:
+        points = ctx.yard.runs.metric_history(run.id, key)
+        if len(points) > 1:
+            histories[key] = points
+    files = artifact_files.list_files(ctx.yard.artifacts, run)
+    selected, shown, status, problem = None, None, 200, None
+    if artifact:
+        try:
+            selected = artifact_files.find(ctx.yard.artifacts, run, artifact)
+            shown = artifact_files.preview(ctx.yard.artifacts, selected)
+        except ModelyardError as exc:
+            problem, status = exc.message, exc.http_status
+    steps = ctx.yard.runs.search(
+        f"parent_run_id = '{run.id}'", order_by=["start_time"], max_results=500
+    )
+    return render(
+        request,
+        "run.html",
+        ctx,
+        section="runs",
+        status=status,
+        run=run,
+        charts=charts.run_metrics(histories),
+        steps=steps,
+        files=files,
+        selected=selected,
+        preview=shown,
+        problem=problem,
+    )
+
+
+@router.get("/runs/{run_id}/files/{path:path}")
+def run_file(
+    run_id: RunIdParam,
+    path: Annotated[str, PathParam(min_length=1, max_length=1024)],
+    ctx: UI,
+    download: bool = False,
+) -> Response:
+    """One artifact file, hash-checked as it streams; images inline, all else as download."""
+    run = ctx.yard.runs.get(run_id)
+    item = artifact_files.find(ctx.yard.artifacts, run, path)
+    name = path.rsplit("/", 1)[-1].replace('"', "")
+    inline = item.kind == "image" and not download
+    return blob_response(
+        ctx,
+        item.digest,
+        item.media_type,
+        **{
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # -- datasets -----------------------------------------------------------------------

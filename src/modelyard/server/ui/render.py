@@ -107,6 +107,28 @@ def brief(payload: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+AUC_NAMES = {
+    "training": ("auc", "train_auc", "training_auc", "train.auc", "auc_train"),
+    "validation": ("auc", "validation_auc", "val_auc", "holdout_auc", "test_auc", "auc_holdout"),
+}
+
+
+def auc(metrics: dict[str, dict[str, float]] | None, source: str) -> float | None:
+    """A version's AUC from one source, whatever name the training code logged it under.
+
+    Runs log ``auc``, ``train_auc``, ``val_auc``...; a model list column that reads only
+    ``auc`` stays empty for most of them. Validation falls back to evaluation metrics.
+    """
+    metrics = metrics or {}
+    sources = (source, "evaluation") if source == "validation" else (source,)
+    for name in sources:
+        values = metrics.get(name) or {}
+        for key in AUC_NAMES[source]:
+            if isinstance(values.get(key), int | float):
+                return float(values[key])
+    return None
+
+
 def pretty(payload: Any) -> str:
     import orjson
 
@@ -135,7 +157,14 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=when, num=num, short=short, size=size, duration=duration, brief=brief, pretty=pretty
+        auc=auc,
+        when=when,
+        num=num,
+        short=short,
+        size=size,
+        duration=duration,
+        brief=brief,
+        pretty=pretty,
     )
     env.globals.update(nav=NAV, query=query)
     return env
