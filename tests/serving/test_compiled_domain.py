@@ -1,4 +1,4 @@
-"""A compiled scorer (serving/compiled) never scores an out-of-domain value silently.
+"""A compiled scorer (modelyard.compiled) never scores an out-of-domain value silently.
 
 Given the version's training domain (``InputContract.rules``) it returns None for an
 unseen category, a null training never had and a number outside the training range,
@@ -16,7 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard.flavors._enforce import ColumnRule
 from modelyard.flavors.signature import ColumnSpec, Signature
-from modelyard.serving.compiled import compile_pipeline
+from modelyard.compiled import compile_pipeline
 from modelyard.serving.inputs import Payload
 
 

@@ -123,7 +123,7 @@ class ScoringModel:
         task: ``"classification"`` or ``"regression"``.
         classes: Class labels in probability-column order (classifiers).
         form: ``"onnx"``, a compiled scorer's kind (``"forest-compiled"``, ...; see
-            :mod:`modelyard.serving.compiled`), ``"lightgbm-booster"`` or ``"native"``
+            :mod:`modelyard.compiled`), ``"lightgbm-booster"`` or ``"native"``
             — what actually predicts.
         contract: The version's input contract (domain, probe, policy): what is
             scored with a warning and what is rejected.
@@ -275,13 +275,13 @@ def _compiled_path(
 ) -> tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None:
     """The serving compiler's scorer for this pipeline, if it matches the native model.
 
-    The same compiled form serving uses (:mod:`modelyard.serving.compiled`), checked
+    The same compiled form serving uses (:mod:`modelyard.compiled`), checked
     on the version's input example within the scorer's stated tolerance. A chunk
     the compiled decoder refuses (a value only the native model decides about) is
     scored natively, so answers never depend on which path took a chunk.
     """
-    from modelyard.serving.compiled import compile_pipeline
-    from modelyard.serving.inputs import Payload
+    from modelyard.compiled import compile_pipeline
+    from modelyard.compiled.rows import Columns
 
     if loaded.flavor != "sklearn":
         return None
@@ -297,7 +297,7 @@ def _compiled_path(
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         columns = {name: frame[name].to_numpy() for name in frame.columns}
-        matrix = scorer.encode(Payload.from_columns(columns)) if len(frame) else None
+        matrix = scorer.encode(Columns(columns, len(frame))) if len(frame) else None
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
     path = Path(model_dir) / EXAMPLE_FILE
@@ -308,7 +308,7 @@ def _compiled_path(
 
         example = loaded.enforce(pd.read_parquet(path))
         columns = {name: example[name].to_numpy() for name in example.columns}
-        matrix = scorer.encode(Payload.from_columns(columns))
+        matrix = scorer.encode(Columns(columns, len(example)))
         got = scorer.predict(matrix) if matrix is not None else None
         same = scorer.matches(got, native(example))
     except Exception as exc:  # any failure just means "use the general path"

@@ -561,7 +561,7 @@ def store_compile_report(
     Best effort, like the compiled form: serving does not depend on it.
     """
     from modelyard.errors import ModelyardError
-    from modelyard.serving.compiled.report import compile_report, write_report
+    from modelyard.serving.compile_report import compile_report, write_report
 
     report = compile_report(served, digest, reason, verified)
     try:

@@ -4,7 +4,7 @@
   ``expit``/``softmax``. Exact to float64 rounding only: the native pipeline may
   multiply a *sparse* one-hot matrix (a different summation order), so parity is
   checked with an absolute tolerance of :data:`LINEAR_TOLERANCE`.
-* LightGBM: the C API booster of :mod:`modelyard.serving._lightgbm_capi`.
+* LightGBM: the C API booster of :mod:`modelyard.compiled._lightgbm_capi`.
 * XGBoost: ``Booster.inplace_predict`` with one thread — the call
   ``XGBClassifier.predict_proba`` itself makes, on the same float64 matrix.
 * Tree ensembles of scikit-learn (RandomForest, ExtraTrees, GradientBoosting,
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from modelyard.serving.compiled.preprocess import NotCompilable
+from modelyard.compiled.preprocess import NotCompilable
 
 __all__ = ["LINEAR_TOLERANCE", "compile_estimator"]
 
@@ -74,11 +74,10 @@ class Linear(Estimator):
 
 class LightGBM(Estimator):
     def __init__(self, model: Any, width: int) -> None:
-        from modelyard.serving._lightgbm_capi import CBooster
-        from modelyard.serving.fastpath import _predict_params
+        from modelyard.compiled._lightgbm_capi import CBooster, predict_params
 
         booster = model.booster_
-        params = {"num_threads": 1, **_predict_params(model)}
+        params = {"num_threads": 1, **predict_params(model)}
         self.kind = "lightgbm-compiled"
         self._booster = CBooster(
             booster.model_to_string(num_iteration=-1),

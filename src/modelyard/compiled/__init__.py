@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelyard.serving.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
-from modelyard.serving.compiled.preprocess import NotCompilable, compile_preprocessor
-from modelyard.serving.compiled.scorer import CompiledScorer
+from modelyard.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
+from modelyard.compiled.preprocess import NotCompilable, compile_preprocessor
+from modelyard.compiled.scorer import CompiledScorer
 
 if TYPE_CHECKING:
     from modelyard.flavors.signature import Signature
