@@ -14,9 +14,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from modelyard.compiled import compile_pipeline
 from modelyard.flavors._enforce import ColumnRule
 from modelyard.flavors.signature import ColumnSpec, Signature
-from modelyard.compiled import compile_pipeline
 from modelyard.serving.inputs import Payload
 
 

@@ -43,6 +43,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from modelyard.compiled import LINEAR_TOLERANCE, compile_pipeline
 from modelyard.data.out_of_time import (
     CATEGORICAL,
     FEATURES,
@@ -52,7 +53,6 @@ from modelyard.data.out_of_time import (
     split_at_change,
 )
 from modelyard.flavors.signature import Signature
-from modelyard.compiled import LINEAR_TOLERANCE, compile_pipeline
 from modelyard.serving.inputs import Payload
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "realistic"))
