@@ -4,9 +4,11 @@
 ``ColumnTransformer`` of passthrough/drop, scalers, imputers, one-hot and ordinal
 encoders, nested pipelines; then a linear model, LightGBM, XGBoost or a
 scikit-learn tree ensemble) into a :class:`CompiledScorer`, or explains why not.
-Serving (:func:`modelyard.serving.fastpath.compile_fast_scorer`) and the batch
-engine use it; the parity check against the native model happens where the
-version is loaded.
+
+It sits below serving and batch (beside the flavors) and imports neither:
+serving (:func:`modelyard.serving.fastpath.compile_fast_scorer`) and the batch
+engine (:mod:`modelyard.batch.scoring`) both score with the same compiled form,
+and each checks it against the native model where the version is loaded.
 """
 
 from __future__ import annotations
@@ -65,13 +67,19 @@ def compile_pipeline(
     if len(pre) > 1:
         return None, "more than one transformer before the model"
     types = {s.name: s.type for s in signature.inputs}
+    # A HistGradientBoosting model with native categorical features, fitted directly on
+    # a frame, holds its own ColumnTransformer: compiled into the decoder like any other.
+    own = getattr(final, "_preprocessor", None) if not pre else None
     try:
         names = getattr(final, "feature_names_in_", None)
         pre_names = [str(n) for n in names] if names is not None and not pre else None
         if not pre and pre_names is None:
             pre_names = list(signature.input_names)
-        preprocessor = compile_preprocessor(pre[0] if pre else None, types, pre_names)
-        estimator = compile_estimator(final, preprocessor.width, sparse=preprocessor.sparse)
+        transformer = pre[0] if pre else own
+        preprocessor = compile_preprocessor(transformer, types, pre_names)
+        estimator = compile_estimator(
+            final, preprocessor.width, sparse=preprocessor.sparse, encoded=own is not None
+        )
     except NotCompilable as exc:
         return None, str(exc)
     report = {

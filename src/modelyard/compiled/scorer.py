@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard.compiled.estimators import Estimator
+from modelyard.compiled._estimator import Estimator
 from modelyard.compiled.preprocess import Preprocessor
 from modelyard.compiled.rows import COLUMNS, RECORDS, ROWS, Rows
 
