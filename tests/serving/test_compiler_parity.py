@@ -178,6 +178,59 @@ def ridge_regressor() -> Pipeline:
     return Pipeline([("encode", encode), ("model", Ridge(alpha=1.0))])
 
 
+def onehot_xgboost() -> Pipeline:
+    """Sparse one-hot output: XGBoost reads its absent entries (every 0.0) as missing."""
+    from xgboost import XGBClassifier
+
+    encode = _ct(
+        ("num", "passthrough", list(NUMERIC)),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
+    )
+    model = XGBClassifier(n_estimators=60, max_depth=4, n_jobs=1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def lightgbm_regressor() -> Pipeline:
+    from lightgbm import LGBMRegressor
+
+    encode = _ct(
+        ("num", "passthrough", [n for n in NUMERIC if n != "income"]),
+        (
+            "cat",
+            OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+            list(CATEGORICAL),
+        ),
+    )
+    model = LGBMRegressor(n_estimators=60, num_leaves=15, n_jobs=1, verbose=-1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def xgboost_regressor() -> Pipeline:
+    from xgboost import XGBRegressor
+
+    encode = _ct(
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "loan_amount"]),
+        (
+            "cat",
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=40),
+            list(CATEGORICAL),
+        ),
+    )
+    model = XGBRegressor(n_estimators=60, max_depth=4, n_jobs=1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def gradient_boosting_regressor() -> Pipeline:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    encode = _ct(
+        ("num", SimpleImputer(strategy="median"), ["age", "loan_amount", "interest_rate"]),
+        ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["region"]),
+    )
+    model = GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
 def categorical_hgb_regressor() -> Pipeline:
     """Native categorical features after one-hot-free ordinal codes, as a regressor."""
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -227,6 +280,14 @@ SHAPES = {
     "ordinal_xgboost": Shape(realistic_pipelines.ordinal_xgboost, "xgboost-compiled", True, True),
     "forest_regressor": Shape(forest_regressor, "forest-compiled", True, True, regression=True),
     "ridge_regressor": Shape(ridge_regressor, "linear-compiled", True, True, regression=True),
+    "onehot_xgboost": Shape(onehot_xgboost, "xgboost-compiled", True, True),
+    "lightgbm_regressor": Shape(
+        lightgbm_regressor, "lightgbm-compiled", True, True, regression=True
+    ),
+    "xgboost_regressor": Shape(xgboost_regressor, "xgboost-compiled", True, True, regression=True),
+    "gradient_boosting_regressor": Shape(
+        gradient_boosting_regressor, "gbdt-compiled", True, True, regression=True
+    ),
     "native_categorical_hgb": Shape(
         realistic_pipelines.native_categorical_hgb,
         "hgb-compiled",

@@ -83,8 +83,20 @@ class LightGBM(Estimator):
 
 
 class XGBoost(Estimator):
-    def __init__(self, model: Any) -> None:
+    """``Booster.inplace_predict`` on the dense matrix.
+
+    ``sparse``: the native pipeline hands XGBoost a sparse matrix, whose absent
+    entries — every 0.0, since scipy stores only non-zeros — XGBoost reads as
+    missing; the dense matrix then gets NaN (missing) wherever it holds 0.0.
+    """
+
+    def __init__(self, model: Any, *, sparse: bool = False) -> None:
         self.kind = "xgboost-compiled"
+        self._zeros_missing = sparse
+        if sparse and not (isinstance(model.missing, float) and np.isnan(model.missing)):
+            raise NotCompilable(
+                f"XGBoost with missing={model.missing!r} behind a sparse ColumnTransformer"
+            )
         booster = model.get_booster().copy()
         booster.set_param({"nthread": 1})
         self._booster = booster
@@ -96,6 +108,8 @@ class XGBoost(Estimator):
             raise NotCompilable("an XGBoost multi:softmax model gives no probabilities")
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
+        if self._zeros_missing:
+            matrix = np.where(matrix == 0.0, np.nan, matrix)
         pred = self._booster.inplace_predict(
             matrix,
             iteration_range=self._range,
@@ -130,10 +144,7 @@ def compile_estimator(
     if module.startswith("lightgbm") and name in ("LGBMClassifier", "LGBMRegressor"):
         return LightGBM(model, width)
     if module.startswith("xgboost") and name in ("XGBClassifier", "XGBRegressor"):
-        if sparse:
-            # XGBoost reads a sparse matrix's absent entries as missing, a dense 0.0 as 0.0.
-            raise NotCompilable("XGBoost behind a ColumnTransformer with sparse output")
-        return XGBoost(model)
+        return XGBoost(model, sparse=sparse)
     if not module.startswith("sklearn."):
         raise NotCompilable(f"{name} has no compiled form")
     if name in ("RandomForestClassifier", "RandomForestRegressor") or name in (

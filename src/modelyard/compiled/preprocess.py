@@ -409,6 +409,8 @@ def _encoder(label: str, encoder: Any) -> _Encode:
         if null is not None:
             lut[None] = sum(len(r) for r in rows)
             rows.append(null)
+        else:
+            lut[None] = -1  # the encoder refuses a null: never the unseen row's answer
         codes.append(lut)
         tables.append(np.vstack(rows))
         unseen.append(unseen_row)
