@@ -69,7 +69,8 @@ def compile_pipeline(
     types = {s.name: s.type for s in signature.inputs}
     # A HistGradientBoosting model with native categorical features, fitted directly on
     # a frame, holds its own ColumnTransformer: compiled into the decoder like any other.
-    own = getattr(final, "_preprocessor", None) if not pre else None
+    hgb = type(final).__name__.startswith("HistGradientBoosting")
+    own = getattr(final, "_preprocessor", None) if hgb and not pre else None
     try:
         names = getattr(final, "feature_names_in_", None)
         pre_names = [str(n) for n in names] if names is not None and not pre else None
