@@ -8,6 +8,8 @@ in the job (``job.scorer``, ``job.scorer_reason``, the CLI summary).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,8 +119,10 @@ def test_a_batch_job_records_why_a_pipeline_is_not_compiled(
     monkeypatch.setenv("MODELYARD_HOME", str(settings.home))
     monkeypatch.setenv("MODELYARD_USER", "alice")
     _context.yard.cache_clear()
-    code = main(["batch", "status", job.id])
-    shown = " ".join(capsys.readouterr().out.split())
+    code = main(["batch", "status", job.id, "--json"])
+    shown = capsys.readouterr().out
     _context.yard.cache_clear()
     assert code == 0, shown
-    assert "native (KBinsDiscretizer in transformer 'num' has no compiled form)" in shown
+    record = json.loads(shown)
+    assert record["scorer"] == "native"
+    assert record["scorer_reason"] == "KBinsDiscretizer in transformer 'num' has no compiled form"

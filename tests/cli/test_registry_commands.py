@@ -142,4 +142,10 @@ def test_models_get_and_show_print_the_scorer_and_why_not_compiled(cli, tmp_path
         in native
     )
     shown = cli("models", "show", "credit-risk")
-    assert shown.code == 0 and "linear-compiled" in shown.out
+    assert shown.code == 0 and "scorer" in shown.out  # a column of the versions table
+    reports = [
+        a["details"]
+        for a in cli("models", "show", "credit-risk", "--json").json()["versions"][0]["artifacts"]
+        if a["name"] == "serving-compile-report"
+    ]
+    assert [r["scorer"] for r in reports] == ["linear-compiled"]
