@@ -158,6 +158,7 @@ def test_cli_score_status_list(tmp_path: Path, fitted, loans, capsys, monkeypatc
     assert code == 0, err
     # The unseen region is scored (the model takes it) and counted, not rejected.
     assert "3,000 rows scored, 0 rejected" in out
+    assert "scorer  lightgbm-compiled" in out  # the compiled form serving uses
     assert "scored with warnings" in out and "1  region: unseen_category" in out
     assert "scoring credit/1" in err  # the progress bar draws on stderr
     job_id = out.split()[1]

@@ -96,3 +96,56 @@ def test_register_with_an_input_policy(cli, tmp_path: Path) -> None:
         "--nulls", "drop",
     )  # fmt: skip
     assert bad.code == 2 and "'nulls' policy must be one of" in bad.err
+
+
+def test_models_get_and_show_print_the_scorer_and_why_not_compiled(cli, tmp_path: Path) -> None:
+    """The scorer is chosen at first load for serving and recorded with the version."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    import modelyard
+    from modelyard.serving.config import ServingConfig
+    from modelyard.serving.models import load_version
+
+    pkl, example = _model_files(tmp_path)
+    frame = generate(1_500, seed=3)
+    x, y = split_xy(frame)
+    numeric = [c for c in x.columns if str(x[c].dtype) in ("float64", "int64")]
+    binned = Pipeline(
+        [
+            ("encode", ColumnTransformer([("num", KBinsDiscretizer(strategy="uniform"), numeric)])),
+            ("model", RandomForestClassifier(n_estimators=3, random_state=0)),
+        ]
+    ).fit(x, y)
+    binned_pkl = tmp_path / "binned.pkl"
+    binned_pkl.write_bytes(pickle.dumps(binned))
+    assert cli("models", "register", "credit-risk", str(pkl), "--example", str(example)).code == 0
+    assert cli("models", "register", "binned", str(binned_pkl), "--example", str(example)).code == 0
+    before = cli("models", "get", "credit-risk/1")
+    assert "scorer not chosen yet (chosen when the version is first served)" in before.out
+
+    yard = modelyard.connect()
+    try:
+        for ref in ("credit-risk/1", "binned/1"):
+            load_version(yard, ref, ServingConfig())
+    finally:
+        yard.close()
+    compiled = " ".join(cli("models", "get", "credit-risk/1").out.split())
+    assert "scorer linear-compiled: compiled, within 1e-12 (relative) of the native model on" in (
+        compiled
+    )
+    native = " ".join(cli("models", "get", "binned/1").out.split())
+    assert (
+        "scorer native: not compiled — KBinsDiscretizer in transformer 'num' has no compiled form"
+        in native
+    )
+    shown = cli("models", "show", "credit-risk")
+    assert shown.code == 0 and "scorer" in shown.out  # a column of the versions table
+    reports = [
+        a["details"]
+        for a in cli("models", "show", "credit-risk", "--json").json()["versions"][0]["artifacts"]
+        if a["name"] == "serving-compile-report"
+    ]
+    assert [r["scorer"] for r in reports] == ["linear-compiled"]

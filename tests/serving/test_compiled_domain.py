@@ -1,4 +1,4 @@
-"""A compiled scorer (serving/compiled) never scores an out-of-domain value silently.
+"""A compiled scorer (modelyard.compiled) never scores an out-of-domain value silently.
 
 Given the version's training domain (``InputContract.rules``) it returns None for an
 unseen category, a null training never had and a number outside the training range,
@@ -12,11 +12,11 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from modelyard.compiled import compile_pipeline
 from modelyard.flavors._enforce import ColumnRule
 from modelyard.flavors.signature import ColumnSpec, Signature
-from modelyard.serving.compiled import compile_pipeline
 from modelyard.serving.inputs import Payload
 
 
@@ -79,3 +79,47 @@ def test_without_a_domain_the_signature_alone_limits_the_compiled_scorer() -> No
     scorer, reason = compile_pipeline(model, signature, "classification", [0, 1])
     assert scorer is not None, reason
     assert _encode(scorer, 1000.0, "boat") is not None  # the encoder ignores it, as natively
+
+
+class _NullRefusingEncoder(OrdinalEncoder):
+    """Takes unseen categories (code -1) but raises on a null, as a custom encoder may."""
+
+    def transform(self, X):  # noqa: N803 - scikit-learn's name
+        frame = pd.DataFrame(X)
+        if frame.isna().any().any():
+            raise ValueError("purpose: nulls are not allowed")
+        return super().transform(X)
+
+
+def test_an_encoder_that_refuses_nulls_leaves_them_to_the_canonical_path() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"income": rng.uniform(10.0, 100.0, 200), "purpose": rng.choice(["car", "home"], 200)}
+    )
+    encoder = _NullRefusingEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    model = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("num", "passthrough", ["income"]), ("cat", encoder, ["purpose"])]
+                ),
+            ),
+            ("model", RandomForestClassifier(n_estimators=5, random_state=0)),
+        ]
+    ).fit(frame, (frame["income"] > 50).astype(int))
+    signature = Signature(
+        (
+            ColumnSpec("income", "float", nullable=True),
+            ColumnSpec("purpose", "string", nullable=True),
+        )
+    )
+    scorer, reason = compile_pipeline(model, signature, "classification", [0, 1])
+    assert scorer is not None, reason
+    unseen = _encode(scorer, 42.0, "boat")
+    assert unseen is not None  # the encoder's unknown value: compiled
+    assert np.array_equal(
+        scorer.predict(unseen),
+        model.predict_proba(pd.DataFrame({"income": [42.0], "purpose": ["boat"]})),
+    )
+    assert _encode(scorer, 42.0, None) is None  # never given the unseen row's answer

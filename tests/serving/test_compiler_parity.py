@@ -43,6 +43,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from modelyard.compiled import LINEAR_TOLERANCE, compile_pipeline
 from modelyard.data.out_of_time import (
     CATEGORICAL,
     FEATURES,
@@ -52,7 +53,6 @@ from modelyard.data.out_of_time import (
     split_at_change,
 )
 from modelyard.flavors.signature import Signature
-from modelyard.serving.compiled import LINEAR_TOLERANCE, compile_pipeline
 from modelyard.serving.inputs import Payload
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "realistic"))
@@ -178,13 +178,93 @@ def ridge_regressor() -> Pipeline:
     return Pipeline([("encode", encode), ("model", Ridge(alpha=1.0))])
 
 
+def onehot_xgboost() -> Pipeline:
+    """Sparse one-hot output: XGBoost reads its absent entries (every 0.0) as missing."""
+    from xgboost import XGBClassifier
+
+    encode = _ct(
+        ("num", "passthrough", list(NUMERIC)),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
+    )
+    model = XGBClassifier(n_estimators=60, max_depth=4, n_jobs=1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def lightgbm_regressor() -> Pipeline:
+    from lightgbm import LGBMRegressor
+
+    encode = _ct(
+        ("num", "passthrough", [n for n in NUMERIC if n != "income"]),
+        (
+            "cat",
+            OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+            list(CATEGORICAL),
+        ),
+    )
+    model = LGBMRegressor(n_estimators=60, num_leaves=15, n_jobs=1, verbose=-1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def xgboost_regressor() -> Pipeline:
+    from xgboost import XGBRegressor
+
+    encode = _ct(
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "loan_amount"]),
+        (
+            "cat",
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=40),
+            list(CATEGORICAL),
+        ),
+    )
+    model = XGBRegressor(n_estimators=60, max_depth=4, n_jobs=1, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def gradient_boosting_regressor() -> Pipeline:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    encode = _ct(
+        ("num", SimpleImputer(strategy="median"), ["age", "loan_amount", "interest_rate"]),
+        ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["region"]),
+    )
+    model = GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=3)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def categorical_hgb_regressor() -> Pipeline:
+    """Native categorical features after one-hot-free ordinal codes, as a regressor."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    encode = _ct(
+        ("num", SimpleImputer(strategy="median"), ["age", "loan_amount", "interest_rate"]),
+        (
+            "cat",
+            OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+            list(CATEGORICAL),
+        ),
+    )
+    model = HistGradientBoostingRegressor(
+        max_iter=40, categorical_features=list(range(3, 3 + len(CATEGORICAL))), random_state=3
+    )
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def hgb_on_categorical_frame() -> HistGradientBoostingClassifier:
+    """No ColumnTransformer: the model is fitted on a frame whose string columns are
+    ``category`` dtype, so it ordinal-encodes them itself (``categorical_features="from_dtype"``).
+    """
+    return HistGradientBoostingClassifier(max_iter=40, random_state=3)
+
+
 @dataclasses.dataclass(frozen=True)
 class Shape:
-    build: Callable[[], Pipeline]
+    build: Callable[[], Any]
     scorer: str
     numeric_nulls: bool  # the pipeline imputes (or the model routes) numeric nulls
     categorical_nulls: bool
     regression: bool = False
+    category_dtype: bool = False  # fit on a frame whose string columns are `category`
+    categorical_splits: bool = False  # the model must split on native categories
 
 
 SHAPES = {
@@ -200,6 +280,37 @@ SHAPES = {
     "ordinal_xgboost": Shape(realistic_pipelines.ordinal_xgboost, "xgboost-compiled", True, True),
     "forest_regressor": Shape(forest_regressor, "forest-compiled", True, True, regression=True),
     "ridge_regressor": Shape(ridge_regressor, "linear-compiled", True, True, regression=True),
+    "onehot_xgboost": Shape(onehot_xgboost, "xgboost-compiled", True, True),
+    "lightgbm_regressor": Shape(
+        lightgbm_regressor, "lightgbm-compiled", True, True, regression=True
+    ),
+    "xgboost_regressor": Shape(xgboost_regressor, "xgboost-compiled", True, True, regression=True),
+    "gradient_boosting_regressor": Shape(
+        gradient_boosting_regressor, "gbdt-compiled", True, True, regression=True
+    ),
+    "native_categorical_hgb": Shape(
+        realistic_pipelines.native_categorical_hgb,
+        "hgb-compiled",
+        True,
+        True,
+        categorical_splits=True,
+    ),
+    "native_categorical_hgb_regressor": Shape(
+        categorical_hgb_regressor,
+        "hgb-compiled",
+        True,
+        True,
+        regression=True,
+        categorical_splits=True,
+    ),
+    "hgb_on_categorical_frame": Shape(
+        hgb_on_categorical_frame,
+        "hgb-compiled",
+        True,
+        True,
+        category_dtype=True,
+        categorical_splits=True,
+    ),
 }
 
 
@@ -211,6 +322,20 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = pd.concat([late, early.iloc[TRAIN_ROWS:]]).head(ROWS).reset_index(drop=True)
     assert len(rows) == ROWS
     return train, rows
+
+
+def _features(train: pd.DataFrame, shape: Shape) -> pd.DataFrame:
+    x = train[list(FEATURES)]
+    if not shape.category_dtype:
+        return x
+    strings = [c for c in CATEGORICAL if not pd.api.types.is_numeric_dtype(x[c])]
+    return x.astype({c: "category" for c in strings})
+
+
+def _categorical_splits(model: Any) -> int:
+    """How many nodes of a HistGradientBoosting model split on a native category."""
+    final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    return sum(int(p.nodes["is_categorical"].sum()) for ps in final._predictors for p in ps)
 
 
 def _signature(train: pd.DataFrame) -> Signature:
@@ -268,10 +393,12 @@ def test_compiled_answers_equal_the_native_pipeline(
 ) -> None:
     shape = SHAPES[shape_name]
     train, rows = data
-    x = train[list(FEATURES)]
+    x = _features(train, shape)
     y = train["income"] if shape.regression else train[TARGET]
     pipeline = shape.build().fit(x, y)
-    signature = _signature(train)
+    if shape.categorical_splits:
+        assert _categorical_splits(pipeline) > 0, "the model never split on a category"
+    signature = _signature(x)
     scorer, reason = compile_pipeline(
         pipeline, signature, "regression" if shape.regression else "classification"
     )

@@ -59,6 +59,19 @@ class BatchJobInfo:
         return float(value) if value is not None else None
 
     @property
+    def scorer(self) -> str | None:
+        """What predicted: a compiled scorer (``"forest-compiled"``, ...), ``"onnx"``,
+        ``"lightgbm-booster"`` or ``"native"``; see :attr:`scorer_reason` for why."""
+        value = self.params.get("scorer")
+        return str(value) if value else None
+
+    @property
+    def scorer_reason(self) -> str | None:
+        """``"compiled"``, or why the pipeline was not scored compiled."""
+        value = self.params.get("scorer_reason")
+        return str(value) if value else None
+
+    @property
     def warnings(self) -> dict[str, int]:
         """Scored rows with an out-of-domain value, per ``"column: kind"``."""
         return dict(self.params.get("warnings") or {})
@@ -100,6 +113,8 @@ class BatchJobInfo:
             "rejects_exceeded": self.rejects_exceeded,
             "rejects_by_reason": self.rejects_by_reason,
             "warnings": self.warnings,
+            "scorer": self.scorer,
+            "scorer_reason": self.scorer_reason,
             "rows_per_s": self.rows_per_s,
             "duration_s": self.duration_s,
             "params": self.params,

@@ -147,6 +147,8 @@ class PartResult:
     cpu_seconds: float | None = None
     warnings: Mapping[str, int] = field(default_factory=dict)
     reject_reasons: Mapping[str, int] = field(default_factory=dict)
+    scorer: str | None = None  # what predicted: "forest-compiled", "onnx", "native", ...
+    scorer_reason: str | None = None  # "compiled", or why the pipeline was not compiled
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,7 +162,12 @@ class PartResult:
             "peak_rss_mb": self.peak_rss_mb,
             "cpu_seconds": self.cpu_seconds,
             "checks": json.dumps(
-                {"warnings": dict(self.warnings), "rejects": dict(self.reject_reasons)},
+                {
+                    "warnings": dict(self.warnings),
+                    "rejects": dict(self.reject_reasons),
+                    "scorer": self.scorer,
+                    "scorer_reason": self.scorer_reason,
+                },
                 sort_keys=True,
             ),
         }
@@ -182,6 +189,8 @@ class PartResult:
             cpu_seconds=data.get("cpu_seconds"),
             warnings=dict(checks.get("warnings") or {}),
             reject_reasons=dict(checks.get("rejects") or {}),
+            scorer=checks.get("scorer"),
+            scorer_reason=checks.get("scorer_reason"),
         )
 
 

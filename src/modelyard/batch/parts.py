@@ -231,6 +231,8 @@ def score_part(
         cpu_seconds=round(_cpu_seconds() - cpu_started, 3),
         warnings=checks.warnings,
         reject_reasons=checks.rejects,
+        scorer=model.form,
+        scorer_reason=model.reason,
     )
     out.write_marker(out.marker_name(part.index, width), result.to_dict())
     return result

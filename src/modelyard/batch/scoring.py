@@ -21,10 +21,12 @@ Checks happen at two levels, with the same words serving uses:
   it still refuses is isolated and rejected too.
 
 Scoring prefers, in order: the compiled ONNX form when the version has one
-whose parity check passed; for a scikit-learn pipeline ending in LightGBM,
-the pipeline's transform plus the booster on one thread (checked at load to
-give exactly ``predict_proba``'s numbers on the version's input example);
-else the flavor's ``predict_proba``.
+whose parity check passed; the pipeline compiled by :mod:`modelyard.compiled`
+(the form serving uses, checked at load against the native model on the
+version's input example within its stated tolerance); for a scikit-learn
+pipeline ending in LightGBM, the pipeline's transform plus the booster on one
+thread; else the flavor's ``predict_proba``. The scorer and, when the pipeline
+is not compiled, the reason are recorded with the job.
 """
 
 from __future__ import annotations
@@ -125,10 +127,11 @@ class ScoringModel:
         task: ``"classification"`` or ``"regression"``.
         classes: Class labels in probability-column order (classifiers).
         form: ``"onnx"``, a compiled scorer's kind (``"forest-compiled"``, ...; see
-            :mod:`modelyard.serving.compiled`), ``"lightgbm-booster"`` or ``"native"``
+            :mod:`modelyard.compiled`), ``"lightgbm-booster"`` or ``"native"``
             — what actually predicts.
         contract: The version's input contract (domain, probe, policy): what is
             scored with a warning and what is rejected.
+        reason: ``"compiled"``, or why the pipeline is not scored compiled.
     """
 
     def __init__(
@@ -139,6 +142,7 @@ class ScoringModel:
         form: str,
         predict: Callable[[pd.DataFrame], np.ndarray],
         contract: InputContract | None = None,
+        reason: str = "compiled",
     ) -> None:
         from modelyard.flavors.contract import InputContract
 
@@ -147,6 +151,7 @@ class ScoringModel:
         self.task = task
         self.classes = list(classes) if classes is not None else None
         self.form = form
+        self.reason = reason
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
         self.model_dir: Path | None = None  # where load() found it: explanations reload it
@@ -254,6 +259,7 @@ class ScoringModel:
                     raise
                 logger.warning("compiled form at %s is not usable; scoring natively", compiled_dir)
             else:
+                reason = "the version's compiled ONNX form passed its parity check"
                 if loaded.task == "classification":
                     return cls(
                         signature,
@@ -262,6 +268,7 @@ class ScoringModel:
                         "onnx",
                         lambda f: onnx.predict_proba(f, validate=False),
                         contract,
+                        reason,
                     )
                 return cls(
                     signature,
@@ -270,13 +277,17 @@ class ScoringModel:
                     "onnx",
                     lambda f: onnx.predict(f, validate=False),
                     contract,
+                    reason,
                 )
         if form == "onnx":
             raise InvalidInput(
                 "form='onnx' needs a compiled ONNX form whose parity check passed; "
                 "this version has none"
             )
-        compiled = _compiled_path(loaded, model_dir) if form == "auto" else None
+        if form == "auto":
+            compiled, reason = _compiled_path(loaded, model_dir)
+        else:
+            compiled, reason = None, "form='native' was asked for"
         if compiled is not None:
             kind, predict = compiled
             task_classes = classes if loaded.task == "classification" else None
@@ -289,10 +300,11 @@ class ScoringModel:
                 "native",
                 lambda f: loaded.predict(f, validate=False),
                 contract,
+                reason,
             )
         fast = _booster_path(loaded, model_dir)
         if fast is not None:
-            return cls(signature, loaded.task, classes, "lightgbm-booster", fast, contract)
+            return cls(signature, loaded.task, classes, "lightgbm-booster", fast, contract, reason)
         return cls(
             signature,
             loaded.task,
@@ -300,6 +312,7 @@ class ScoringModel:
             "native",
             lambda f: loaded.predict_proba(f, validate=False),
             contract,
+            reason,
         )
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
@@ -322,23 +335,24 @@ def _example(model_dir: str | Path, signature: Signature) -> pd.DataFrame:
 
 def _compiled_path(
     loaded: LoadedModel, model_dir: str | Path
-) -> tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None:
-    """The serving compiler's scorer for this pipeline, if it matches the native model.
+) -> tuple[tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None, str]:
+    """((kind, predict), "compiled") when the compiled pipeline matches the native model,
+    else (None, why not).
 
-    The same compiled form serving uses (:mod:`modelyard.serving.compiled`), checked
+    The same compiled form serving uses (:mod:`modelyard.compiled`), checked
     on the version's input example within the scorer's stated tolerance. A chunk
     the compiled decoder refuses (a value only the native model decides about) is
     scored natively, so answers never depend on which path took a chunk.
     """
-    from modelyard.serving.compiled import compile_pipeline
-    from modelyard.serving.inputs import Payload
+    from modelyard.compiled import compile_pipeline
+    from modelyard.compiled.rows import Columns
 
     if loaded.flavor != "sklearn":
-        return None
+        return None, f"the {loaded.flavor} flavor has no compiled form"
     scorer, reason = compile_pipeline(loaded.native, loaded.signature, loaded.task, loaded.classes)
     if scorer is None:
         logger.info("no compiled batch path: %s", reason)
-        return None
+        return None, reason
 
     def native(frame: pd.DataFrame) -> np.ndarray:
         if loaded.task == "classification":
@@ -347,24 +361,29 @@ def _compiled_path(
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         columns = {name: frame[name].to_numpy() for name in frame.columns}
-        matrix = scorer.encode(Payload.from_columns(columns)) if len(frame) else None
+        matrix = scorer.encode(Columns(columns, len(frame))) if len(frame) else None
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
     path = Path(model_dir) / EXAMPLE_FILE
     if not path.exists():
-        return None
+        return None, "the version has no input example to check the compiled form on"
     try:
         import pandas as pd
 
         example = loaded.enforce(pd.read_parquet(path))
         columns = {name: example[name].to_numpy() for name in example.columns}
-        matrix = scorer.encode(Payload.from_columns(columns))
+        matrix = scorer.encode(Columns(columns, len(example)))
         got = scorer.predict(matrix) if matrix is not None else None
         same = scorer.matches(got, native(example))
     except Exception as exc:  # any failure just means "use the general path"
         logger.info("compiled batch path unavailable: %s", exc)
-        return None
-    return (scorer.kind, predict) if same else None
+        return None, f"the compiled form failed on the input example: {exc}"
+    if not same:
+        return None, (
+            f"the compiled form ({scorer.kind}) differs from the native model on the input "
+            f"example beyond its tolerance {scorer.tolerance:g}"
+        )
+    return (scorer.kind, predict), "compiled"
 
 
 def _booster_path(loaded: LoadedModel, model_dir: str | Path) -> Callable[..., Any] | None:

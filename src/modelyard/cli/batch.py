@@ -242,6 +242,8 @@ def _print_summary(job: Any) -> None:
         f"{job.rows_rejected:,} rejected ({job.reject_rate:.2%}){speed}\n"
         f"  output  {job.output_uri}"
     )
+    if job.scorer:
+        out.console.print(f"  scorer  {_scorer_text(job)}", soft_wrap=True, markup=False)
     if job.rows_rejected:
         out.console.print(f"  rejects {job.rejects_uri}")
         out.console.print("  rejects by reason:")
@@ -253,6 +255,14 @@ def _print_summary(job: Any) -> None:
             out.console.print(f"    {rows:>10,}  {key}", soft_wrap=True, markup=False)
     if job.output_dataset:
         out.console.print(f"  dataset {job.output_dataset}")
+
+
+def _scorer_text(job: Any) -> str:
+    """The scorer, and why the pipeline was not compiled when it was not."""
+    reason = job.scorer_reason
+    if not reason or reason == "compiled":
+        return str(job.scorer)
+    return f"{job.scorer} ({reason})"
 
 
 @batch_app.command("status")
@@ -276,6 +286,7 @@ def status(
         ("rows out", f"{job.rows_out:,}"),
         ("rows rejected", f"{job.rows_rejected:,}"),
         ("rows/s", f"{job.rows_per_s:,.0f}" if job.rows_per_s else None),
+        ("scorer", _scorer_text(job) if job.scorer else None),
         ("duration", f"{job.duration_s:.1f} s" if job.duration_s is not None else None),
         ("started", out.when(job.started_at)),
         ("ended", out.when(job.ended_at)),

@@ -91,16 +91,27 @@ def show(name: str, as_json: JsonOption = False) -> None:
     _versions_table(versions)
 
 
+def _scorer(v: Any, *, short: bool = False) -> str:
+    """The version's scorer as its compile report records it (see modelyard.compiled.report)."""
+    from modelyard.compiled.report import COMPILE_REPORT, describe_scorer
+
+    report = v.artifact(COMPILE_REPORT)
+    if short:
+        return str(report.details.get("scorer") or "-") if report is not None else "-"
+    return describe_scorer(report.details if report is not None else None)
+
+
 def _versions_table(versions: list[Any]) -> None:
     out.table(
         "Versions",
-        ["version", "state", "aliases", "flavor", "auc", "by", "registered"],
+        ["version", "state", "aliases", "flavor", "scorer", "auc", "by", "registered"],
         (
             (
                 v.version,
                 v.state,
                 ", ".join(v.aliases),
                 v.flavor,
+                _scorer(v, short=True),
                 (
                     v.metrics.get("validation")
                     or v.metrics.get("evaluation")
@@ -141,6 +152,7 @@ def get(
         f"registered by {v.created_by} at {out.when(v.created_at)}  run {v.run_id or '-'}\n"
         f"artifact {v.artifact_digest}\n{_format_text(v)}"
     )
+    out.console.print(f"scorer {_scorer(v)}", soft_wrap=True, markup=False)
     rows = [
         (src, k, val)
         for src, metrics in sorted(v.metrics.items())

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelyard.compiled._lightgbm_capi import predict_params
 from modelyard.errors import InvalidInput
 from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
 
@@ -53,13 +54,6 @@ FLOAT_BOUND = 1e308
 enforces (larger JSON numbers are rounded or overflow when parsed as doubles)."""
 # Integers beyond 2**53 are not exact in float64; the canonical path decides about them.
 _INT_LIMIT = 2**53
-# LightGBM predict-time parameters that change answers; anything else set at training is inert.
-_PREDICT_PARAMS = (
-    "pred_early_stop",
-    "pred_early_stop_freq",
-    "pred_early_stop_margin",
-    "predict_disable_shape_check",
-)
 
 
 class Coded:
@@ -109,7 +103,7 @@ class FastScorer:
         num_iteration: int = 0,
         parameters: str = "num_threads=1",
     ) -> None:
-        from modelyard.serving._lightgbm_capi import CBooster
+        from modelyard.compiled._lightgbm_capi import CBooster
 
         self._model_text = model_text
         self._num_iteration = num_iteration
@@ -477,7 +471,7 @@ def compile_fast_scorer(
     """(scorer, reason): the fastest exact scorer for the model, else None and why not.
 
     This module's LightGBM plan first (it also decodes inputs for the prediction log),
-    then the general pipeline compiler of :mod:`modelyard.serving.compiled`.
+    then the general pipeline compiler of :mod:`modelyard.compiled`.
 
     Args:
         domain: Per string column, the values seen in training (None: any): the
@@ -490,7 +484,7 @@ def compile_fast_scorer(
     fast, reason = _compile_lightgbm(native, signature, classes, task, domain)
     if fast is not None:
         return fast, reason
-    from modelyard.serving.compiled import compile_pipeline
+    from modelyard.compiled import compile_pipeline
 
     return compile_pipeline(native, signature, task, classes, rules=rules)
 
@@ -529,7 +523,7 @@ def _compile_lightgbm(
     plan, width = layout
     if width != booster.num_feature():
         return None, f"the encoder gives {width} columns, the model takes {booster.num_feature()}"
-    params = " ".join(f"{k}={v}" for k, v in {"num_threads": 1, **_predict_params(final)}.items())
+    params = " ".join(f"{k}={v}" for k, v in {"num_threads": 1, **predict_params(final)}.items())
     n_classes = len(classes) if classes is not None else 0
     scorer = FastScorer(
         booster.model_to_string(num_iteration=-1),
@@ -558,13 +552,6 @@ def _is_lightgbm(model: Any) -> bool:
         "LGBMClassifier",
         "LGBMRegressor",
     )
-
-
-def _predict_params(model: Any) -> dict[str, Any]:
-    params = model.get_params()
-    extra = params.get("kwargs") or {}
-    merged = {**params, **extra}
-    return {k: merged[k] for k in _PREDICT_PARAMS if merged.get(k) is not None}
 
 
 def _column_kind(signature: Signature, name: str) -> int | None:

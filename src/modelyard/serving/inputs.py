@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.compiled.rows import COLUMNS, RECORDS, ROWS
 from modelyard.errors import InvalidInput
 
-__all__ = ["Payload"]
-
-RECORDS, ROWS, COLUMNS = 0, 1, 2
+__all__ = ["COLUMNS", "RECORDS", "ROWS", "Payload"]
 
 
 class Payload:

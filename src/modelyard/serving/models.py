@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelyard.compiled.report import COMPILE_REPORT
 from modelyard.errors import InvalidInput
 from modelyard.serving.batching import MicroBatcher
 from modelyard.serving.errors import ModelFailure
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from modelyard.serving.metrics import ServingMetrics
     from modelyard.yard import Yard
 
-__all__ = ["Prepared", "ServedVersion", "load_version"]
+__all__ = ["COMPILE_REPORT", "Prepared", "ServedVersion", "load_version"]
 
 logger = logging.getLogger("modelyard.serving")
 
@@ -401,8 +402,6 @@ def _concat_frames(items: Sequence[Prepared]) -> pd.DataFrame:
 
 SERVING_ARTIFACT = "serving-lightgbm"
 """Name under which the verified compiled form is attached to a version."""
-COMPILE_REPORT = "serving-compile-report"
-"""Name under which the compile report (scorer, reason, parity rows) is attached."""
 
 
 def load_version(
@@ -573,7 +572,7 @@ def store_compile_report(
     Best effort, like the compiled form: serving does not depend on it.
     """
     from modelyard.errors import ModelyardError
-    from modelyard.serving.compiled.report import compile_report, write_report
+    from modelyard.serving.compile_report import compile_report, write_report
 
     report = compile_report(served, digest, reason, verified)
     try:

@@ -4,9 +4,11 @@
 ``ColumnTransformer`` of passthrough/drop, scalers, imputers, one-hot and ordinal
 encoders, nested pipelines; then a linear model, LightGBM, XGBoost or a
 scikit-learn tree ensemble) into a :class:`CompiledScorer`, or explains why not.
-Serving (:func:`modelyard.serving.fastpath.compile_fast_scorer`) and the batch
-engine use it; the parity check against the native model happens where the
-version is loaded.
+
+It sits below serving and batch (beside the flavors) and imports neither:
+serving (:func:`modelyard.serving.fastpath.compile_fast_scorer`) and the batch
+engine (:mod:`modelyard.batch.scoring`) both score with the same compiled form,
+and each checks it against the native model where the version is loaded.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelyard.serving.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
-from modelyard.serving.compiled.preprocess import NotCompilable, compile_preprocessor
-from modelyard.serving.compiled.scorer import CompiledScorer
+from modelyard.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
+from modelyard.compiled.preprocess import NotCompilable, compile_preprocessor
+from modelyard.compiled.scorer import CompiledScorer
 
 if TYPE_CHECKING:
     from modelyard.flavors.signature import Signature
@@ -65,13 +67,20 @@ def compile_pipeline(
     if len(pre) > 1:
         return None, "more than one transformer before the model"
     types = {s.name: s.type for s in signature.inputs}
+    # A HistGradientBoosting model with native categorical features, fitted directly on
+    # a frame, holds its own ColumnTransformer: compiled into the decoder like any other.
+    hgb = type(final).__name__.startswith("HistGradientBoosting")
+    own = getattr(final, "_preprocessor", None) if hgb and not pre else None
     try:
         names = getattr(final, "feature_names_in_", None)
         pre_names = [str(n) for n in names] if names is not None and not pre else None
         if not pre and pre_names is None:
             pre_names = list(signature.input_names)
-        preprocessor = compile_preprocessor(pre[0] if pre else None, types, pre_names)
-        estimator = compile_estimator(final, preprocessor.width, sparse=preprocessor.sparse)
+        transformer = pre[0] if pre else own
+        preprocessor = compile_preprocessor(transformer, types, pre_names)
+        estimator = compile_estimator(
+            final, preprocessor.width, sparse=preprocessor.sparse, encoded=own is not None
+        )
     except NotCompilable as exc:
         return None, str(exc)
     report = {

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard.serving.compiled.estimators import Estimator
-from modelyard.serving.compiled.preprocess import Preprocessor
-from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
+from modelyard.compiled._estimator import Estimator
+from modelyard.compiled.preprocess import Preprocessor
+from modelyard.compiled.rows import COLUMNS, RECORDS, ROWS, Rows
 
 if TYPE_CHECKING:
     from modelyard.flavors.signature import Signature
@@ -64,7 +64,7 @@ class CompiledScorer:
             _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
         ]
 
-    def encode(self, payload: Payload) -> np.ndarray | None:
+    def encode(self, payload: Rows) -> np.ndarray | None:
         """The model matrix for ``payload``, or None when the canonical path must decide."""
         columns = self._columns(payload)
         if columns is None:
@@ -112,7 +112,7 @@ class CompiledScorer:
             return None
         return matrix
 
-    def _columns(self, payload: Payload) -> dict[str, Any] | None:
+    def _columns(self, payload: Rows) -> dict[str, Any] | None:
         if payload.kind == RECORDS:
             records = payload.data
             count = len(self._names)

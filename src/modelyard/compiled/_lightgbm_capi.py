@@ -15,16 +15,25 @@ import importlib.util
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from modelyard.errors import BackendUnavailable, InvalidInput
 
-__all__ = ["CBooster"]
+__all__ = ["CBooster", "predict_params"]
 
 _DTYPE_FLOAT64 = 1
 _ROW_MAJOR = 1
 _PREDICT_NORMAL = 0
+
+# LightGBM predict-time parameters that change answers; anything else set at training is inert.
+_PREDICT_PARAMS = (
+    "pred_early_stop",
+    "pred_early_stop_freq",
+    "pred_early_stop_margin",
+    "predict_disable_shape_check",
+)
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -114,3 +123,11 @@ class CBooster:
         if handle is not None and handle.value:
             self._lib.LGBM_BoosterFree(handle)
             self._handle = None
+
+
+def predict_params(model: Any) -> dict[str, Any]:
+    """The predict-time parameters set on a fitted LightGBM scikit-learn model."""
+    params = model.get_params()
+    extra = params.get("kwargs") or {}
+    merged = {**params, **extra}
+    return {k: merged[k] for k in _PREDICT_PARAMS if merged.get(k) is not None}

@@ -272,8 +272,8 @@ def _compile_step(name: str, step: Any, kind: str, numeric: list[bool]) -> tuple
 
     label = f"{type(step).__name__} in transformer {name!r}"
     if isinstance(step, FunctionTransformer):
-        if step.func is None and step.inverse_func is None:
-            return None, kind
+        if (step.func is None or _is_check_array(step.func)) and step.inverse_func is None:
+            return None, kind  # the identity (check_array: HistGradientBoosting's numbers)
         raise NotCompilable(f"{label} has a function")
     if isinstance(step, SimpleImputer):
         return _imputer(label, step, kind, numeric), kind
@@ -409,10 +409,32 @@ def _encoder(label: str, encoder: Any) -> _Encode:
         if null is not None:
             lut[None] = sum(len(r) for r in rows)
             rows.append(null)
+        else:
+            lut[None] = -1  # the encoder refuses a null: never the unseen row's answer
         codes.append(lut)
         tables.append(np.vstack(rows))
         unseen.append(unseen_row)
     return _Encode(codes, tables, unseen)
+
+
+def _is_check_array(func: Any) -> bool:
+    """``partial(check_array, dtype=float64, ensure_all_finite=False)``, HistGradientBoosting's
+    own numeric step: on a float64 block with NaN for nulls, the identity."""
+    import functools
+
+    from sklearn.utils import check_array
+
+    if not (isinstance(func, functools.partial) and func.func is check_array and not func.args):
+        return False
+    keywords = dict(func.keywords)
+    dtype = keywords.pop("dtype", None)
+    dtypes = dtype if isinstance(dtype, list) else [dtype]
+    return (
+        keywords == {"ensure_all_finite": False}
+        and len(dtypes) == 1
+        and dtypes[0] is not None
+        and np.dtype(dtypes[0]) == np.float64
+    )
 
 
 def _python_values(column: Any) -> list[Any]:
