@@ -88,6 +88,11 @@ def _read_parquet(
     work: WorkSpec, item: InputFile, part: Part, fs: Any, use_threads: bool
 ) -> Iterator[pa.Table]:
     source = item.path if work.protocol == "file" else fs.open(item.path, "rb")
+    # A row range inside the groups (a split large row group): rows before ``skip``
+    # are decoded and dropped — Parquet pages cannot be skipped by row number here —
+    # and reading stops after ``rows``.
+    skip = part.skip
+    left = part.rows
     try:
         # No pre-buffering: row groups are read column by column, not whole, which
         # keeps the reader's memory to about one batch.
@@ -97,7 +102,19 @@ def _read_parquet(
             row_groups=list(range(part.start, part.stop)),
             use_threads=use_threads,
         ):
-            yield _conform(pa.Table.from_batches([batch]), work.input_schema)
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            if skip:
+                batch, skip = batch.slice(skip), 0
+            if left is not None:
+                if batch.num_rows > left:
+                    batch = batch.slice(0, left)
+                left -= batch.num_rows
+            if batch.num_rows:
+                yield _conform(pa.Table.from_batches([batch]), work.input_schema)
+            if left == 0:
+                return
     finally:
         if not isinstance(source, str):
             source.close()

@@ -129,7 +129,8 @@ class BatchService:
             passthrough: More input columns copied to the output.
             batch_rows: Rows scored at a time by each worker (bounds memory).
             workers: Worker processes (local; Dask's LocalCluster). Default: one per core.
-            part_rows: Rows per part (the unit of resumption), in whole row groups.
+            part_rows: Rows per part (the unit of resumption): whole row groups, and
+                row ranges inside a row group larger than this.
             form: ``auto`` (ONNX when the version has a compiled form whose parity
                 passed, else native), ``onnx`` or ``native``.
             register_output_as: Register the output as a version of this dataset,
