@@ -176,7 +176,13 @@ class BatchService:
         bundle = self._bundle(f"{name}/{version}", digest, form)
         scoring = ScoringSpec(name, version, id_column, tuple(passthrough))
         signature = _signature_of(bundle)
-        listing, input_dv = self._list_input(input, storage_options, signature)
+        # The object-store settings (endpoint, region, credentials) under the caller's options.
+        first = input.uris[0] if isinstance(input, DatasetVersionInfo) else input
+        if isinstance(first, list | tuple):
+            first = first[0] if first else ""
+        input_options = self._settings.storage_options(str(first), storage_options)
+        output_options = self._settings.storage_options(str(output), storage_options)
+        listing, input_dv = self._list_input(input, input_options, signature)
         check_schema(
             signature,
             listing.schema,
@@ -198,7 +204,7 @@ class BatchService:
             part_rows=part_rows,
             parts=parts,
         )
-        out = OutputDir(str(output), storage_options)
+        out = OutputDir(str(output), output_options)
         manifest = self._open_output(out, spec, overwrite)
         try:
             return self._run(
@@ -210,7 +216,7 @@ class BatchService:
                 engine=engine,
                 engine_options=self._engine_options(engine, workers, engine_options),
                 batch_rows=batch_rows,
-                storage_options=dict(storage_options or {}),
+                storage_options=input_options,
                 register_output_as=register_output_as,
                 input_dataset=input_dv or input_dataset,
                 progress=progress or make_progress(quiet),
