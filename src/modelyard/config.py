@@ -283,9 +283,7 @@ class Settings(BaseSettings):
             "artifact_secret_access_key": _mask_secret(self.artifact_secret_access_key),
             "artifact_session_token": _mask_secret(self.artifact_session_token),
             "gcs_project": self.gcs_project,
-            "gcs_credentials": (
-                "***" if (self.gcs_credentials or "").lstrip().startswith("{") else self.gcs_credentials
-            ),
+            "gcs_credentials": _mask_inline_key(self.gcs_credentials),
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
@@ -305,6 +303,11 @@ class Settings(BaseSettings):
         # The TOML file is read by load_settings() and passed as init values
         # below the environment, so no source reads a file behind our back.
         return (init_settings, env_settings)
+
+
+def _mask_inline_key(value: str | None) -> str | None:
+    # A path or a keyword is shown; a key pasted inline (JSON) is not.
+    return "***" if value is not None and value.lstrip().startswith("{") else value
 
 
 def _mask_secret(value: SecretStr | None) -> str | None:

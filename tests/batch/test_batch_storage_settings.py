@@ -66,7 +66,7 @@ def test_bad_storage_settings_name_the_field(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MODELYARD_CONFIG", raising=False)
     monkeypatch.setenv("MODELYARD_ARTIFACT_ENDPOINT_URL", "minio:9000")
-    with pytest.raises(InvalidInput, match="artifact_endpoint_url.*http"):
+    with pytest.raises(InvalidInput, match=r"artifact_endpoint_url.*http"):
         load_settings()
     monkeypatch.delenv("MODELYARD_ARTIFACT_ENDPOINT_URL")
     monkeypatch.setenv("MODELYARD_ARTIFACT_ACCESS_KEY_ID", "AKIA1")
@@ -152,7 +152,7 @@ def test_s3_compatible_endpoint_from_the_settings_alone(
             "1",
             "--quiet",
             "--json",
-        ],  # fmt: skip
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
