@@ -48,7 +48,13 @@ import pyarrow as pa
 from modelyard.batch.bundle import ModelBundle
 from modelyard.batch.engines import EngineStats
 from modelyard.batch.job import Part, PartResult
-from modelyard.batch.parts import WorkSpec, read_part, score_part, tune_worker_memory
+from modelyard.batch.parts import (
+    WorkSpec,
+    cpu_seconds,
+    read_part,
+    score_part,
+    tune_worker_memory,
+)
 from modelyard.batch.progress import Progress
 from modelyard.errors import BackendUnavailable
 
@@ -193,7 +199,11 @@ def frame_batches(frame: pd.DataFrame, schema: pa.Schema, rows: int) -> list[pa.
 
 
 def _read_frame(part: Part, work: WorkSpec) -> pd.DataFrame:
-    return arrow_frame(list(read_part(work, part, use_threads=False)), work.input_schema)
+    since = (os.getpid(), time.perf_counter(), cpu_seconds())
+    frame = arrow_frame(list(read_part(work, part, use_threads=False)), work.input_schema)
+    # Read and score run in one fused task on one worker: the part's CPU counts the read.
+    frame.attrs["modelyard_since"] = since
+    return frame
 
 
 def _score_frame(
@@ -209,7 +219,12 @@ def _score_frame(
         return _stats_meta()
     model = get_worker().plugins[plugin_name].model
     part = work.parts[todo[partition_info["number"]]]
-    result = score_part(model, work, part, frame_batches(frame, work.input_schema, work.batch_rows))
+    pid, *since = frame.attrs.get("modelyard_since") or (None,)
+    batches = frame_batches(frame, work.input_schema, work.batch_rows)
+    # Only this process's clocks compare (tasks fuse, but a frame could be moved).
+    result = score_part(
+        model, work, part, batches, since=(since[0], since[1]) if pid == os.getpid() else None
+    )
     data = result.to_dict()
     return pd.DataFrame({k: [data[k]] for k in _STATS_COLUMNS}).astype(_stats_meta().dtypes)
 
