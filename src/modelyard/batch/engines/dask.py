@@ -29,7 +29,8 @@ LightGBM spends its CPU spinning.
 The cluster: ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) from
 the call or the settings (``dask_scheduler`` in modelyard.toml, or
 ``MODELYARD_DASK_SCHEDULER``); without one, a ``LocalCluster`` of ``workers``
-single-threaded processes.
+single-threaded processes, with Dask's statistical profiler off (a cluster
+given by address keeps its own configuration).
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ _ONE_THREAD = {
     "MKL_NUM_THREADS": "1",
 }
 
+_QUIET_WORKERS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 
 class DaskEngine:
     name = "dask"
@@ -108,13 +115,16 @@ class DaskEngine:
             if self.scheduler:
                 client = Client(self.scheduler, timeout="30s")
             else:
-                cluster = LocalCluster(
-                    n_workers=self.workers,
-                    processes=True,
-                    threads_per_worker=1,
-                    dashboard_address=":0",
-                    env=dict(_ONE_THREAD),
-                )
+                # Our own cluster runs scoring only: no statistical profiler sampling
+                # the busy thread every 10 ms, and slower system and memory monitors.
+                with dask.config.set(_QUIET_WORKERS):
+                    cluster = LocalCluster(
+                        n_workers=self.workers,
+                        processes=True,
+                        threads_per_worker=1,
+                        dashboard_address=":0",
+                        env=dict(_ONE_THREAD),
+                    )
                 client = Client(cluster)
         except OSError as exc:
             raise BackendUnavailable(
