@@ -177,7 +177,7 @@ class BatchService:
         scoring = ScoringSpec(name, version, id_column, tuple(passthrough))
         signature = _signature_of(bundle)
         # The object-store settings (endpoint, region, credentials) under the caller's options.
-        first = input.uris[0] if isinstance(input, DatasetVersionInfo) else input
+        first = next(iter(input.uris or [""])) if isinstance(input, DatasetVersionInfo) else input
         if isinstance(first, list | tuple):
             first = first[0] if first else ""
         input_options = self._settings.storage_options(str(first), storage_options)
