@@ -411,6 +411,23 @@ def check_exact(setup: dict[str, Any], work: Path, env: dict[str, str]) -> int:
     return len(frame), difference
 
 
+def scorer_kind(ref: str, form: str, env: dict[str, str]) -> str:
+    """Which scorer a worker loads for ``ref`` (compiled path, booster or native)."""
+    import modelyard
+
+    yard = modelyard.connect(
+        env["MODELYARD_STORE_URL"],
+        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
+        home=env["MODELYARD_HOME"],
+        user="bench",
+    )
+    try:
+        name, version, digest = yard.batch._models.resolve_digest(ref)
+        return str(yard.batch._bundle(f"{name}/{version}", digest, form).load().form)
+    finally:
+        yard.close()
+
+
 def same_output(work: Path, mode: str, reference: str) -> float:
     """Max absolute score difference between two engines' outputs (same ids required)."""
     import numpy as np
@@ -503,9 +520,10 @@ def report(
             "rounds, medians; each run is its own process tree. 'Rows/s per core' divides an "
             "engine's rows/s by its worker count (raw runs on one core). 'CPU per row, "
             "workers' is the workers' own CPU from each part's read to its commit (for raw: "
-            "the process CPU of reading and predicting); 'all processes, whole run' is "
-            "`/usr/bin/time`'s user + system over every process of the run from start to "
-            "exit, start-ups and model loads included. Memory: every process of a run "
+            "the process CPU of reading and predicting); 'all processes, whole run' is the "
+            "user + system time of every process of the run from start to exit (sampled "
+            "with the memory, or `/usr/bin/time`'s if larger), start-ups and model loads "
+            "included. Memory: every process of a run "
             "(driver, forkserver, Dask scheduler, nannies and workers, Spark's JVM and "
             "Python workers) sampled every 0.2 s and summed; PSS counts shared pages once.",
             "",
@@ -552,6 +570,7 @@ def main() -> None:
     print(f"preparing {args.rows:,} rows and the model in {WORK}", flush=True)
     setup = prepare(args.rows, WORK)
     setup["form"], setup["part_rows"] = args.form, args.part_rows
+    setup["scorer"] = scorer_kind(setup["ref"], args.form, _env(WORK))
     env = _env(WORK)
     checked, difference = check_exact(setup, WORK, env)
     notes = [
@@ -597,7 +616,7 @@ def main() -> None:
             if mode in ENGINE_NAMES and mode not in engines_seen:
                 engines_seen.append(mode)
                 form = measured["params"].get("form") or measured.get("form")
-                notes.append(f"{mode}: scored with form {form!r}.")
+                notes.append(f"{mode}: stored form {form!r}, scorer {setup['scorer']!r}.")
                 if engines_seen[0] != mode:
                     gap = same_output(WORK, mode, engines_seen[0])
                     notes.append(
