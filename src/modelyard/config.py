@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,95 @@ class Settings(BaseSettings):
             raise ValueError("oidc_client_id is required when oidc_issuer is set")
         return self
 
+    # Object stores: used by the artifact store and by batch inputs and outputs alike.
+    artifact_endpoint_url: str | None = Field(
+        default=None,
+        description=(
+            "Endpoint of an S3-compatible store (MinIO, Ceph, R2, ...) for s3:// artifact "
+            "roots and batch inputs and outputs (default: AWS)."
+        ),
+    )
+    artifact_region: str | None = Field(
+        default=None, description="Region of the S3 or S3-compatible store."
+    )
+    artifact_access_key_id: str | None = Field(
+        default=None,
+        description="Access key id for s3:// (default: the AWS credential chain).",
+    )
+    artifact_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret access key for s3:// (with artifact_access_key_id)."
+    )
+    artifact_session_token: SecretStr | None = Field(
+        default=None, description="Session token for temporary s3:// credentials."
+    )
+    gcs_project: str | None = Field(
+        default=None, description="Google Cloud project for gs:// (billing and bucket listing)."
+    )
+    gcs_credentials: str | None = Field(
+        default=None,
+        description=(
+            "Credentials for gs://: a service-account JSON file, or 'google_default', "
+            "'cloud' or 'anon' (default: Application Default Credentials)."
+        ),
+    )
+
+    @field_validator("artifact_endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        scheme, sep, host = value.partition("://")
+        if not sep or scheme not in ("http", "https") or not host:
+            raise ValueError(f"must be an http:// or https:// URL; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_keys_paired(self) -> Settings:
+        if bool(self.artifact_access_key_id) != bool(self.artifact_secret_access_key):
+            raise ValueError(
+                "artifact_access_key_id and artifact_secret_access_key must be set together"
+            )
+        return self
+
+    def storage_options(
+        self, url: str | os.PathLike[str], explicit: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """fsspec options for ``url`` from the object-store settings, under ``explicit``.
+
+        One place decides how an ``s3://`` or ``gs://`` URL is reached, so the
+        artifact store and batch jobs read and write through the same endpoint
+        and credentials. ``explicit`` (options a caller passed) wins key by key;
+        ``client_kwargs`` are merged.
+        """
+        text = str(url)
+        scheme = text.split("://", 1)[0].lower() if "://" in text else "file"
+        options: dict[str, Any] = {}
+        if scheme in ("s3", "s3a"):
+            # In client_kwargs, so that a caller's client_kwargs may replace them.
+            client = {
+                "endpoint_url": self.artifact_endpoint_url,
+                "region_name": self.artifact_region,
+            }
+            if any(client.values()):
+                options["client_kwargs"] = {k: v for k, v in client.items() if v}
+            if self.artifact_access_key_id and self.artifact_secret_access_key:
+                options["key"] = self.artifact_access_key_id
+                options["secret"] = self.artifact_secret_access_key.get_secret_value()
+            if self.artifact_session_token:
+                options["token"] = self.artifact_session_token.get_secret_value()
+        elif scheme in ("gs", "gcs"):
+            if self.gcs_project:
+                options["project"] = self.gcs_project
+            if self.gcs_credentials:
+                options["token"] = self.gcs_credentials
+        for key, value in (explicit or {}).items():
+            if key == "client_kwargs" and isinstance(value, Mapping):
+                options["client_kwargs"] = {**options.get("client_kwargs", {}), **value}
+            else:
+                options[key] = value
+        return options
+
     config_file: Path | None = Field(
         default=None, description="The TOML file that was read, if any."
     )
@@ -187,6 +277,13 @@ class Settings(BaseSettings):
             "artifact_root": self.resolved_artifact_root,
             "user": self.user,
             "config_file": str(self.config_file) if self.config_file else None,
+            "artifact_endpoint_url": self.artifact_endpoint_url,
+            "artifact_region": self.artifact_region,
+            "artifact_access_key_id": self.artifact_access_key_id,
+            "artifact_secret_access_key": _mask_secret(self.artifact_secret_access_key),
+            "artifact_session_token": _mask_secret(self.artifact_session_token),
+            "gcs_project": self.gcs_project,
+            "gcs_credentials": _mask_inline_key(self.gcs_credentials),
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
@@ -206,6 +303,15 @@ class Settings(BaseSettings):
         # The TOML file is read by load_settings() and passed as init values
         # below the environment, so no source reads a file behind our back.
         return (init_settings, env_settings)
+
+
+def _mask_inline_key(value: str | None) -> str | None:
+    # A path or a keyword is shown; a key pasted inline (JSON) is not.
+    return "***" if value is not None and value.lstrip().startswith("{") else value
+
+
+def _mask_secret(value: SecretStr | None) -> str | None:
+    return None if value is None else "***"
 
 
 def _mask_password(url: str) -> str:

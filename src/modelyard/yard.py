@@ -70,8 +70,9 @@ class Yard:
         self.store = store or MetadataStore(
             settings.resolved_store_url, busy_timeout_s=settings.sqlite_busy_timeout_s
         )
+        root = settings.resolved_artifact_root
         self.artifacts: ArtifactStore = artifacts or get_artifact_store(
-            settings.resolved_artifact_root
+            root, storage_options=settings.storage_options(root) or None
         )
         self._token = token
         user: str = ClaimedName(settings.user)

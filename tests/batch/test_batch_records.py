@@ -52,7 +52,8 @@ def test_job_is_recorded_audited_and_its_output_registered(ryard, loans, tmp_pat
     events = ryard.audit.events(subject=f"batch/{job.id}", newest_first=False)
     assert [e.action for e in events] == ["batch.start", "batch.finish"]
     assert events[0].payload["model"] == f"model/{MODEL}/1"
-    assert events[0].payload["parts"] == 1  # the stored copy is one row group
+    # The stored copy is one row group of 6,000 rows: three row ranges of 2,000.
+    assert events[0].payload["parts"] == 3
     assert events[1].payload["rows_out"] == 6_000
     assert ryard.audit.verify().ok
 

@@ -2,7 +2,9 @@
 
 The input (Parquet or CSV files, a glob or a folder, on any fsspec URL) is
 listed once and cut into *parts*: runs of consecutive Parquet row groups of
-at most ``part_rows`` rows, or one whole CSV file. A part's identity depends
+at most ``part_rows`` rows — a row group larger than ``part_rows`` (a 500k-row
+file written as one row group, say) is cut into row ranges of ``part_rows``
+— or one whole CSV file. A part's identity depends
 only on the listing (paths, sizes, versions) and ``part_rows``, so the same
 command cuts the same parts after a restart.
 
@@ -109,21 +111,30 @@ class InputListing:
 
 @dataclass(frozen=True)
 class Part:
-    """A unit of work: row groups ``[start, stop)`` of one Parquet file, or one CSV file."""
+    """A unit of work: row groups ``[start, stop)`` of one Parquet file, or one CSV file.
+
+    ``skip`` > 0 or a ``rows`` below the groups' total marks a row range inside
+    the groups: rows ``[skip, skip + rows)`` counted from the first row of
+    group ``start`` (how a row group larger than ``part_rows`` is split).
+    """
 
     index: int
     file: int
     start: int = 0
     stop: int = 0
     rows: int | None = None
+    skip: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "index": self.index,
             "file": self.file,
             "row_groups": [self.start, self.stop] if self.stop else None,
             "rows": self.rows,
         }
+        if self.skip:
+            data["skip"] = self.skip
+        return data
 
 
 @dataclass(frozen=True)
@@ -384,8 +395,17 @@ def _unify(schemas: list[pa.Schema], paths: list[str]) -> pa.Schema:
 
 
 def plan_parts(files: Sequence[InputFile], part_rows: int) -> tuple[Part, ...]:
-    """Cut the input into parts: consecutive row groups up to ``part_rows`` rows, or whole CSVs."""
+    """Cut the input into parts of at most ``part_rows`` rows (whole CSV files aside).
+
+    Consecutive row groups are gathered up to ``part_rows`` rows; a row group
+    larger than ``part_rows`` becomes row ranges of ``part_rows`` inside it,
+    so resumption follows ``part_rows`` whatever row groups the writer chose.
+    """
     parts: list[Part] = []
+
+    def add(file: int, start: int, stop: int, rows: int, skip: int = 0) -> None:
+        parts.append(Part(len(parts), file, start, stop, rows, skip))
+
     for number, item in enumerate(files):
         if not item.row_groups:
             parts.append(Part(len(parts), number))
@@ -393,11 +413,16 @@ def plan_parts(files: Sequence[InputFile], part_rows: int) -> tuple[Part, ...]:
         start, rows = 0, 0
         for group, count in enumerate(item.row_groups):
             if rows and rows + count > part_rows:
-                parts.append(Part(len(parts), number, start, group, rows))
+                add(number, start, group, rows)
                 start, rows = group, 0
+            if count > part_rows:
+                for skip in range(0, count, part_rows):
+                    add(number, group, group + 1, min(part_rows, count - skip), skip)
+                start, rows = group + 1, 0
+                continue
             rows += count
         if rows or not parts or parts[-1].file != number:
-            parts.append(Part(len(parts), number, start, len(item.row_groups), rows))
+            add(number, start, len(item.row_groups), rows)
     return tuple(parts)
 
 

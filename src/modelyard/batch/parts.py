@@ -36,7 +36,7 @@ from modelyard.batch.scoring import (
 )
 from modelyard.errors import BackendUnavailable, InvalidInput
 
-__all__ = ["WorkSpec", "csv_listing", "read_part", "run_part", "score_part"]
+__all__ = ["WorkSpec", "cpu_seconds", "csv_listing", "read_part", "run_part", "score_part"]
 
 _CSV_BLOCK = 8 << 20
 
@@ -88,6 +88,11 @@ def _read_parquet(
     work: WorkSpec, item: InputFile, part: Part, fs: Any, use_threads: bool
 ) -> Iterator[pa.Table]:
     source = item.path if work.protocol == "file" else fs.open(item.path, "rb")
+    # A row range inside the groups (a split large row group): rows before ``skip``
+    # are decoded and dropped — Parquet pages cannot be skipped by row number here —
+    # and reading stops after ``rows``.
+    skip = part.skip
+    left = part.rows
     try:
         # No pre-buffering: row groups are read column by column, not whole, which
         # keeps the reader's memory to about one batch.
@@ -97,7 +102,19 @@ def _read_parquet(
             row_groups=list(range(part.start, part.stop)),
             use_threads=use_threads,
         ):
-            yield _conform(pa.Table.from_batches([batch]), work.input_schema)
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            if skip:
+                batch, skip = batch.slice(skip), 0
+            if left is not None:
+                if batch.num_rows > left:
+                    batch = batch.slice(0, left)
+                left -= batch.num_rows
+            if batch.num_rows:
+                yield _conform(pa.Table.from_batches([batch]), work.input_schema)
+            if left == 0:
+                return
     finally:
         if not isinstance(source, str):
             source.close()
@@ -183,9 +200,17 @@ def score_part(
     part: Part,
     tables: Iterable[pa.Table],
     on_rows: Callable[[int], None] | None = None,
+    *,
+    since: tuple[float, float] | None = None,
 ) -> PartResult:
-    """Score ``tables`` (the part's rows) and commit the part's files, then its marker."""
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    """Score ``tables`` (the part's rows) and commit the part's files, then its marker.
+
+    ``since``: (``time.perf_counter()``, :func:`cpu_seconds`) when the part's
+    work began, for an engine that reads the part before calling this; the
+    part's seconds and CPU then include the read, as they do when ``tables``
+    streams from storage.
+    """
+    started, cpu_started = since or (time.perf_counter(), cpu_seconds())
     out, width = work.output, work.width
     name = out.part_name(part.index, width)
     rejects_name = out.rejects_name(part.index, width)
@@ -228,7 +253,7 @@ def score_part(
         output=name,
         rejects=rejects_name if rejects_temp is not None else None,
         peak_rss_mb=peak_rss_mb(),
-        cpu_seconds=round(_cpu_seconds() - cpu_started, 3),
+        cpu_seconds=round(cpu_seconds() - cpu_started, 3),
         warnings=checks.warnings,
         reject_reasons=checks.rejects,
         scorer=model.form,
@@ -323,7 +348,7 @@ def tune_worker_memory() -> None:
     pa.jemalloc_set_decay_ms(0)
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """CPU time of this process so far (a worker scores one part at a time)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

@@ -137,7 +137,8 @@ class BatchService:
             passthrough: More input columns copied to the output.
             batch_rows: Rows scored at a time by each worker (bounds memory).
             workers: Worker processes (local; Dask's LocalCluster). Default: one per core.
-            part_rows: Rows per part (the unit of resumption), in whole row groups.
+            part_rows: Rows per part (the unit of resumption): whole row groups, and
+                row ranges inside a row group larger than this.
             form: ``auto`` (ONNX when the version has a compiled form whose parity
                 passed, else native), ``onnx`` or ``native``.
             register_output_as: Register the output as a version of this dataset,
@@ -211,7 +212,13 @@ class BatchService:
             reason_table=self._reason_table(f"{name}/{version}", bundle, explain),
         )
         signature = _signature_of(bundle)
-        listing, input_dv = self._list_input(input, storage_options, signature)
+        # The object-store settings (endpoint, region, credentials) under the caller's options.
+        first = next(iter(input.uris or [""])) if isinstance(input, DatasetVersionInfo) else input
+        if isinstance(first, list | tuple):
+            first = first[0] if first else ""
+        input_options = self._settings.storage_options(str(first), storage_options)
+        output_options = self._settings.storage_options(str(output), storage_options)
+        listing, input_dv = self._list_input(input, input_options, signature)
         check_schema(
             signature,
             listing.schema,
@@ -235,7 +242,7 @@ class BatchService:
             explain=explain,
             reason_table=scoring.reason_table,
         )
-        out = OutputDir(str(output), storage_options)
+        out = OutputDir(str(output), output_options)
         manifest = self._open_output(out, spec, overwrite)
         try:
             return self._run(
@@ -247,7 +254,7 @@ class BatchService:
                 engine=engine,
                 engine_options=self._engine_options(engine, workers, engine_options),
                 batch_rows=batch_rows,
-                storage_options=dict(storage_options or {}),
+                storage_options=input_options,
                 register_output_as=register_output_as,
                 input_dataset=input_dv or input_dataset,
                 progress=progress or make_progress(quiet),

@@ -1,25 +1,42 @@
-"""The Dask engine: ``map_partitions`` of the same scoring function on a distributed cluster.
+"""The Dask engine: a ``dask.dataframe`` of the job's parts, scored partition by partition.
 
-The job's parts become the partitions of a Dask DataFrame (``from_map`` over
-the part list, read with the same reader as the local engine, columns kept
-as Arrow types so nothing is lost on the way through pandas). Each partition
-is scored by ``map_partitions``, which writes the part's files and marker on
-the worker and returns one row of counts; the driver records parts as they
-complete.
+The parts that remain to score become the partitions of a Dask DataFrame
+built with ``dd.from_map`` — the constructor ``dd.read_parquet`` itself is
+made of — each read with the same Parquet/CSV reader as the local engine
+(row-group ranges, row ranges inside large row groups) into **Arrow-backed
+pandas** (``pd.ArrowDtype``). Wrapping Arrow columns as ``ArrowDtype`` and
+unwrapping them again (``pa.Table.from_pandas``) shares the buffers, so a
+partition goes Arrow → pandas → Arrow without a copy; the record batches of
+the part are kept as they were read (no concatenation). ``map_partitions``
+scores each partition with the same ``score_part`` as every engine, which
+writes the part's Parquet file atomically and then its completion marker on
+the worker, and returns one row of counts; the driver records parts as they
+complete, so a killed job resumes at the parts that have no marker.
+
+Why not ``dd.to_parquet``: it names its files by partition number and leaves
+no per-partition commit a resumed job could trust (a killed write leaves a
+file that looks whole). Scored rows are written by the worker, file by file,
+under a temporary name, then renamed — the same layout the other engines
+produce.
 
 The model reaches every worker once, through a worker plugin that carries
 the verified bytes, checks their digests on the worker and loads the model
-there — once per worker process, whatever the number of partitions.
+there — once per worker process, whatever the number of partitions. The
+plugin also limits the native thread pools (OpenMP, BLAS) to one thread: a
+Dask worker is one core, as a local worker is, and an oversubscribed
+LightGBM spends its CPU spinning.
 
 The cluster: ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) from
 the call or the settings (``dask_scheduler`` in modelyard.toml, or
-``MODELYARD_DASK_SCHEDULER``);
-without one, a ``LocalCluster`` of ``workers`` single-threaded processes.
+``MODELYARD_DASK_SCHEDULER``); without one, a ``LocalCluster`` of ``workers``
+single-threaded processes, with Dask's statistical profiler off (a cluster
+given by address keeps its own configuration).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -32,11 +49,17 @@ import pyarrow as pa
 from modelyard.batch.bundle import ModelBundle
 from modelyard.batch.engines import EngineStats
 from modelyard.batch.job import Part, PartResult
-from modelyard.batch.parts import WorkSpec, read_part, score_part
+from modelyard.batch.parts import (
+    WorkSpec,
+    cpu_seconds,
+    read_part,
+    score_part,
+    tune_worker_memory,
+)
 from modelyard.batch.progress import Progress
 from modelyard.errors import BackendUnavailable
 
-__all__ = ["DaskEngine", "ModelPlugin"]
+__all__ = ["DaskEngine", "ModelPlugin", "arrow_frame", "frame_batches"]
 
 _STATS_COLUMNS = (
     "index",
@@ -50,6 +73,18 @@ _STATS_COLUMNS = (
     "cpu_seconds",
     "checks",
 )
+# One thread per native pool in each worker process (set before the libraries start them).
+_ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+_QUIET_WORKERS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 class DaskEngine:
@@ -67,6 +102,7 @@ class DaskEngine:
         on_done: Callable[[PartResult], None],
         progress: Progress,
     ) -> EngineStats:
+        import dask
         import dask.dataframe as dd
         from distributed import Client, LocalCluster, as_completed
 
@@ -79,12 +115,16 @@ class DaskEngine:
             if self.scheduler:
                 client = Client(self.scheduler, timeout="30s")
             else:
-                cluster = LocalCluster(
-                    n_workers=self.workers,
-                    processes=True,
-                    threads_per_worker=1,
-                    dashboard_address=":0",
-                )
+                # Our own cluster runs scoring only: no statistical profiler sampling
+                # the busy thread every 10 ms, and slower system and memory monitors.
+                with dask.config.set(_QUIET_WORKERS):
+                    cluster = LocalCluster(
+                        n_workers=self.workers,
+                        processes=True,
+                        threads_per_worker=1,
+                        dashboard_address=":0",
+                        env=dict(_ONE_THREAD),
+                    )
                 client = Client(cluster)
         except OSError as exc:
             raise BackendUnavailable(
@@ -98,13 +138,19 @@ class DaskEngine:
             stats.workers = len(client.scheduler_info().get("workers", {}))
             stats.load_seconds = time.perf_counter() - started
             parts = [work.parts[i] for i in todo]
-            frames = dd.from_map(
-                _read_frame, parts, work=work, meta=_meta(work.input_schema), enforce_metadata=False
-            )
-            scored = frames.map_partitions(
-                _score_frame, work, tuple(todo), plugin_name, meta=_stats_meta()
-            )
-            futures = client.compute(scored.to_delayed())
+            # Arrow-backed columns stay Arrow: no conversion of strings to another dtype.
+            with dask.config.set({"dataframe.convert-string": False}):
+                frames = dd.from_map(
+                    _read_frame,
+                    parts,
+                    work=work,
+                    meta=_meta(work.input_schema),
+                    enforce_metadata=False,
+                )
+                scored = frames.map_partitions(
+                    _score_frame, work, tuple(todo), plugin_name, meta=_stats_meta()
+                )
+                futures = client.compute(scored.to_delayed())
             for future in as_completed(futures):
                 for row in future.result().to_dict("records"):
                     result = PartResult.from_dict(row)
@@ -142,10 +188,32 @@ def _stats_meta() -> pd.DataFrame:
     )
 
 
-def _read_frame(part: Part, work: WorkSpec) -> pd.DataFrame:
-    tables = list(read_part(work, part, use_threads=False))
-    table = pa.concat_tables(tables) if tables else work.input_schema.empty_table()
+def arrow_frame(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    """The part's tables as one Arrow-backed pandas frame, sharing their buffers.
+
+    The tables' chunks become the chunks of each column (no concatenation);
+    ``pd.ArrowDtype`` columns wrap those chunked arrays without copying.
+    """
+    batches = [batch for table in tables for batch in table.to_batches()]
+    table = pa.Table.from_batches(batches, schema=schema)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def frame_batches(frame: pd.DataFrame, schema: pa.Schema, rows: int) -> list[pa.Table]:
+    """An Arrow-backed frame back as tables of at most ``rows`` (buffers shared, not copied)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(None)
+    if not table.schema.equals(schema):
+        table = table.cast(schema)  # only for a frame that did not come from arrow_frame
+    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
+
+
+def _read_frame(part: Part, work: WorkSpec) -> pd.DataFrame:
+    since = (os.getpid(), time.perf_counter(), cpu_seconds())
+    frame = arrow_frame(list(read_part(work, part, use_threads=False)), work.input_schema)
+    # Read and score run in one fused task on one worker: the part's CPU counts the read.
+    frame.attrs["modelyard_since"] = since
+    return frame
 
 
 def _score_frame(
@@ -161,9 +229,12 @@ def _score_frame(
         return _stats_meta()
     model = get_worker().plugins[plugin_name].model
     part = work.parts[todo[partition_info["number"]]]
-    table = pa.Table.from_pandas(frame, preserve_index=False).cast(work.input_schema)
-    batches = (table.slice(i, work.batch_rows) for i in range(0, table.num_rows, work.batch_rows))
-    result = score_part(model, work, part, batches)
+    pid, *since = frame.attrs.get("modelyard_since") or (None,)
+    batches = frame_batches(frame, work.input_schema, work.batch_rows)
+    # Only this process's clocks compare (tasks fuse, but a frame could be moved).
+    result = score_part(
+        model, work, part, batches, since=(since[0], since[1]) if pid == os.getpid() else None
+    )
     data = result.to_dict()
     return pd.DataFrame({k: [data[k]] for k in _STATS_COLUMNS}).astype(_stats_meta().dtypes)
 
@@ -183,8 +254,16 @@ class ModelPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         self.payload = payload
         self.model: Any = None
         self._root: Path | None = None
+        self._limits: Any = None
 
     def setup(self, worker: Any) -> None:
+        for key, value in _ONE_THREAD.items():
+            os.environ.setdefault(key, value)
+        with contextlib.suppress(ImportError):  # threadpoolctl comes with scikit-learn
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=1)
+        tune_worker_memory()
         self._root = Path(worker.local_directory) / "modelyard-models" / self.name
         local = self.bundle.unpack(self.payload, self._root)
         self.model = local.load()  # verifies every digest before unpickling
@@ -192,5 +271,8 @@ class ModelPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
 
     def teardown(self, worker: Any) -> None:
         self.model = None
+        if self._limits is not None:
+            with contextlib.suppress(Exception):
+                self._limits.restore_original_limits()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
