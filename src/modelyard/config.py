@@ -125,6 +125,13 @@ class Settings(BaseSettings):
             raise ValueError("oidc_client_id is required when oidc_issuer is set")
         return self
 
+    dataset_sources: list[str] = Field(
+        default_factory=list,
+        description=(
+            "URI prefixes (e.g. s3://bucket/data/) the platform server may read datasets from "
+            "when a client registers by URI; empty: the server reads none (clients upload)."
+        ),
+    )
     config_file: Path | None = Field(
         default=None, description="The TOML file that was read, if any."
     )
