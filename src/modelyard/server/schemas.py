@@ -41,6 +41,9 @@ REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-
 # validator, a JSON Schema reader and Python agree on what it matches.
 NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 Key = Annotated[str, Field(min_length=1, max_length=255, pattern=NOT_BLANK)]
+# pydantic publishes a key pattern as patternProperties, which leaves other keys allowed;
+# the server refuses them, so the schema says so.
+KEYED = {"additionalProperties": False}
 
 Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -189,7 +192,7 @@ class RunPublic(BaseModel):
 class RunCreate(_In):
     experiment: str = Field(default="default", min_length=1, max_length=255, pattern=NOT_BLANK)
     name: str | None = Field(default=None, max_length=255)
-    tags: dict[Key, str] = Field(default_factory=dict)
+    tags: dict[Key, str] = Field(default_factory=dict, json_schema_extra=KEYED)
     inputs: list[RowId] = Field(default_factory=list, description="Dataset version ids.")
     parent_run_id: str | None = None
     environment: dict[str, Any] | None = Field(
@@ -207,7 +210,7 @@ class RunEnd(_In):
 
 
 class ParamsIn(_In):
-    params: dict[Key, str]
+    params: dict[Key, str] = Field(json_schema_extra=KEYED)
 
 
 class MetricPointIn(_In):
@@ -226,7 +229,7 @@ class Written(BaseModel):
 
 
 class TagsIn(_In):
-    tags: dict[Key, str]
+    tags: dict[Key, str] = Field(json_schema_extra=KEYED)
 
 
 class InputsIn(_In):
@@ -335,7 +338,7 @@ class PolicyChangeIn(_In):
             ]
         },
     )
-    risk_tier: int | None = Field(default=None, ge=1, le=3)
+    risk_tier: JsonInt | None = Field(default=None, ge=1, le=3)
     policy: PolicyIn | None = None
     comment: str = Field(default="", max_length=4000)
 
@@ -475,7 +478,15 @@ class ValidateIn(_In):
                     "required": ["data_blob"],
                     "properties": {"data_blob": {"type": "string"}, "dataset": {"type": "null"}},
                 },
-            ]
+            ],
+            # A reference dataset by name or by upload, not both.
+            "not": {
+                "required": ["reference", "reference_blob"],
+                "properties": {
+                    "reference": {"type": "string"},
+                    "reference_blob": {"type": "string"},
+                },
+            },
         },
     )
     dataset: str | None = Field(
@@ -485,8 +496,10 @@ class ValidateIn(_In):
         default=None, description="Digest of an uploaded Parquet file.", pattern=DIGEST
     )
     target: str | None = None
-    reference: str | None = Field(default=None, description="A dataset reference.")
-    reference_blob: str | None = None
+    reference: str | None = Field(default=None, description="A dataset reference.", pattern=REF)
+    reference_blob: str | None = Field(
+        default=None, description="Instead of reference: an uploaded file.", pattern=DIGEST
+    )
     segment_by: list[str] = Field(default_factory=list)
     fairness_attribute: str | None = None
     threshold: float = Field(default=0.5, gt=0, lt=1)
@@ -506,7 +519,7 @@ class CardPublic(BaseModel):
 
 class CompileIn(_In):
     target: Literal["onnx"] = "onnx"
-    data_blob: str | None = None
+    data_blob: str | None = Field(default=None, pattern=DIGEST)
     tolerance: float = Field(default=1e-5, gt=0)
 
 
