@@ -338,7 +338,7 @@ class PolicyChangeIn(_In):
             ]
         },
     )
-    risk_tier: JsonInt | None = Field(default=None, ge=1, le=3)
+    risk_tier: Annotated[int, Field(ge=1, le=3), BeforeValidator(_json_int)] | None = None
     policy: PolicyIn | None = None
     comment: str = Field(default="", max_length=4000)
 
