@@ -446,8 +446,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 start(server)
             first = json.dumps(setup["check"]).encode()
             for server in every:
-                if server is not modelyard:
-                    wait_ready(server, first, timeout=600)
+                if server not in (modelyard, workers2):  # theirs are per shape, below
+                    # Each in its own body format (MLflow reads dataframe_records).
+                    own = json.dumps({server.body_key: setup["check"]["records"]}).encode()
+                    wait_ready(server, own, timeout=600)
             for name in names:
                 modelyard.path = f"/v1/models/{name}/predict"
                 wait_ready(modelyard, first, timeout=600)
