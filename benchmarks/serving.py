@@ -86,6 +86,7 @@ class Server:
     env: dict[str, str] | None = None
     cwd: str | None = None
     port: int = 0
+    cores: str = SERVER_CORE  # taskset list; "0,1" for a server with two workers
     process: subprocess.Popen[bytes] | None = None
     results: dict[tuple[int, int], list[dict[str, float]]] = field(default_factory=dict)
 
@@ -143,7 +144,7 @@ def start(server: Server) -> None:
     server.port = free_port()
     command = [c.replace("{port}", str(server.port)) for c in server.command]
     server.process = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, *command],
+        ["taskset", "-c", server.cores, *command],
         env=server.env,
         cwd=server.cwd,
         stdout=subprocess.DEVNULL,

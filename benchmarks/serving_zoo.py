@@ -45,6 +45,7 @@ from serving import (
     LOAD_CORE,
     MLFLOW_SERVING_REQUIREMENTS,
     PEERS,
+    SERVER_CORE,
     Server,
     start,
     stop,
@@ -158,6 +159,17 @@ def shapes() -> dict[str, Callable[[], Any]]:
     }
 
 
+# The six shapes of the acceptance: the five of the serving issue plus XGBoost.
+DEFAULT_SHAPES = [
+    "onehot-logistic",
+    "imputer-onehot-hgb",
+    "onehot-lightgbm",
+    "ordinal-lightgbm",
+    "scaler-forest",
+    "ordinal-xgboost",
+]
+
+
 # ---------------------------------------------------------------- setup
 
 
@@ -201,7 +213,9 @@ def prepare(workdir: Path, names: list[str], rows: int) -> dict[str, Any]:
     return {"models": models, "bodies": bodies, "check": check, "pool": pool}
 
 
-def servers(workdir: Path, names: list[str], with_mlflow: bool) -> dict[str, list[Server]]:
+def servers(
+    workdir: Path, names: list[str], with_mlflow: bool, mlflow_python: str | None = None
+) -> dict[str, list[Server]]:
     """Per shape: the hand-written endpoint, Modelyard's route (one shared process), MLflow."""
     python = sys.executable
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
@@ -227,15 +241,39 @@ def servers(workdir: Path, names: list[str], with_mlflow: bool) -> dict[str, lis
         )  # fmt: skip
         found[name] = [handwritten]
         if with_mlflow:
-            found[name].append(_mlflow_server(workdir, name, base_env))
+            found[name].append(_mlflow_server(workdir, name, base_env, mlflow_python))
     found["_modelyard"] = [modelyard]
+    # The same server with two worker processes on both cores (wrk shares core 1 with one).
+    found["_workers"] = [
+        Server(
+            "workers2",
+            "Modelyard `modelyard serve --workers 2` (cores 0-1)",
+            "",
+            "records",
+            [*modelyard.command, "--workers", "2"],
+            env=yard_env,
+            cwd=str(workdir),
+            cores=f"{SERVER_CORE},{LOAD_CORE}",
+        )
+    ]
     return found
 
 
-def _mlflow_server(workdir: Path, name: str, base_env: dict[str, str]) -> Server:
+MLFLOW_PYTHON_ENV = "MODELYARD_BENCH_MLFLOW_PYTHON"
+
+
+def _mlflow_server(
+    workdir: Path, name: str, base_env: dict[str, str], mlflow_python: str | None
+) -> Server:
     from _peers import PEER_ENV, ensure_venv, run_peer
 
-    venv_python = ensure_venv("mlflow-serving", MLFLOW_SERVING_REQUIREMENTS)
+    # MLflow is never a dependency of the project: it lives in its own virtual environment,
+    # either one given (--mlflow-python or MODELYARD_BENCH_MLFLOW_PYTHON) or one built here.
+    venv_python = (
+        Path(mlflow_python)
+        if mlflow_python
+        else ensure_venv("mlflow-serving", MLFLOW_SERVING_REQUIREMENTS)
+    )
     (workdir / "example.json").write_text("[]")
     saved = run_peer(
         venv_python,
@@ -267,7 +305,7 @@ def _mlflow_server(workdir: Path, name: str, base_env: dict[str, str]) -> Server
 
 
 def url_of(server: Server, shape: str) -> str:
-    if server.name == "modelyard":
+    if server.name in ("modelyard", "workers2"):
         return f"http://127.0.0.1:{server.port}/v1/models/{shape}/predict"
     return server.url
 
@@ -333,6 +371,29 @@ def report(results: dict[Any, list[dict[str, Any]]], scorers: dict[str, str], ar
     return "\n".join(lines)
 
 
+def workers_report(scaling: dict[Any, list[dict[str, Any]]]) -> str:
+    """``--workers 1`` (core 0) vs ``--workers 2`` (cores 0 and 1), interleaved."""
+    affinity = len(os.sched_getaffinity(0))
+    lines = [
+        f"Workers on this machine: {os.cpu_count()} cores ({affinity} usable by this process)."
+        " One worker pinned to core 0 against two workers on cores 0-1; wrk stays on core 1,"
+        " so with two workers it shares a core with one of them. Median over rounds.",
+        "",
+        "| shape | rows | conc | 1 worker req/s (p99) | 2 workers req/s (p99) | 2 / 1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for shape, rows, conc in sorted({k[:3] for k in scaling}):
+        cells = []
+        for who in ("modelyard", "workers2"):
+            found = scaling.get((shape, rows, conc, who), [])
+            rps = statistics.median(r["rps"] for r in found) if found else 0.0
+            p99 = statistics.median(r["p99_us"] for r in found) / 1000 if found else 0.0
+            cells.append((rps, f"{rps:,.0f} ({p99:.1f} ms)"))
+        ratio = f"{cells[1][0] / cells[0][0]:.2f}x" if cells[0][0] else "–"
+        lines.append(f"| {shape} | {rows} | {conc} | {cells[0][1]} | {cells[1][1]} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds (median).")
@@ -344,36 +405,61 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="Also `mlflow models serve` (installs MLflow into its own venv, not this one).",
     )
+    parser.add_argument(
+        "--mlflow-python",
+        default=os.environ.get(MLFLOW_PYTHON_ENV),
+        help=f"python of a virtual environment holding MLflow (or ${MLFLOW_PYTHON_ENV}); "
+        "implies --mlflow. Without it, --mlflow builds one under .bench/venvs.",
+    )
+    parser.add_argument(
+        "--workers-shapes",
+        nargs="*",
+        default=["ordinal-lightgbm", "onehot-logistic"],
+        help="Shapes measured with --workers 1 vs 2 (none: skip).",
+    )
     parser.add_argument("--write", action="store_true", help="Write docs even with --quick.")
     args = parser.parse_args(argv)
-    names = args.shapes or list(shapes())
+    args.mlflow = args.mlflow or bool(args.mlflow_python)
+    names = args.shapes or DEFAULT_SHAPES
+    worker_shapes = [n for n in args.workers_shapes if n in names]
+    worker_points = [(1, 32), (100, 32)]
     points = [(rows, conc) for rows in (1, 100) for conc in (1, 8, 32)]
     if args.quick:
         args.rounds, args.seconds = 1, 2.0
         points = [(1, 32)]
     results: dict[Any, list[dict[str, Any]]] = {}
+    scaling: dict[Any, list[dict[str, Any]]] = {}
     scorers: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="modelyard-zoo-") as tmp:
         workdir = Path(tmp)
         setup = prepare(workdir, names, 12_000 if args.quick else 40_000)
         lua = workdir / "rotate.lua"
         lua.write_text(LUA)
-        found = servers(workdir, names, args.mlflow)
+        found = servers(workdir, names, args.mlflow, args.mlflow_python)
         modelyard = found["_modelyard"][0]
+        workers2 = found["_workers"][0]
         every = [modelyard] + [s for n in names for s in found[n]]
+        if worker_shapes:
+            every.append(workers2)
         try:
             for server in every:
                 start(server)
             first = json.dumps(setup["check"]).encode()
             for server in every:
-                if server is not modelyard:
-                    wait_ready(server, first, timeout=600)
+                if server not in (modelyard, workers2):  # theirs are per shape, below
+                    # Each in its own body format (MLflow reads dataframe_records).
+                    own = json.dumps({server.body_key: setup["check"]["records"]}).encode()
+                    wait_ready(server, own, timeout=600)
             for name in names:
                 modelyard.path = f"/v1/models/{name}/predict"
                 wait_ready(modelyard, first, timeout=600)
+                if name in worker_shapes:
+                    workers2.path = modelyard.path
+                    wait_ready(workers2, first, timeout=600)
                 scorers[name] = scorer_of(modelyard, name)
                 expected = setup["models"][name].predict_proba(setup["pool"].head(100))
-                for server in [modelyard, *found[name]]:
+                checked = [modelyard, *found[name]] + ([workers2] if name in worker_shapes else [])
+                for server in checked:
                     body = {server.body_key: setup["check"]["records"]}
                     got = answers(server, name, body)
                     if not np.allclose(got, expected, rtol=0, atol=1e-9):
@@ -394,10 +480,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             )
                             results.setdefault((name, rows, conc, who), []).append(result)
                             print(name, rows, conc, who, f"{result['rps']:.0f} req/s", flush=True)
+                for rows, conc in worker_points:
+                    for name in worker_shapes:
+                        pair = [modelyard, workers2][:: 1 if round_number % 2 == 0 else -1]
+                        for server in pair:
+                            result = run_wrk(
+                                url_of(server, name),
+                                setup["bodies"][("records", rows)],
+                                conc,
+                                args.seconds,
+                                lua,
+                            )
+                            key = (name, rows, conc, server.name)
+                            scaling.setdefault(key, []).append(result)
+                            print(*key, f"{result['rps']:.0f} req/s", flush=True)
         finally:
             for server in every:
                 stop(server)
     body = report(results, scorers, args)
+    if scaling:
+        body += "\n\n" + workers_report(scaling)
     if not args.mlflow:
         body += "\n\n`mlflow models serve` was not run (pass `--mlflow`; it installs MLflow into"
         body += " its own virtual environment under .bench/venvs, never the project's)."

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
                 options[key] = value
         return options
 
+    dataset_sources: list[str] = Field(
+        default_factory=list,
+        description=(
+            "URI prefixes (e.g. s3://bucket/data/) the platform server may read datasets from "
+            "when a client registers by URI; empty: the server reads none (clients upload)."
+        ),
+    )
     config_file: Path | None = Field(
         default=None, description="The TOML file that was read, if any."
     )

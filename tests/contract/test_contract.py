@@ -207,7 +207,7 @@ def test_deployments_apply_list_delete(yard, yard_as, small_model, credit_frame,
     assert spec["name"] in {d.name for d in yard.deployments.list()}
     with pytest.raises(PermissionDenied):
         yard_as("viewer").deployments.delete(spec["name"])
-    with pytest.raises(InvalidInput, match="do not resolve"):
+    with pytest.raises(NotFound, match="do not resolve"):  # a reference to nothing: 404
         yard.deployments.apply({"name": f"bad-{unique}", "routes": [{"name": "a", "model": "x@y"}]})
     yard.deployments.delete(spec["name"])
     with pytest.raises(NotFound):

@@ -141,7 +141,7 @@ def test_a_request_goes_stale_when_the_policy_moves(store) -> None:
 
 def test_bad_requests_name_the_problem(store) -> None:
     root = store
-    with pytest.raises(InvalidInput, match="relaxes nothing"):
+    with pytest.raises(Conflict, match="relaxes nothing"):
         root.models.request_policy_change("credit-risk", risk_tier=1)
     with pytest.raises(InvalidInput, match="needs risk_tier, policy or both"):
         root.models.request_policy_change("credit-risk")

@@ -35,7 +35,7 @@ def test_apply_is_validated_audited_and_role_checked(fresh_yard_root) -> None:
         events = yard.audit.events(subject="deployment/credit", newest_first=False)
         assert [e.action for e in events] == ["deployment.create", "deployment.update"]
         assert events[1].payload["before"]["routes"][0]["weight"] == 90.0
-        with pytest.raises(InvalidInput, match=r"routes\[1\].model: .*no alias 'nope'"):
+        with pytest.raises(NotFound, match=r"routes\[1\].model: .*no alias 'nope'"):
             yard.deployments.apply(
                 {
                     **CANARY,

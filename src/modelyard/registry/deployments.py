@@ -420,14 +420,17 @@ class DeploymentService:
     @staticmethod
     def _check_refs(session: Session, spec: DeploymentSpec) -> None:
         problems = []
+        missing_only = True
         for field, items in (("routes", spec.routes), ("shadows", spec.shadows)):
             for i, item in enumerate(items):
                 try:
                     _rows.version_row(session, item.model)
                 except ModelyardError as exc:
                     problems.append(f"{field}[{i}].model: {exc.message}")
+                    missing_only = missing_only and isinstance(exc, NotFound)
         if problems:
-            raise InvalidInput(
+            # A well-formed reference to a version that does not exist is a 404, as anywhere.
+            raise (NotFound if missing_only else InvalidInput)(
                 f"deployment {spec.name!r} refers to models that do not resolve: "
                 + "; ".join(problems),
                 details=problems,

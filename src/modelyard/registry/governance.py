@@ -248,7 +248,8 @@ def request_change(
     new_overrides = dict(policy) if policy is not None else dict(model.policy or {})
     new = Policy.for_model(new_tier, new_overrides)
     if not weakenings(_policy_of(model), new):
-        raise InvalidInput(
+        # Judged against the stored policy, not the request's shape: a conflict with state.
+        raise Conflict(
             f"the change relaxes nothing in the policy of {model.name!r}; apply it directly "
             "with models.update (it needs no second person)"
         )

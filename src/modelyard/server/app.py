@@ -121,6 +121,7 @@ def _document_permissions(app: FastAPI) -> None:
                     "the configured OIDC issuer."
                 ),
             }
+            datasets.document_sources(schema, app.state.platform.yard.settings.dataset_sources)
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     _absent_is_none(operation)

@@ -33,7 +33,17 @@ RowId = Annotated[
     int, Field(ge=1, le=INT_MAX, description="A dataset version id."), BeforeValidator(_json_int)
 ]
 DIGEST = r"^sha256:[0-9a-f]{64}$"
+ALIAS = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[A-Za-z][A-Za-z0-9_-]{0,63}|/[1-9][0-9]{0,8})?$"
+
+# A run's keys (params, metrics, tags, experiment, role) are 1-255 characters, not all
+# whitespace (as str.isspace reads it): the class spells that whitespace out, so that the
+# validator, a JSON Schema reader and Python agree on what it matches.
+NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+Key = Annotated[str, Field(min_length=1, max_length=255, pattern=NOT_BLANK)]
+# pydantic publishes a key pattern as patternProperties, which leaves other keys allowed;
+# the server refuses them, so the schema says so.
+KEYED = {"additionalProperties": False}
 
 Name = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -189,9 +199,9 @@ class RunPublic(BaseModel):
 
 
 class RunCreate(_In):
-    experiment: str = Field(default="default", min_length=1, max_length=255)
+    experiment: str = Field(default="default", min_length=1, max_length=255, pattern=NOT_BLANK)
     name: str | None = Field(default=None, max_length=255)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[Key, str] = Field(default_factory=dict, json_schema_extra=KEYED)
     inputs: list[RowId] = Field(default_factory=list, description="Dataset version ids.")
     parent_run_id: str | None = None
     environment: dict[str, Any] | None = Field(
@@ -209,11 +219,11 @@ class RunEnd(_In):
 
 
 class ParamsIn(_In):
-    params: dict[Annotated[str, Field(min_length=1)], str]
+    params: dict[Key, str] = Field(json_schema_extra=KEYED)
 
 
 class MetricPointIn(_In):
-    key: str = Field(min_length=1, max_length=255)
+    key: Key
     value: float
     step: Int64 | None = None
     timestamp: Int64 | None = Field(default=None, description="Milliseconds since the epoch.")
@@ -228,16 +238,16 @@ class Written(BaseModel):
 
 
 class TagsIn(_In):
-    tags: dict[str, str]
+    tags: dict[Key, str] = Field(json_schema_extra=KEYED)
 
 
 class InputsIn(_In):
     inputs: list[RowId] = Field(description="Dataset version ids.")
-    role: str = Field(default="input", min_length=1, max_length=64)
+    role: str = Field(default="input", min_length=1, max_length=64, pattern=NOT_BLANK)
 
 
 class RunArtifactIn(_In):
-    name: str = Field(min_length=1, max_length=1024)
+    name: str = Field(min_length=1, max_length=255, pattern=NOT_BLANK)
     digest: str = Field(pattern=DIGEST)
     is_dir: bool = False
 
@@ -294,25 +304,51 @@ def model_public(info: Any) -> dict[str, Any]:
     return {"id": info.id, **info.to_dict()}
 
 
+class PolicyIn(_In):
+    """A model's policy overrides; a key left out keeps the risk tier's default."""
+
+    required_roles: list[Literal["validator", "approver"]] | None = Field(
+        default=None, max_length=2, description="Sign-off roles a promotion needs."
+    )
+    protected_aliases: list[Annotated[str, Field(pattern=ALIAS)]] | None = Field(
+        default=None, max_length=64, description="Aliases only a signed-off version may hold."
+    )
+
+
+def policy_dict(policy: PolicyIn | None) -> dict[str, Any] | None:
+    return None if policy is None else policy.model_dump(exclude_none=True)
+
+
 class ModelCreate(_In):
     name: str = Name
     description: str = ""
     owner: str | None = None
     risk_tier: JsonInt = Field(default=1, ge=1, le=3)
-    policy: dict[str, Any] | None = None
+    policy: PolicyIn | None = None
 
 
 class ModelUpdate(_In):
     description: str | None = None
     owner: str | None = None
     risk_tier: Annotated[int, Field(ge=1, le=3), BeforeValidator(_json_int)] | None = None
-    policy: dict[str, Any] | None = None
+    policy: PolicyIn | None = None
     detach_unqualified: bool | None = None
 
 
 class PolicyChangeIn(_In):
-    risk_tier: int | None = Field(default=None, ge=1, le=3)
-    policy: dict[str, Any] | None = None
+    # At least one of the two changes something: the schema says so, as the service does.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["risk_tier"], "properties": {"risk_tier": {"type": "integer"}}},
+                {"required": ["policy"], "properties": {"policy": {"type": "object"}}},
+            ]
+        },
+    )
+    risk_tier: Annotated[int, Field(ge=1, le=3), BeforeValidator(_json_int)] | None = None
+    policy: PolicyIn | None = None
     comment: str = Field(default="", max_length=4000)
 
 
@@ -460,7 +496,15 @@ class ValidateIn(_In):
                     "required": ["data_blob"],
                     "properties": {"data_blob": {"type": "string"}, "dataset": {"type": "null"}},
                 },
-            ]
+            ],
+            # A reference dataset by name or by upload, not both.
+            "not": {
+                "required": ["reference", "reference_blob"],
+                "properties": {
+                    "reference": {"type": "string"},
+                    "reference_blob": {"type": "string"},
+                },
+            },
         },
     )
     dataset: str | None = Field(
@@ -470,8 +514,10 @@ class ValidateIn(_In):
         default=None, description="Digest of an uploaded Parquet file.", pattern=DIGEST
     )
     target: str | None = None
-    reference: str | None = Field(default=None, description="A dataset reference.")
-    reference_blob: str | None = None
+    reference: str | None = Field(default=None, description="A dataset reference.", pattern=REF)
+    reference_blob: str | None = Field(
+        default=None, description="Instead of reference: an uploaded file.", pattern=DIGEST
+    )
     segment_by: list[str] = Field(default_factory=list)
     fairness_attribute: str | None = None
     threshold: float = Field(default=0.5, gt=0, lt=1)
@@ -491,7 +537,7 @@ class CardPublic(BaseModel):
 
 class CompileIn(_In):
     target: Literal["onnx"] = "onnx"
-    data_blob: str | None = None
+    data_blob: str | None = Field(default=None, pattern=DIGEST)
     tolerance: float = Field(default=1e-5, gt=0)
 
 
@@ -597,6 +643,73 @@ class DeploymentPublic(BaseModel):
     created_at: int
     updated_by: str
     updated_at: int
+
+
+Action = Literal["score", "reject"]
+ROUTE_NAME = Field(pattern=ALIAS, description="1-64 letters, digits, '_' or '-', a letter first.")
+MODEL_REF = Field(pattern=REF, description="A model reference: name@alias, name/3 or name.")
+
+
+class ColumnPolicyIn(_In):
+    unseen: Action | None = None
+    nulls: Action | None = None
+
+
+class InputPolicyIn(_In):
+    unseen: Action | None = Field(default=None, description="Categories not seen in training.")
+    nulls: Action | None = Field(default=None, description="Nulls in columns that had none.")
+    columns: dict[str, ColumnPolicyIn] = Field(default_factory=dict)
+
+
+class RouteIn(_In):
+    name: str = ROUTE_NAME
+    model: str = MODEL_REF
+    weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Percent of the traffic. With several routes every route has one and they "
+        "add up to 100; a lone route may leave it out.",
+    )
+    input_policy: InputPolicyIn | None = None
+
+
+class ShadowIn(_In):
+    name: str = ROUTE_NAME
+    model: str = MODEL_REF
+    sample: float = Field(default=1.0, gt=0, le=1, description="Share of requests copied.")
+
+
+class StickyIn(_In):
+    key: str = Field(
+        min_length=1, max_length=255, pattern=r"[!-~]", description="Name of the entity key."
+    )
+
+
+class DeploymentIn(_In):
+    """A deployment spec as PUT takes it; the endpoint's name comes from the path.
+
+    Two rules of the spec are beyond a JSON schema and named in the descriptions: route and
+    shadow names are unique together, and several routes' weights add up to 100.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+    api_version: Literal["modelyard/v1"] = Field(default="modelyard/v1", alias="apiVersion")
+    kind: Literal["Deployment"] = "Deployment"
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Ignored: the name in the path wins.",
+    )
+    description: str = Field(default="", max_length=4000)
+    routes: list[RouteIn] = Field(
+        min_length=1, max_length=16, description="Route names unique (with the shadows')."
+    )
+    sticky: StickyIn | None = None
+    shadows: list[ShadowIn] = Field(default_factory=list, max_length=16)
+    mlflow_output: Literal["probabilities", "labels"] = "probabilities"
+    target: str = Field(default="local", max_length=255)
+    input_policy: InputPolicyIn | None = None
 
 
 class DeploymentApplied(BaseModel):

@@ -220,13 +220,19 @@ def recover(
         return result
     for directory in sorted(p for p in base.iterdir() if p.is_dir()):
         lock_path = directory / "lock"
-        if not lock_path.exists():
-            continue
-        with open(lock_path, "ab") as lock:
+        try:
+            lock = open(lock_path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            continue  # not a WAL directory, or another starting worker just recovered it
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live process owns it
+            if not _still_there(lock, lock_path):
+                # Workers start together: another one recovered and deleted this directory
+                # between our listing it and our lock. Its rows are in the sink once.
+                continue
             try:
                 rows, lost = _recover_one(directory, open_sink)
             except Exception:
@@ -255,6 +261,14 @@ def recover(
             extra={"recovered_rows": rows, "lost_rows": lost},
         )
     return result
+
+
+def _still_there(lock: Any, lock_path: Path) -> bool:
+    """Whether the file we locked is still the directory's lock (not deleted under us)."""
+    try:
+        return os.stat(lock_path).st_ino == os.fstat(lock.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _recover_one(directory: Path, open_sink: Callable[[dict[str, Any]], Any]) -> tuple[int, int]:

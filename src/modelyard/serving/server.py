@@ -77,6 +77,8 @@ def serve(
 
     if workers > 1 and yard is None:
         _refuse_remote_store()
+    if workers > 1:
+        worker_healthcheck_s()  # a bad value is said before any worker starts
     configure_json_logging(log_level)
     config = config or ServingConfig.from_env()
     _tune_process()
@@ -93,8 +95,32 @@ def serve(
         "modelyard.serving.server:worker_app",
         factory=True,
         workers=workers,
+        timeout_worker_healthcheck=worker_healthcheck_s(),
         **_uvicorn_options(host, port, log_level),
     )
+
+
+HEALTHCHECK_ENV = "MODELYARD_SERVING_WORKER_HEALTHCHECK_S"
+
+
+def worker_healthcheck_s() -> int:
+    """Seconds uvicorn's supervisor waits for a worker's answer before killing it as hung.
+
+    uvicorn's default, 5 s, counts from the worker's spawn: a worker still importing its
+    libraries and loading its models on a busy machine misses it, is killed and replaced,
+    and the replacement misses it too — the server never serves. Models take as long to
+    load as they take, so the default here is 120 s (``MODELYARD_SERVING_WORKER_HEALTHCHECK_S``).
+    """
+    raw = os.environ.get(HEALTHCHECK_ENV, "120")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"{HEALTHCHECK_ENV} must be a whole number of seconds; got {raw!r}"
+        ) from None
+    if value < 1:
+        raise InvalidInput(f"{HEALTHCHECK_ENV} must be at least 1; got {value}")
+    return value
 
 
 def _refuse_remote_store() -> None:

@@ -25,7 +25,16 @@ from sqlalchemy.sql import Select
 from modelyard.errors import InvalidInput
 from modelyard.store.models import Experiment, LatestMetric, Param, Run, Tag
 
-__all__ = ["Clause", "OrderKey", "apply_filter", "apply_order", "parse_filter", "parse_order"]
+__all__ = [
+    "FILTER_PATTERN",
+    "ORDER_PATTERN",
+    "Clause",
+    "OrderKey",
+    "apply_filter",
+    "apply_order",
+    "parse_filter",
+    "parse_order",
+]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -67,6 +76,45 @@ _PREFIXES = {
     "run": "attribute",
 }
 _TEXT_OPS = {"=", "!=", "like", "ilike", "in", "not in"}
+
+
+def _filter_pattern() -> str:
+    """The filter language as one regular expression, for the API's published schema.
+
+    Every string it matches parses (and runs) here, so a client or a fuzzer that follows
+    the schema is never refused; the server checks it before parsing, so a string it does
+    not match is refused at the door, naming the filter. It is the grammar above with
+    spaces spelled out: keywords (``and``, ``like``, ``in``) stand between spaces,
+    numbers have at most 15 digits a part.
+    """
+    key = r"(?:[A-Za-z_][A-Za-z0-9_.:/-]*|`[^`\x00-\x1f]+`|\"[^\"\x00-\x1f]+\")"
+    number = r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?(?:[eE][-+]?[0-9]{1,2})?"
+    value = rf"(?:'(?:[^'\x00-\x1f]|'')*'|{number})"
+    attr = r"(?:(?:attributes|attribute|attr|run)\.)?"
+    numeric = rf"(?:(?:metrics|metric)\.{key}|{attr}(?:start_time|end_time))"
+    words = "status|name|user|run_id|parent_run_id|experiment"
+    text = rf"(?:(?:params|param|tags|tag)\.{key}|{attr}(?:{words}))"
+    number_op = r"(?:!=|<>|>=|<=|==|=|>|<)"
+    text_op = r"(?: *(?:!=|<>|==|=) *| +(?:[Ll][Ii][Kk][Ee]|[Ii][Ll][Ii][Kk][Ee]) +)"
+    in_list = rf" +(?:[Nn][Oo][Tt] +)?[Ii][Nn] *\( *{value}(?: *, *{value})* *\)"
+    clause = rf"(?:{numeric} *{number_op} *{number}|{text}(?:{text_op}{value}|{in_list}))"
+    return rf"^ *(?:{clause}(?: +[Aa][Nn][Dd] +{clause})*)? *$"
+
+
+def _order_pattern() -> str:
+    """One ``order_by`` item (``NAME [asc|desc]``) as a regular expression, as above."""
+    key = r"(?:[A-Za-z_][A-Za-z0-9_.:/-]*|`[!-_a-~]+`)"
+    attr = r"(?:(?:attributes|attribute|attr|run)\.)?"
+    name = (
+        rf"(?:(?:metrics|metric|params|param|tags|tag)\.{key}"
+        rf"|{attr}(?:status|name|user|run_id|parent_run_id|start_time|end_time"
+        r"|experiment|duration))"
+    )
+    return rf"^ *{name}(?: +(?:[Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))? *$"
+
+
+FILTER_PATTERN = _filter_pattern()
+ORDER_PATTERN = _order_pattern()
 _NUMBER_OPS = {"=", "!=", ">", ">=", "<", "<="}
 
 

@@ -269,8 +269,10 @@ class RunService:
     def _insert_input(self, conn: Any, run_id: str, ref: DatasetVersionRef, role: str) -> None:
         version_id = getattr(ref, "id", None)
         known = select(DatasetVersion.id).where(DatasetVersion.id == version_id)
-        if not isinstance(version_id, int) or conn.scalar(known) is None:
+        if not isinstance(version_id, int):
             raise InvalidInput(f"inputs: {ref!r} is not a registered dataset version")
+        if conn.scalar(known) is None:  # a well-formed reference to nothing: 404, not 422
+            raise NotFound(f"inputs: no dataset version with id {version_id}")
         stmt = upsert_insert(conn, RunInput).values(
             run_id=run_id, dataset_version_id=version_id, role=_check_key("input role", role)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from modelyard.errors import Conflict, InvalidInput
 from modelyard.server.routes._deps import DatasetName, DatasetWrite, Pages, Read
 from modelyard.server.routes.artifacts import blob_response
 from modelyard.server.schemas import (
+    DIGEST,
     DatasetSummaryPublic,
     DatasetVersionCreate,
     DatasetVersionPublic,
@@ -30,6 +32,42 @@ VersionOrLatest = Annotated[
 
 def _ref(name: str, version: str) -> str:
     return f"{name}@latest" if version == "latest" else f"{name}/{version}"
+
+
+def check_sources(uris: list[str], prefixes: list[str]) -> None:
+    """The server reads only under the configured prefixes: never its own files, nor any host."""
+    if not prefixes:
+        raise InvalidInput(
+            "uris: this server reads no URIs (its dataset_sources setting is empty); "
+            "upload the file and give its digest as blob"
+        )
+    outside = [u for u in uris if not u.startswith(tuple(prefixes))]
+    if outside:
+        raise InvalidInput(f"uris: {outside} are outside the server's dataset_sources {prefixes}")
+
+
+def document_sources(schema: dict, prefixes: list[str]) -> None:
+    """State in the published schema which URIs the server reads (``dataset_sources``)."""
+    body = schema.get("components", {}).get("schemas", {}).get("DatasetVersionCreate")
+    if body is None:
+        return
+    if not prefixes:
+        body["properties"]["uris"] = {
+            "type": "array",
+            "items": {"type": "string"},
+            "maxItems": 0,
+            "description": "Not on this server (dataset_sources is empty): upload a blob.",
+        }
+        body["required"] = ["blob"]
+        body["properties"]["blob"] = {
+            "type": "string",
+            "pattern": DIGEST,
+            "description": body["properties"]["blob"].get("description", ""),
+        }
+        body.pop("oneOf", None)
+        return
+    alternatives = "|".join(re.escape(p) for p in prefixes)
+    body["properties"]["uris"]["items"] = {"type": "string", "pattern": f"^(?:{alternatives})"}
 
 
 @router.get("", response_model=Page[DatasetSummaryPublic])
@@ -49,6 +87,7 @@ def register(name: DatasetName, body: DatasetVersionCreate, ctx: DatasetWrite) -
             ctx.yard.artifacts.get_file(body.blob, path)
             info = ctx.yard.datasets.register(name, str(path), **options)
     elif body.uris:
+        check_sources(body.uris, ctx.yard.settings.dataset_sources)
         source = body.uris[0] if len(body.uris) == 1 else body.uris
         info = ctx.yard.datasets.register(name, source, keep_copy=body.keep_copy, **options)
     else:

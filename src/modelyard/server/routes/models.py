@@ -53,6 +53,7 @@ from modelyard.server.schemas import (
     VersionMetricsIn,
     VersionPublic,
     model_public,
+    policy_dict,
     version_public,
 )
 from modelyard.server.schemas import ModelCreate as ModelCreateIn
@@ -103,7 +104,7 @@ def create(body: ModelCreateIn, ctx: ModelCreate) -> dict:
             description=body.description,
             owner=body.owner,
             risk_tier=body.risk_tier,
-            policy=body.policy,
+            policy=policy_dict(body.policy),
         )
     )
 
@@ -134,7 +135,7 @@ def policy_changes(
 def request_policy_change(name: ModelName, body: PolicyChangeIn, ctx: PolicyManage) -> dict:
     """Request a relaxing change of the risk tier or policy; a second person signs it off."""
     change = ctx.yard.models.request_policy_change(
-        name, risk_tier=body.risk_tier, policy=body.policy, comment=body.comment
+        name, risk_tier=body.risk_tier, policy=policy_dict(body.policy), comment=body.comment
     )
     return change.to_dict()
 

@@ -15,6 +15,7 @@ from modelyard.server.schemas import (
     REF,
     BatchJobPublic,
     DeploymentApplied,
+    DeploymentIn,
     DeploymentPublic,
     Page,
 )
@@ -47,12 +48,13 @@ def apply_deployment(
     name: EndpointName,
     ctx: DeploymentManage,
     spec: Annotated[
-        dict[str, Any],
+        DeploymentIn,
         Body(description="The deployment spec (routes with weights, shadows, sticky key)."),
     ],
 ) -> dict:
     """Create or update an endpoint; the name in the path wins over one in the body."""
-    record, outcome = _service(ctx, "deployments").apply({**spec, "name": name})
+    body = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    record, outcome = _service(ctx, "deployments").apply({**body, "name": name})
     return {"deployment": record.to_dict(), "outcome": outcome}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ from fastapi import Path as PathParam
 from pydantic import Field
 from starlette.responses import StreamingResponse
 
+from modelyard.errors import InvalidInput
 from modelyard.server.routes._deps import Pages, Read, RunWrite
 from modelyard.server.routes.artifacts import blob_response
 from modelyard.server.schemas import (
@@ -33,6 +35,7 @@ from modelyard.server.schemas import (
     Written,
 )
 from modelyard.tracking import artifact_files
+from modelyard.tracking.search import FILTER_PATTERN, ORDER_PATTERN, parse_filter, parse_order
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -43,9 +46,32 @@ Filter = Annotated[
     str | None,
     Query(
         max_length=4000,
+        # Published, and checked in _check_filter after the parser had its say (its message
+        # names the position; pydantic's would quote the whole expression).
+        json_schema_extra={"pattern": FILTER_PATTERN},
         description="e.g. metrics.auc > 0.8 and params.model = 'lgbm' and status = 'FINISHED'",
     ),
 ]
+OrderItem = Annotated[str, Field(max_length=300, json_schema_extra={"pattern": ORDER_PATTERN})]
+
+
+def _check_filter(text: str | None, order_by: list[str] | None = None) -> None:
+    """Refuse what the published patterns do not admit, so the schema states the whole rule."""
+    parse_filter(text)
+    if text is not None and not re.fullmatch(FILTER_PATTERN, text):
+        raise InvalidInput(
+            "filter: write clauses as NAME OP VALUE joined by ' and ', with spaces around "
+            "'and', 'like' and 'in', lowercase prefixes (metrics., params., tags.) and "
+            "numbers of at most 15 digits; see the pattern in the API schema",
+            details={"filter": text},
+        )
+    parse_order(order_by)
+    for item in order_by or []:
+        if not re.fullmatch(ORDER_PATTERN, item):
+            raise InvalidInput(
+                f"order_by: {item!r} is not 'NAME [asc|desc]' with a lowercase prefix",
+                details={"order_by": item},
+            )
 
 
 def _refs(ids: list[int]) -> list[SimpleNamespace]:
@@ -71,11 +97,12 @@ def search(
     pages: Pages,
     filter: Filter = None,
     order_by: Annotated[
-        list[str] | None, Query(max_length=10, description="e.g. 'metrics.auc desc'")
+        list[OrderItem] | None, Query(max_length=10, description="e.g. 'metrics.auc desc'")
     ] = None,
     experiment: Annotated[str | None, Query(max_length=255)] = None,
 ) -> dict:
     """Runs matching ``filter``, newest first unless ``order_by`` says otherwise."""
+    _check_filter(filter, order_by)
     found = ctx.yard.runs.search(
         filter,
         order_by=order_by,
@@ -88,6 +115,7 @@ def search(
 
 @router.get("/count", response_model=Count)
 def count(ctx: Read, filter: Filter = None) -> dict:
+    _check_filter(filter)
     return {"count": ctx.yard.runs.count(filter)}
 
 
