@@ -183,13 +183,13 @@ def score_on_spark(
 def _spark_error(exc: BaseException) -> Exception | None:
     if isinstance(exc, ModelyardError | KeyboardInterrupt | SystemExit):
         return None
-    from modelyard.batch.engines.spark_sources import _first_line, modelyard_cause
+    from modelyard.batch.engines.spark import first_line, modelyard_cause
 
     cause = modelyard_cause(exc)
     if cause is not None:
         return cause
     return BackendUnavailable(
-        f"the Spark job failed: {_first_line(exc)}; committed groups are kept — run the "
+        f"the Spark job failed: {first_line(exc)}; committed groups are kept — run the "
         "same command again to resume"
     )
 

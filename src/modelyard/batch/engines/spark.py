@@ -151,10 +151,10 @@ class SparkEngine:
         except BackendUnavailable:
             raise
         except Exception as exc:
-            cause = _modelyard_cause(exc)
+            cause = modelyard_cause(exc)
             if cause is not None:
                 raise cause from exc
-            raise BackendUnavailable(f"the Spark job failed: {_first_line(exc)}") from exc
+            raise BackendUnavailable(f"the Spark job failed: {first_line(exc)}") from exc
         finally:
             if owned:
                 session.stop()
@@ -208,7 +208,7 @@ class _MarkerPoller:
                     self._report(PartResult.from_dict(data))
 
 
-def _modelyard_cause(exc: BaseException) -> Exception | None:
+def modelyard_cause(exc: BaseException) -> Exception | None:
     """A Modelyard error raised on an executor, rebuilt from Spark's wrapped message."""
     from modelyard import errors
 
@@ -221,6 +221,6 @@ def _modelyard_cause(exc: BaseException) -> Exception | None:
     return None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return lines[0][:500] if lines else type(exc).__name__

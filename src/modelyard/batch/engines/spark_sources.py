@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from modelyard.batch.bundle import ModelBundle, load_cached
+from modelyard.batch.engines.spark import first_line
 from modelyard.batch.scoring import (
     REASON,
     BatchChecks,
@@ -89,7 +90,7 @@ def _jdbc_options(url: str, options: dict[str, str], *, output: bool) -> dict[st
 
 
 def _source_error(source: SparkSource, exc: BaseException) -> Exception:
-    text = _first_line(exc)
+    text = first_line(exc)
     lowered = text.lower()
     missing = ("not found", "cannot be found", "does not exist", "path_not_found", "no such")
     if any(s in lowered for s in missing):
@@ -520,24 +521,6 @@ def present_buckets(session: Any, sink: SparkSink) -> set[int]:
             with contextlib.suppress(ValueError):
                 found.add(int(name[len(prefix) :]))
     return found
-
-
-def modelyard_cause(exc: BaseException) -> Exception | None:
-    """A Modelyard error raised on an executor, rebuilt from Spark's wrapped message."""
-    from modelyard import errors
-
-    text = str(exc)
-    for name in ("InvalidInput", "IntegrityError", "NotFound", "Conflict", "BackendUnavailable"):
-        marker = f"modelyard.errors.{name}: "
-        if marker in text:
-            message = text.split(marker, 1)[1].splitlines()[0]
-            return getattr(errors, name)(message)
-    return None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0][:500] if lines else type(exc).__name__
 
 
 def summary_json(value: Any) -> str:
