@@ -219,3 +219,35 @@ def test_dataset_sources_become_the_published_uri_pattern() -> None:
     check_sources(["s3://bank-data/a.parquet"], ["s3://bank-data/"])
     with pytest.raises(InvalidInput, match="outside the server's dataset_sources"):
         check_sources(["s3://other/a.parquet"], ["s3://bank-data/"])
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///srv/allowed/../secret.csv",  # climbs out of the allowed folder
+        "file:///srv/allowed/./../secret.csv",
+        "file:///srv/allowed/%2e%2e/secret.csv",  # the same, percent-encoded
+        "file:///srv/allowed//etc/passwd",  # an empty segment
+        "file:///srv/allowed-hr/salaries.csv",  # shares the prefix's letters, not its folder
+        "file:///srv/allowed\\..\\secret.csv",
+    ],
+)
+def test_dataset_sources_cannot_be_escaped(uri: str) -> None:
+    """An insider with dataset.write names a file beside or above the allowed folder."""
+    from modelyard.errors import InvalidInput
+    from modelyard.server.routes.datasets import check_sources, document_sources
+    from modelyard.server.schemas import DatasetVersionCreate
+
+    prefixes = ["file:///srv/allowed"]  # configured without its trailing slash
+    with pytest.raises(InvalidInput, match="uris: "):
+        check_sources([uri], prefixes)
+    schema = {
+        "components": {
+            "schemas": {"DatasetVersionCreate": DatasetVersionCreate.model_json_schema()}
+        }
+    }
+    document_sources(schema, prefixes)
+    items = schema["components"]["schemas"]["DatasetVersionCreate"]["properties"]["uris"]["items"]
+    assert not re.search(items["pattern"], uri)
+    check_sources(["file:///srv/allowed/2026/date=2026-11-01/part-0.parquet"], prefixes)
+    assert re.search(items["pattern"], "file:///srv/allowed/2026/date=2026-11-01/part-0.parquet")

@@ -34,16 +34,39 @@ def _ref(name: str, version: str) -> str:
     return f"{name}@latest" if version == "latest" else f"{name}/{version}"
 
 
+# What may follow an allowed prefix: folders and a file whose names are plain
+# characters, dots only inside a name, so no ``.``/``..`` segment, no empty
+# segment, no percent-encoding and no backslash can lead out of the prefix.
+_NAME = r"[A-Za-z0-9_=+,@~*-]+(?:\.[A-Za-z0-9_=+,@~*-]+)*"
+_BELOW = rf"(?:{_NAME}/)*{_NAME}"
+
+
+def _folders(prefixes: list[str]) -> list[str]:
+    """Each prefix as a folder (``s3://bank-data`` must not admit ``s3://bank-data-hr/``)."""
+    return [p if p.endswith("/") else p + "/" for p in prefixes]
+
+
+def source_pattern(prefixes: list[str]) -> str:
+    """The URIs the server reads: a file or folder below one of ``prefixes``."""
+    alternatives = "|".join(re.escape(p) for p in _folders(prefixes))
+    return rf"^(?:{alternatives}){_BELOW}$"
+
+
 def check_sources(uris: list[str], prefixes: list[str]) -> None:
-    """The server reads only under the configured prefixes: never its own files, nor any host."""
+    """The server reads only below the configured prefixes: never its own files, nor any host."""
     if not prefixes:
         raise InvalidInput(
             "uris: this server reads no URIs (its dataset_sources setting is empty); "
             "upload the file and give its digest as blob"
         )
-    outside = [u for u in uris if not u.startswith(tuple(prefixes))]
+    allowed = re.compile(source_pattern(prefixes))
+    outside = [u for u in uris if not allowed.match(u)]
     if outside:
-        raise InvalidInput(f"uris: {outside} are outside the server's dataset_sources {prefixes}")
+        raise InvalidInput(
+            f"uris: {outside} are outside the server's dataset_sources {_folders(prefixes)} "
+            "(a file or folder below one of them; no '.', '..' or empty segment, "
+            "no percent-encoding)"
+        )
 
 
 def document_sources(schema: dict, prefixes: list[str]) -> None:
@@ -66,8 +89,7 @@ def document_sources(schema: dict, prefixes: list[str]) -> None:
         }
         body.pop("oneOf", None)
         return
-    alternatives = "|".join(re.escape(p) for p in prefixes)
-    body["properties"]["uris"]["items"] = {"type": "string", "pattern": f"^(?:{alternatives})"}
+    body["properties"]["uris"]["items"] = {"type": "string", "pattern": source_pattern(prefixes)}
 
 
 @router.get("", response_model=Page[DatasetSummaryPublic])
