@@ -50,6 +50,15 @@ def test_sources_and_sinks_refuse_bad_names_and_credentials_in_clear() -> None:
         SparkSource.jdbc("jdbc:postgresql://u:pw@h/db", table="loans")
     with pytest.raises(InvalidInput, match="credential"):
         SparkSource.jdbc("jdbc:postgresql://h/db", table="t", options={"password": "x"})
+    with pytest.raises(InvalidInput, match="credential"):  # Oracle's user/password@ form
+        SparkSource.jdbc("jdbc:oracle:thin:scott/tiger@//db:1521/svc", table="loans")
+    # A connector's service-account key itself, or any token, never travels as an option
+    # (it would land in the job record, the audit trail and error messages).
+    for name in ("credentials", "privateKey", "gcpAccessToken", "aws_secret_access_key"):
+        with pytest.raises(InvalidInput, match="credential"):
+            SparkSource.connector("bigquery", {"table": "p.d.t", name: "BASE64KEY"})
+    with_file = SparkSource.connector("bigquery", {"table": "p.d.t", "credentialsFile": "/k"})
+    assert "credentialsFile=/k" in with_file.describe()
     with pytest.raises(InvalidInput, match="jdbc_table"):
         SparkSource.jdbc("jdbc:postgresql://h/db")
     with pytest.raises(InvalidInput, match="input_jdbc"):
@@ -70,6 +79,11 @@ def test_sources_and_sinks_refuse_bad_names_and_credentials_in_clear() -> None:
 def test_spark_sources_need_the_spark_engine(by) -> None:
     with pytest.raises(InvalidInput, match="engine"):
         by.batch.score(f"{MODEL}/1", SparkSource.table("bank.loans"), "out", quiet=True)
+    # Reason columns are not built on this path: refused by name, never silently left out.
+    with pytest.raises(InvalidInput, match="^explain: "):
+        by.batch.score(
+            f"{MODEL}/1", SparkSource.table("bank.loans"), "out", engine="spark", explain=3
+        )
 
 
 # ---------------------------------------------------------------- catalog tables

@@ -45,9 +45,15 @@ OUTPUT_PREFIX = "MODELYARD_OUTPUT_JDBC_"
 _TABLE = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){0,2}$")
 _COLUMN = re.compile(r"^[A-Za-z_]\w*$")
 _FORMAT = re.compile(r"^[A-Za-z][\w.-]*$")
-_SECRET_KEYS = ("password", "secret", "token", "credentials", "key")
+# Option names that carry a secret itself (a connector's ``credentials`` is a
+# base64 service-account key); ``credentialsFile`` names a mounted file and is fine.
+_SECRET_NAMES = {"user", "password", "credentials", "key", "token", "secret"}
+_SECRET_PARTS = ("password", "secret", "token", "privatekey", "accesskey", "apikey")
+_NOT_SECRET = {"credentialsfile"}
 _URL_SECRET = re.compile(r"(password|pwd|secret|token)\s*=", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"//[^/@]*:[^/@]*@")
+# Oracle's thin URLs carry ``user/password@`` before the host: jdbc:oracle:thin:scott/tiger@//h/s
+_URL_ORACLE_USERINFO = re.compile(r"^jdbc:oracle:\w+:[^@/:]+/[^@]+@", re.IGNORECASE)
 _DRIVERS = {
     "jdbc:postgresql:": "org.postgresql.Driver",
     "jdbc:mysql:": "com.mysql.cj.jdbc.Driver",
@@ -67,7 +73,7 @@ def _options(value: Mapping[str, Any] | None, field_name: str) -> tuple[tuple[st
     for key, item in value.items():
         if not isinstance(key, str) or not key:
             raise InvalidInput(f"The '{field_name}' parameter has an empty or non-text key.")
-        if key.lower() in ("password", "user") or any(s in key.lower() for s in _SECRET_KEYS[:3]):
+        if _is_secret_option(key):
             raise InvalidInput(
                 f"{field_name}: {key!r} is a credential; JDBC credentials come from "
                 f"{JDBC_USER_ENV} and {JDBC_PASSWORD_ENV} (or {JDBC_PASSWORD_FILE_ENV}), "
@@ -75,6 +81,17 @@ def _options(value: Mapping[str, Any] | None, field_name: str) -> tuple[tuple[st
             )
         items.append((key, str(item)))
     return tuple(sorted(items))
+
+
+def _is_secret_option(key: str) -> bool:
+    lowered = key.lower().replace("_", "").replace("-", "").replace(".", "")
+    if lowered in _NOT_SECRET:
+        return False
+    return (
+        key.lower() in _SECRET_NAMES
+        or lowered.endswith("credentials")
+        or any(part in lowered for part in _SECRET_PARTS)
+    )
 
 
 def _check_table(name: Any, field_name: str) -> str:
@@ -91,7 +108,7 @@ def _check_jdbc_url(url: Any, field_name: str) -> str:
         raise InvalidInput(
             f"The '{field_name}' parameter must be a JDBC URL starting with 'jdbc:'. Got {url!r}."
         )
-    if _URL_SECRET.search(url) or _URL_USERINFO.search(url):
+    if _URL_SECRET.search(url) or _URL_USERINFO.search(url) or _URL_ORACLE_USERINFO.search(url):
         raise InvalidInput(
             f"{field_name}: the JDBC URL holds a credential; remove it and set "
             f"{JDBC_USER_ENV} and {JDBC_PASSWORD_ENV} (or {JDBC_PASSWORD_FILE_ENV}) instead"
