@@ -284,7 +284,8 @@ class Settings(BaseSettings):
             "artifact_root": self.resolved_artifact_root,
             "user": self.user,
             "config_file": str(self.config_file) if self.config_file else None,
-            "artifact_endpoint_url": self.artifact_endpoint_url,
+            "artifact_endpoint_url": self.artifact_endpoint_url
+            and _mask_password(self.artifact_endpoint_url),
             "artifact_region": self.artifact_region,
             "artifact_access_key_id": self.artifact_access_key_id,
             "artifact_secret_access_key": _mask_secret(self.artifact_secret_access_key),

@@ -60,6 +60,9 @@ def test_settings_build_fsspec_options_per_scheme() -> None:
     assert described["artifact_secret_access_key"] == "***"
     assert described["artifact_endpoint_url"] == "http://minio.internal:9000"
     assert "s3cr3t" not in json.dumps(described)
+    # A password written into the endpoint itself is masked too.
+    inline = _settings(artifact_endpoint_url="https://scorer:pa55@minio.internal:9000").describe()
+    assert inline["artifact_endpoint_url"] == "https://scorer:***@minio.internal:9000"
 
 
 def test_bad_storage_settings_name_the_field(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

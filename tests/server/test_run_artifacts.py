@@ -153,3 +153,56 @@ def test_a_corrupt_blob_is_not_served_as_good(site, run_with_files):
         assert "sha256" in page.text.lower()
     finally:
         blob.write_bytes(original)
+
+
+def test_any_file_name_downloads_with_a_valid_header(site, tmp_path):
+    """Names are anyone's text: non-Latin-1 names are sent as ``filename*``, never a 500."""
+    folder = tmp_path / "named"
+    folder.mkdir()
+    name = "模型 résumé.txt"
+    (folder / name).write_text("ok")
+    dev = site.local("dev")
+    try:
+        with dev.start_run(experiment="artifacts", name="unicode-names") as run:
+            run.log_artifact(folder / name)
+    finally:
+        dev.close()
+    with site.client("viewer") as http:
+        got = http.get(f"/api/v1/runs/{run.id}/artifacts/{name}")
+    assert got.status_code == 200, got.text
+    assert got.content == b"ok"
+    header = got.headers["content-disposition"]
+    assert header.startswith("attachment; filename=") and "filename*=UTF-8''" in header
+    assert header.encode("latin-1")  # a valid header value
+    with site.login("viewer") as ui:
+        page = ui.get(f"/runs/{run.id}/files/{name}", params={"download": "true"})
+    assert page.status_code == 200, page.text
+    assert "filename*=UTF-8''" in page.headers["content-disposition"]
+
+
+def test_control_characters_never_reach_the_header():
+    from modelyard.server.routes.artifacts import content_disposition
+
+    assert content_disposition("attachment", "a/b\r\nSet-Cookie: x.txt") == (
+        'attachment; filename="bSet-Cookie: x.txt"'
+    )
+    assert content_disposition("inline", "dir/\x00") == 'inline; filename="download"'
+
+
+def test_a_long_text_preview_is_hash_checked_too(tmp_path):
+    """Only the first 256 KiB are shown, but the whole file is read, so a corrupt blob
+    is refused rather than shown as good."""
+    from modelyard.artifacts.store import get_artifact_store
+    from modelyard.errors import IntegrityError
+
+    store = get_artifact_store(str(tmp_path / "artifacts"))
+    data = b"row,value\n" * (artifact_files.PREVIEW_BYTES // 5)
+    digest = store.put_bytes(data)
+    item = artifact_files.ArtifactFile("log.txt", digest, len(data))
+    shown = artifact_files.preview(store, item)
+    assert shown["truncated"] and len(shown["text"]) == artifact_files.PREVIEW_BYTES
+    blob = next(p for p in (tmp_path / "artifacts" / "blobs").rglob("*") if p.is_file())
+    blob.chmod(0o644)
+    blob.write_bytes(data[:-4] + b"XXXX")  # the change lies after what is shown
+    with pytest.raises(IntegrityError):
+        artifact_files.preview(store, item)

@@ -116,8 +116,9 @@ def preview(artifacts: Any, item: ArtifactFile) -> dict[str, Any]:
     if kind in ("json", "text"):
         with artifacts.open(item.digest) as stream:
             raw = stream.read(PREVIEW_BYTES + 1)
-            if len(raw) <= PREVIEW_BYTES:
-                stream.read()  # to EOF, so that the hash is checked
+            # To EOF, so that the hash is checked before any of it is shown as good.
+            while stream.read(1024 * 1024):
+                pass
         truncated = len(raw) > PREVIEW_BYTES
         text = raw[:PREVIEW_BYTES].decode("utf-8", "replace")
         if kind == "json" and not truncated:

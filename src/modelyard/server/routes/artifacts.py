@@ -11,8 +11,10 @@ corrupt blob aborts the response so the client's own check fails too.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 import anyio
 import anyio.from_thread
@@ -111,6 +113,23 @@ def exists(digest: Digest, ctx: Read) -> dict:
         "exists": found,
         "size": ctx.yard.artifacts.size(digest) if found else None,
     }
+
+
+def content_disposition(kind: str, path: str) -> str:
+    """``Content-Disposition`` for a file named by the last part of ``path``.
+
+    Artifact names are anyone's text: control characters are dropped (a CR/LF
+    would split the header) and a name that is not plain ASCII goes in
+    ``filename*`` (RFC 6266/5987), since HTTP headers carry Latin-1 only.
+    """
+    name = path.rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").replace('"', "")
+    name = name or "download"
+    if name.isascii():
+        return f'{kind}; filename="{name}"'
+    encoded = quote(name, safe="")
+    fallback = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def blob_response(

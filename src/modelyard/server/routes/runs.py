@@ -15,7 +15,7 @@ from starlette.responses import StreamingResponse
 
 from modelyard.errors import InvalidInput
 from modelyard.server.routes._deps import Pages, Read, RunWrite
-from modelyard.server.routes.artifacts import blob_response
+from modelyard.server.routes.artifacts import blob_response, content_disposition
 from modelyard.server.schemas import (
     Count,
     InputsIn,
@@ -218,10 +218,9 @@ def read_artifact_file(
     blob aborts the response. ``X-Content-SHA256`` carries the expected digest.
     """
     item = artifact_files.find(ctx.yard.artifacts, ctx.yard.runs.get(run_id), path)
-    name = path.rsplit("/", 1)[-1].replace('"', "")
     return blob_response(
         ctx,
         item.digest,
         "application/octet-stream",
-        **{"Content-Disposition": f'attachment; filename="{name}"'},
+        **{"Content-Disposition": content_disposition("attachment", path)},
     )

@@ -18,7 +18,7 @@ from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.registry import listing
 from modelyard.registry.trusted_code import format_facts
 from modelyard.server.auth import SESSION_COOKIE, Ctx, check_csrf, platform, ui_context
-from modelyard.server.routes.artifacts import blob_response
+from modelyard.server.routes.artifacts import blob_response, content_disposition
 from modelyard.server.routes.models import attached_file
 from modelyard.server.ui import charts, monitoring
 from modelyard.server.ui.render import render
@@ -468,14 +468,13 @@ def run_file(
     """One artifact file, hash-checked as it streams; images inline, all else as download."""
     run = ctx.yard.runs.get(run_id)
     item = artifact_files.find(ctx.yard.artifacts, run, path)
-    name = path.rsplit("/", 1)[-1].replace('"', "")
     inline = item.kind == "image" and not download
     return blob_response(
         ctx,
         item.digest,
         item.media_type,
         **{
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+            "Content-Disposition": content_disposition("inline" if inline else "attachment", path),
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "X-Content-Type-Options": "nosniff",
         },
