@@ -80,7 +80,7 @@ def test_spark_sources_need_the_spark_engine(by) -> None:
     with pytest.raises(InvalidInput, match="engine"):
         by.batch.score(f"{MODEL}/1", SparkSource.table("bank.loans"), "out", quiet=True)
     # Reason columns are not built on this path: refused by name, never silently left out.
-    with pytest.raises(InvalidInput, match="^explain: "):
+    with pytest.raises(InvalidInput, match=r"^explain: "):
         by.batch.score(
             f"{MODEL}/1", SparkSource.table("bank.loans"), "out", engine="spark", explain=3
         )
