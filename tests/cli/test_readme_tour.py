@@ -167,6 +167,20 @@ class Background:
             log.close()
 
 
+def _wait_for_logged_predictions(root: Path) -> None:
+    """The served predictions reach the Parquet log within ``file_interval_s`` (30 s).
+
+    A reader who follows the tour takes longer than that between the ``curl`` and
+    ``monitor run``; this test may not, so it waits for the file (a generous ceiling).
+    """
+    deadline = time.monotonic() + READY_CEILING_S
+    while time.monotonic() < deadline:
+        if any(root.rglob("predictions/endpoint=credit-risk/**/*.parquet")):
+            return
+        time.sleep(1)
+    raise AssertionError(f"no prediction log file under {root} after {READY_CEILING_S} s")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # a ceiling: about 4 minutes on a quiet 2-core machine
 def test_the_readme_tour_runs_in_order(tmp_path: Path) -> None:
@@ -215,6 +229,8 @@ def test_the_readme_tour_runs_in_order(tmp_path: Path) -> None:
                     background.start(command, f"http://127.0.0.1:{port}{ready}")
                     outputs.append((command, "(serving)"))
                     continue
+                if words[1:3] == ["monitor", "run"]:
+                    _wait_for_logged_predictions(tmp_path)
                 # 'modelyard login' reads the token pasted at its prompt: the one printed once.
                 stdin = f"{first_token}\n" if words[1:2] == ["login"] else None
                 # The README says the pipeline's gate may stop its candidate: "the gate working".

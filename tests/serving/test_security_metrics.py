@@ -94,7 +94,12 @@ def test_metrics_expose_the_named_families(live, holdout) -> None:
     httpx.post(
         f"{live.url}/v1/models/credit-risk/predict", json={"records": records(holdout.head(2))}
     )
-    httpx.post(f"{live.url}/v1/models/credit-risk/predict", content=b"{oops")
+    httpx.post(
+        f"{live.url}/v1/models/credit-risk/predict",
+        content=b"{oops",
+        headers={"content-type": "application/json"},
+    )
+    httpx.post(f"{live.url}/v1/models/credit-risk/predict", content=b"{oops")  # no media type
     text = httpx.get(f"{live.url}/metrics").text
     for family in (
         "modelyard_requests_total",
@@ -113,7 +118,8 @@ def test_metrics_expose_the_named_families(live, holdout) -> None:
         'modelyard_requests_total{endpoint="credit-risk",model_version="1",protocol="plain",'
         'route="champion",status="200"}' in text
     )
-    assert 'protocol="plain",route="-",status="400"' in text
+    assert 'protocol="plain",route="-",status="400"' in text  # malformed JSON
+    assert 'protocol="plain",route="-",status="415"' in text  # a body with no media type
     assert 'modelyard_model_load_seconds{model="credit-risk",model_version="1",scorer=' in text
 
 

@@ -508,11 +508,20 @@ class MonitorService:
                 if data is None
                 else "the data"
             )
-            hint = (
-                f" ({scan.shadow_rows} shadow rows: pass include_shadow=True / --include-shadow)"
-                if scan.shadow_rows
-                else ""
-            )
+            if scan.shadow_rows:
+                hint = (
+                    f" ({scan.shadow_rows} shadow rows: pass include_shadow=True"
+                    " / --include-shadow)"
+                )
+            elif data is None:
+                # The most common surprise: a server writes its Parquet files every
+                # file_interval_s (30 s by default), so the last seconds are not there yet.
+                hint = (
+                    " (a running server writes its prediction log files every "
+                    "file_interval_s, 30 s by default: recent requests may not be there yet)"
+                )
+            else:
+                hint = ""
             raise NotFound(f"no rows of {info.ref} in {where}{hint}")
         if win is None:
             win = Window.from_ms(*got.ts_range) if got.ts_range else Window.from_ms(now, now)

@@ -309,8 +309,11 @@ def parse_order(items: list[str] | None) -> list[OrderKey]:
             or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
         ):
             raise InvalidInput(f"order_by: expected 'NAME [asc|desc]', got {item!r}")
+        prefix, _, rest = parts[0].partition(".")
         if parts[0] in _ORDER_ONLY:
             kind, key = "attribute", parts[0]
+        elif rest in _ORDER_ONLY and _PREFIXES.get(prefix.lower()) == "attribute":
+            kind, key = "attribute", rest  # run.duration, attributes.experiment
         else:
             kind, key = _split_ident(parts[0])
         keys.append(OrderKey(kind, key, len(parts) == 2 and parts[1].lower() == "desc"))
