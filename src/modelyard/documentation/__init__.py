@@ -5,8 +5,8 @@ them as Markdown and as one self-contained HTML file (``render``), writes both
 under ``<home>/reports/<name>/v<version>/`` (or ``output``) and attaches them
 to the version, so the pack a supervisor received stays with the version it
 describes. Through a platform server (a ``RemoteYard``) there is no route for
-attaching files, so the pack is written locally and ``attached`` says so. Layer: beside serving and monitoring; it reads a Yard and imports
-neither.
+attaching files, so the pack is written locally and ``attached`` says so.
+Layer: beside serving and monitoring; it reads a Yard and imports neither.
 """
 
 from __future__ import annotations
