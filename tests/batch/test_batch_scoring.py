@@ -162,3 +162,20 @@ def test_schema_problems_are_listed_together(model, spec, loans) -> None:
     check_schema(model.signature, text.schema, spec, where="loans.csv", text_input=True)
     with pytest.raises(InvalidInput, match="wrong type: expected integer"):
         check_schema(model.signature, text.schema, spec, where="loans.parquet")
+
+
+def test_explaining_uses_the_model_the_verified_load_made(model, loans, monkeypatch) -> None:
+    """No second, unverified load of the directory (nor a second run of trusted code)."""
+    import modelyard.flavors
+
+    def loaded_again(*args, **kwargs):
+        raise AssertionError("explaining loaded the model directory a second time")
+
+    monkeypatch.setattr(modelyard.flavors, "load_model", loaded_again)
+    spec = ScoringSpec(MODEL, 1, id_column=ID, explain=2)
+    out, rejects = score_batch(
+        model, pa.Table.from_pandas(loans.head(50), preserve_index=False), spec
+    )
+    assert rejects.num_rows == 0 and out.num_rows == 50
+    codes = [c for c in out.column("reason_1_code").to_pylist() if c is not None]
+    assert codes and set(codes) <= set(model.signature.input_names)  # no table: codes are columns

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import modelyard
-from modelyard.documentation import DOCUMENT_HTML, NOT_RECORDED, document
+from modelyard.documentation import DOCUMENT_HTML, DOCUMENT_MARKDOWN, NOT_RECORDED, document
 from modelyard.testing.environment import require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -91,7 +91,7 @@ def test_every_section_is_filled_from_the_platform_or_says_not_recorded(
         assert f"_Source: {section.source}_" in markdown
     assert markdown.count(f"**{NOT_RECORDED.capitalize()}.**") == len(outcome.not_recorded)
     names = {a.name for a in info.artifacts}
-    assert DOCUMENT_HTML in names or outcome.html_path.exists()
+    assert DOCUMENT_HTML in names and DOCUMENT_MARKDOWN in names
 
 
 def test_the_document_opens_offline_in_chromium(champion_document: Any) -> None:
@@ -163,3 +163,22 @@ def test_a_bare_version_says_not_recorded(tmp_path: Path) -> None:
     assert outcome.html_path.parent == tmp_path / "reports" / "bare" / "v1"
     markdown = outcome.markdown_path.read_text()
     assert "**Not recorded.**" in markdown
+
+
+def test_a_model_without_a_description_says_its_purpose_is_not_recorded(
+    sqlite_yard: Any, tmp_path: Path
+) -> None:
+    from modelyard.data import synthetic
+    from modelyard.demo.credit_models import logistic_pipeline, split_xy
+
+    x, y = split_xy(synthetic.generate(1_000, seed=4))
+    sqlite_yard.models.register("undescribed", logistic_pipeline().fit(x, y), example=x.head(20))
+    outcome = document(sqlite_yard, "undescribed/1", tmp_path / "pack")
+    markdown = outcome.markdown_path.read_text()
+    purpose = markdown.split("## Intended purpose and risk tier")[1].split("\n## ")[0]
+    assert f"Intended purpose: {NOT_RECORDED}" in purpose
+    assert "| Risk tier |" in purpose  # what the record does hold is still shown
+    html = outcome.html_path.read_text()
+    assert (
+        f"Intended purpose: {NOT_RECORDED}" in html.split('id="purpose"')[1].split("</section>")[0]
+    )

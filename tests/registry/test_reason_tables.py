@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from modelyard.data import synthetic
-from modelyard.errors import Conflict, InvalidInput
+from modelyard.errors import Conflict, InvalidInput, PermissionDenied
 from modelyard.explain import REASON_TABLE
 from modelyard.reports.card import NO_REASON_TABLE
 
@@ -97,3 +97,45 @@ def test_the_registry_guards_the_name_the_table_is_attached_under() -> None:
     from modelyard.registry import service
 
     assert service._REASON_TABLE_NAME == REASON_TABLE
+
+
+def test_whoever_wrote_the_reason_texts_cannot_sign_the_version_off(
+    as_user: Any, small_model: Any, credit_frame: Any
+) -> None:
+    """Attack: a validator writes the applicant-facing texts, then signs them off alone."""
+    root = as_user.bootstrap("root")
+    root.users.add("alice", ["developer"])
+    root.users.add("vera", ["validator"])
+    root.users.add("val", ["validator"])
+    alice = as_user("alice")
+    alice.models.register("credit-risk", small_model, example=credit_frame[FEATURES].head(50))
+    vera = as_user("vera")
+    vera.models.set_reasons("credit-risk/1", _table(exclude="region"))
+    with pytest.raises(PermissionDenied, match="four-eyes: vera last set the reason table") as info:
+        vera.models.approve("credit-risk/1", role="validator")
+    assert info.value.details == {"rule": "four-eyes", "reason_table_by": "vera"}
+    assert alice.models.get("credit-risk/1").state == "registered"
+    # Someone else may review the texts vera wrote; the registrant's own table is covered
+    # by the registrant rule already.
+    assert as_user("val").models.approve("credit-risk/1", role="validator").state == "validated"
+
+
+def test_the_table_of_a_champion_version_is_frozen_even_without_sign_offs(
+    as_user: Any, small_model: Any, credit_frame: Any
+) -> None:
+    """Attack: rewrite what applicants read under a live champion whose tier needs no sign-off."""
+    alice = as_user("alice")
+    alice.models.create("pricing", risk_tier=3)
+    example = credit_frame[FEATURES].head(50)
+    v = alice.models.register("pricing", small_model, example=example, reasons=_table())
+    alice.models.set_alias("pricing", "champion", v.version)
+    with pytest.raises(Conflict, match="holds protected alias") as info:
+        alice.models.set_reasons(v.ref, _table(exclude="region"))
+    assert info.value.details["rule"] == "reason-table-frozen"
+    digest = alice.artifacts.put_bytes(b"{}")
+    with pytest.raises(Conflict, match="register a new version"):
+        alice.models.attach(v.ref, REASON_TABLE, digest, kind="reasons")
+    assert alice.models.reason_table(v.ref).excluded == {"age": "protected attribute"}
+    # A version that is not live (yet) still takes a new table.
+    w = alice.models.register("pricing", small_model, example=example)
+    assert alice.models.set_reasons(w.ref, _table(exclude="region")).version == w.version

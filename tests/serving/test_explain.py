@@ -245,3 +245,38 @@ def test_rows_the_contract_scores_with_warnings_are_explained_as_scored(
         p["probabilities"] for p in plain.json()["predictions"]
     ]
     assert all(0 < len(p["reasons"]) <= 3 for p in body["predictions"])
+
+
+def test_a_matrix_is_never_trusted_for_rows_with_nulls(
+    explain_root: Path, holdout: pd.DataFrame, credit_models: Any
+) -> None:
+    """The matrix check runs on the example's null-free rows: rows with nulls use the frame.
+
+    A compiled encoder that imputed a null (here: the row's matrix as if the value
+    were present) would otherwise be explained from, unchecked.
+    """
+    from modelyard.serving.explanations import _explain
+    from modelyard.serving.inputs import Payload
+    from modelyard.serving.models import MATRIX, Prepared, load_version
+
+    rows = holdout.iloc[200:204][list(FEATURES)].copy()
+    with open_yard(explain_root) as yard:
+        served = load_version(yard, "tabled@latest", serving_config())
+        assert served.fast is not None
+        served.explain_source.explainer(served)
+        assert served.explain_source.use_matrix(served)  # the null-free check passed
+        imputed = served.fast.encode(Payload.from_columns({c: rows[c].tolist() for c in FEATURES}))
+        assert imputed is not None
+        rows["income"] = rows["income"].astype(float)
+        rows.iloc[1, rows.columns.get_loc("income")] = np.nan
+        columns = {c: rows[c].tolist() for c in FEATURES}
+        columns["income"] = [None if np.isnan(v) else v for v in columns["income"]]
+        payload = Payload.from_columns(columns)
+        prepared = Prepared(MATRIX, imputed, len(rows))
+        reasons = _explain(served, payload, 13, prepared, served.contract_for(None))
+    contributions = Explainer(credit_models[0], list(FEATURES)).contributions(rows)
+    for i, row in enumerate(reasons):
+        assert row
+        for reason in row:
+            j = FEATURES.index(reason["column"])
+            assert reason["contribution"] == pytest.approx(contributions.values[i, j], abs=1e-9)

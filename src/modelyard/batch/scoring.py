@@ -154,9 +154,11 @@ class ScoringModel:
         self.reason = reason
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
-        self.model_dir: Path | None = None  # where load() found it: explanations reload it
+        self.model_dir: Path | None = None  # where load() found it (the input example)
+        # The native model object the verified load produced: explaining uses it rather
+        # than loading the directory again, unverified (and running trusted code twice).
+        self._native: Any = None
         self._explainer: Any = None
-        self._trust: tuple[bool, tuple[str, ...]] = (False, ())
 
     def __repr__(self) -> str:
         return f"<ScoringModel form={self.form} task={self.task}>"
@@ -171,36 +173,33 @@ class ScoringModel:
         trusted_code: bool = False,
         trusted_types: Sequence[str] = (),
     ) -> ScoringModel:
-        """Load from a verified model directory (see ``_load``)."""
-        model = cls._load(
-            model_dir,
-            compiled_dir,
-            form=form,
-            trusted_code=trusted_code,
-            trusted_types=trusted_types,
-        )
+        """Load from a verified model directory (see ``_load``), once.
+
+        ``trusted_code``: the submitting user may run this pickled model's code
+        (checked by the batch service; see ``load_model``); ``trusted_types``:
+        extra skops types allowed (the ``trusted_types`` setting).
+        """
+        from modelyard.flavors import load_model
+
+        if form not in ("auto", "onnx", "native"):
+            raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
+        loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
+        model = cls._load(loaded, model_dir, compiled_dir, form=form)
         model.model_dir = Path(model_dir)
-        model._trust = (trusted_code, tuple(trusted_types))
+        model._native = loaded.native
         return model
 
     def explainer(self) -> Any:
         """The native model's explainer, built on first use (only jobs that explain pay)."""
         if self._explainer is None:
             from modelyard.explain import Explainer
-            from modelyard.flavors import load_model
 
-            if self.model_dir is None:
+            if self.model_dir is None or self._native is None:
                 raise InvalidInput("this model was not loaded from a directory; cannot explain")
-            # The same trust decision the scoring load made (the batch service checked
-            # who may run trusted code); data formats load without running any code.
-            trusted_code, trusted_types = self._trust
-            native = load_model(
-                self.model_dir, trusted_code=trusted_code, trusted_types=trusted_types
-            ).native
             background = _example(self.model_dir, self.signature)
             try:
                 self._explainer = Explainer(
-                    native, self.signature.input_names, background=background
+                    self._native, self.signature.input_names, background=background
                 )
             except InvalidInput as exc:
                 raise InvalidInput(f"explain: {exc.message}") from exc
@@ -209,34 +208,30 @@ class ScoringModel:
     @classmethod
     def _load(
         cls,
+        loaded: LoadedModel,
         model_dir: str | Path,
         compiled_dir: str | Path | None = None,
         *,
         form: str = "auto",
-        trusted_code: bool = False,
-        trusted_types: Sequence[str] = (),
     ) -> ScoringModel:
-        """Load from a verified model directory (and a compiled ONNX form, if any).
+        """The scorer for ``loaded``, the model in a verified directory (and its ONNX form).
 
         Args:
+            loaded: The model as ``load_model`` read it from ``model_dir`` (with the
+                trust decision the batch service checked: who may run trusted code,
+                the ``trusted_types`` setting).
             model_dir: A model directory as ``save_model`` wrote it, already verified.
             compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
                 when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
             form: ``"auto"``, ``"onnx"`` or ``"native"``.
-            trusted_code: The submitting user may run this pickled model's code
-                (checked by the batch service); see ``load_model``.
-            trusted_types: Extra skops types allowed (the ``trusted_types`` setting).
 
         Raises:
             InvalidInput: The model has no signature, or ``form="onnx"`` without
                 a usable compiled form.
             IntegrityError: The compiled form failed its parity check (``form="onnx"``).
         """
-        from modelyard.flavors import load_compiled, load_model
+        from modelyard.flavors import load_compiled
 
-        if form not in ("auto", "onnx", "native"):
-            raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
-        loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
         signature = loaded.signature
         if signature is None:
             raise InvalidInput(

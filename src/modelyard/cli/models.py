@@ -497,5 +497,10 @@ def document(
 
     outcome = write_document(yard(), ref, output)
     out.console.print(f"documentation: {outcome.html_path}\n               {outcome.markdown_path}")
+    if not outcome.attached:
+        out.console.print(
+            f"not attached to {outcome.ref}: the platform server takes no attachments; "
+            "the files above are local only"
+        )
     if outcome.not_recorded:
         out.console.print(f"not recorded: {', '.join(outcome.not_recorded)}")

@@ -4,8 +4,9 @@
 them as Markdown and as one self-contained HTML file (``render``), writes both
 under ``<home>/reports/<name>/v<version>/`` (or ``output``) and attaches them
 to the version, so the pack a supervisor received stays with the version it
-describes. Layer: beside serving and monitoring; it reads a Yard and imports
-neither.
+describes. Through a platform server (a ``RemoteYard``) there is no route for
+attaching files, so the pack is written locally and ``attached`` says so.
+Layer: beside serving and monitoring; it reads a Yard and imports neither.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class DocumentOutcome:
     markdown_path: Path
     html_path: Path
     sections: list[Section]
+    attached: bool = True
 
     @property
     def not_recorded(self) -> list[str]:
@@ -48,16 +50,19 @@ def document(yard: Any, ref: str, output: str | Path | None = None) -> DocumentO
     )
     markdown = render_markdown(title, intro, sections)
     page = render_html(title, intro, sections)
+    # A local Yard keeps its home in its settings; a RemoteYard has one of its own.
+    home = yard.settings.home if hasattr(yard, "settings") else Path(yard.home)
     folder = (
-        Path(output)
-        if output is not None
-        else (yard.settings.home / "reports" / info.name / f"v{info.version}")
+        Path(output) if output is not None else home / "reports" / info.name / f"v{info.version}"
     )
     folder.mkdir(parents=True, exist_ok=True)
     md_path, html_path = folder / DOCUMENT_MARKDOWN, folder / DOCUMENT_HTML
     md_path.write_text(markdown, encoding="utf-8")
     html_path.write_text(page, encoding="utf-8")
+    attach = getattr(yard.models, "attach", None)  # the platform API has no attach route
+    if attach is None:
+        return DocumentOutcome(info.ref, md_path, html_path, sections, attached=False)
     for name, body in ((DOCUMENT_MARKDOWN, markdown), (DOCUMENT_HTML, page)):
         digest = yard.artifacts.put_bytes(body.encode("utf-8"))
-        yard.models.attach(info.ref, name, digest, kind="documentation")
+        attach(info.ref, name, digest, kind="documentation")
     return DocumentOutcome(info.ref, md_path, html_path, sections)

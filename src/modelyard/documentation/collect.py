@@ -86,8 +86,14 @@ def _purpose(model: Any, info: Any) -> Section:
     section = Section(
         "purpose", "Intended purpose and risk tier", f"registry: model {model.name!r} record"
     )
-    if model.description:
-        section.blocks.append(_text(model.description))
+    # The tier and owner are always on record; the purpose is only what someone wrote,
+    # so a model without a description must say so rather than look documented.
+    section.blocks.append(
+        _text(
+            model.description
+            or f"Intended purpose: {NOT_RECORDED} (the model record has no description)."
+        )
+    )
     section.blocks.append(
         _kv(
             [

@@ -30,6 +30,7 @@ from modelyard.store import MetadataStore
 from modelyard.store.models import (
     Alias,
     Approval,
+    AuditEvent,
     DatasetVersion,
     ModelVersion,
     RegisteredModel,
@@ -129,6 +130,24 @@ def _reason_table(reasons: Any, manifest: Mapping[str, Any]) -> Any:
             "register it with example=..."
         )
     return validate_table(reasons, columns)
+
+
+def _reason_table_setter(session: Session, ref: str) -> str | None:
+    """Who last attached the version's reason table, read from the audit trail.
+
+    The texts are what applicants read: whoever wrote them must not be the one
+    who signs them off (four-eyes), so the writer is taken from the hash-chained
+    ``version.attach`` events rather than from anything a client can restate.
+    """
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject == f"model/{ref}", AuditEvent.action == "version.attach")
+        .order_by(AuditEvent.seq.desc())
+    )
+    for event in events:
+        if (event.payload or {}).get("name") == _REASON_TABLE_NAME:
+            return event.actor
+    return None
 
 
 class ModelRegistry:
@@ -730,14 +749,7 @@ class ModelRegistry:
                 _rows.model_row(session, parse_ref(ref, "model reference").name, lock=True)
             row = _rows.version_row(session, ref)
             if name == _REASON_TABLE_NAME:
-                signed = governance.standing(session, row.id)
-                if signed:
-                    by = ", ".join(f"{user} as {role}" for role, user in sorted(signed.items()))
-                    raise Conflict(
-                        f"{ref}: its reason table is frozen by the sign-offs of {by}; "
-                        "register a new version with the new table",
-                        details={"rule": "reason-table-frozen", "sign_offs": signed},
-                    )
+                self._check_table_unfrozen(session, row, ref)
             session.merge(
                 VersionArtifact(
                     version_id=row.id,
@@ -761,6 +773,32 @@ class ModelRegistry:
                 {"name": name, "digest": digest, "kind": kind, "details": dict(details or {})},
             )
             return info
+
+    def _check_table_unfrozen(self, session: Session, row: ModelVersion, ref: str) -> None:
+        """Refuse a new reason table once reviewers or applicants rely on the current one.
+
+        Any standing sign-off freezes it, and so does being live (deployed, or
+        holding a protected alias) even where the policy needs no sign-off.
+        """
+        signed = governance.standing(session, row.id)
+        if signed:
+            by = ", ".join(f"{user} as {role}" for role, user in sorted(signed.items()))
+            raise Conflict(
+                f"{ref}: its reason table is frozen by the sign-offs of {by}; "
+                "register a new version with the new table",
+                details={"rule": "reason-table-frozen", "sign_offs": signed},
+            )
+        policy = self._policy_of(session, row.model_id)
+        held = [
+            a for a in _rows.version_info(session, row).aliases if a in policy.protected_aliases
+        ]
+        if held or row.state == "deployed":
+            live = f"holds protected alias(es) {held}" if held else "is deployed"
+            raise Conflict(
+                f"{ref}: its reason table is frozen because the version {live}; "
+                "register a new version with the new table",
+                details={"rule": "reason-table-frozen", "aliases": held, "state": row.state},
+            )
 
     def archive(self, ref: str) -> ModelVersionInfo:
         parsed = parse_ref(ref.ref if isinstance(ref, ModelVersionInfo) else ref, "model reference")
@@ -922,6 +960,12 @@ class ModelRegistry:
                 raise PermissionDenied(
                     f"four-eyes: {self._user} registered {info.ref} and cannot sign it off",
                     details={"rule": "four-eyes", "registrant": info.created_by},
+                )
+            if decision == "approved" and _reason_table_setter(session, info.ref) == self._user:
+                raise PermissionDenied(
+                    f"four-eyes: {self._user} last set the reason table of {info.ref} "
+                    "and cannot sign it off; another reviewer must",
+                    details={"rule": "four-eyes", "reason_table_by": self._user},
                 )
             other = [r for r, u in signed.items() if u == self._user and r != role]
             if decision == "approved" and other:

@@ -120,6 +120,19 @@ def _matrix_agrees(
     return bool(np.allclose(via_matrix, explainer.contributions(frame).values, rtol=0, atol=1e-9))
 
 
+def _has_nulls(payload: Payload) -> bool:
+    """Whether any value is null: the matrix check ran on null-free rows only.
+
+    ``_matrix_agrees`` compares on the example's complete rows, so a row with a
+    null is explained through the native preprocessing on a frame instead.
+    """
+    for values in payload.as_columns().values():
+        for value in values:
+            if value is None or (isinstance(value, float) and value != value):
+                return True
+    return False
+
+
 def _frame(served: ServedVersion, payload: Payload, contract: Any) -> pd.DataFrame:
     """The rows as the canonical path scores them: through the route's contract."""
     import pandas as pd
@@ -145,7 +158,12 @@ def _explain(
     if source is None:
         source = ExplainSource(None, lambda: None)
     explainer = source.explainer(served)
-    if prepared is not None and prepared.kind == MATRIX and source.use_matrix(served):
+    if (
+        prepared is not None
+        and prepared.kind == MATRIX
+        and source.use_matrix(served)
+        and not _has_nulls(payload)
+    ):
         # The compiled path's matrix, checked to be the preprocessing's own output: no
         # pandas and no scikit-learn preprocessing on the way to the booster.
         contributions = explainer.contributions_of_matrix(prepared.data)
