@@ -64,8 +64,17 @@ class CompiledScorer:
             _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
         ]
 
-    def encode(self, payload: Rows) -> np.ndarray | None:
-        """The model matrix for ``payload``, or None when the canonical path must decide."""
+    def encode(
+        self, payload: Rows, ranges: list[tuple[str, np.ndarray]] | None = None
+    ) -> np.ndarray | None:
+        """The model matrix for ``payload``, or None when the canonical path must decide.
+
+        Args:
+            ranges: When given, a numeric column with a value outside the training range
+                does not send the request away: ``(name, float64 values)`` is appended
+                here, in signature order, for the caller to flag exactly as the
+                version's contract does (out-of-range numbers are always scored).
+        """
         columns = self._columns(payload)
         if columns is None:
             return None
@@ -97,7 +106,9 @@ class CompiledScorer:
                     if (low is not None and finite.min() < low) or (
                         high is not None and finite.max() > high
                     ):
-                        return None  # outside the training range: the contract flags it
+                        if ranges is None:
+                            return None  # outside the training range: the contract flags it
+                        ranges.append((name, array))
                 values[name] = array
             else:
                 if kinds and kinds != {str}:
