@@ -526,11 +526,24 @@ def _check_integer(
     return np.array(_objects(values).tolist(), dtype=np.int64)
 
 
+_PLAIN_NUMBERS = frozenset({int, float, type(None)})
+
+
 def _numbers_from_objects(
     spec: ColumnSpec, values: Any, problems: Problems, *, whole: bool
 ) -> np.ndarray | None:
     """Numbers and nulls of an object column as float64, or None after a wrong-type problem."""
     objects = _objects(values)
+    items = objects.tolist()
+    kinds = set(map(type, items))
+    if kinds <= _PLAIN_NUMBERS and not (whole and float in kinds):
+        # Decoded JSON, the common case: numpy converts the list in C (None -> NaN), the
+        # same float64 values as the loop below. Anything else takes the loop, which
+        # names the offending values.
+        try:
+            return np.array(items, dtype=np.float64)
+        except OverflowError:
+            pass
     bad = []
     for v in _distinct(objects):
         if (
