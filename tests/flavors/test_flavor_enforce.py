@@ -223,10 +223,10 @@ def test_decoded_json_numbers_convert_at_once_and_odd_ones_are_still_named() -> 
     sig = Signature(
         (ColumnSpec("score", "float", nullable=True), ColumnSpec("age", "integer", minimum=18))
     )
-    out = sig.enforce_columns({"score": [1, None, 2.5], "age": [30, 31.0]})
+    out = sig.enforce_columns({"score": [1, None, 2.5], "age": [30, 31.0, 32]})
     assert out["score"].dtype == np.float64
     assert np.array_equal(out["score"], [1.0, np.nan, 2.5], equal_nan=True)
-    assert out["age"].tolist() == [30, 31] and out["age"].dtype == np.int64
+    assert out["age"].tolist() == [30, 31, 32] and out["age"].dtype == np.int64
     for bad, column in (
         ({"score": [10**400], "age": [30]}, "score"),
         ({"score": [1.0], "age": [30.5]}, "age"),
