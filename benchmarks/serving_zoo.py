@@ -214,7 +214,11 @@ def prepare(workdir: Path, names: list[str], rows: int) -> dict[str, Any]:
 
 
 def servers(
-    workdir: Path, names: list[str], with_mlflow: bool, mlflow_python: str | None = None
+    workdir: Path,
+    names: list[str],
+    with_mlflow: bool,
+    mlflow_python: str | None = None,
+    baseline_src: str | None = None,
 ) -> dict[str, list[Server]]:
     """Per shape: the hand-written endpoint, Modelyard's route (one shared process), MLflow."""
     python = sys.executable
@@ -243,6 +247,22 @@ def servers(
         if with_mlflow:
             found[name].append(_mlflow_server(workdir, name, base_env, mlflow_python))
     found["_modelyard"] = [modelyard]
+    # The same command on other sources (an earlier checkout's src/): before vs after.
+    found["_baseline"] = (
+        [
+            Server(
+                "baseline",
+                f"Modelyard `modelyard serve` (defaults) from {baseline_src}",
+                "",
+                "records",
+                modelyard.command,
+                env={**yard_env, "PYTHONPATH": baseline_src},
+                cwd=str(workdir),
+            )
+        ]
+        if baseline_src
+        else []
+    )
     # The same server with two worker processes on both cores (wrk shares core 1 with one).
     found["_workers"] = [
         Server(
@@ -305,7 +325,7 @@ def _mlflow_server(
 
 
 def url_of(server: Server, shape: str) -> str:
-    if server.name in ("modelyard", "workers2"):
+    if server.name in ("modelyard", "workers2", "baseline"):
         return f"http://127.0.0.1:{server.port}/v1/models/{shape}/predict"
     return server.url
 
@@ -346,10 +366,15 @@ def report(results: dict[Any, list[dict[str, Any]]], scorers: dict[str, str], ar
         "| mlflow req/s (p99) | ratio |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    baseline = any(k[3] == "baseline" for k in results)
+    if baseline:
+        lines[0] += f" Baseline: the same server run from {args.baseline_src}."
+        lines[2] += " baseline req/s (p99) | baseline ratio |"
+        lines[3] += "---|---|"
     keys = sorted({k[:3] for k in results}, key=lambda k: (k[0], k[1], k[2]))
     for shape, rows, conc in keys:
         cells = {}
-        for who in ("modelyard", "handwritten", "mlflow"):
+        for who in ("modelyard", "handwritten", "mlflow", "baseline"):
             found = results.get((shape, rows, conc, who))
             if not found:
                 cells[who] = None
@@ -363,11 +388,20 @@ def report(results: dict[Any, list[dict[str, Any]]], scorers: dict[str, str], ar
             else "–"
         )
         mlflow = cells["mlflow"][1] if cells["mlflow"] else "not run"
-        lines.append(
+        line = (
             f"| {shape} | {scorers.get(shape, '?')} | {rows} | {conc} | "
             f"{cells['modelyard'][1] if cells['modelyard'] else '–'} | "
             f"{cells['handwritten'][1] if cells['handwritten'] else '–'} | {mlflow} | {ratio} |"
         )
+        if baseline:
+            base = cells["baseline"]
+            base_ratio = (
+                f"{base[0] / cells['handwritten'][0]:.1f}x"
+                if base and cells["handwritten"] and cells["handwritten"][0]
+                else "–"
+            )
+            line += f" {base[1] if base else '–'} | {base_ratio} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -417,13 +451,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=["ordinal-lightgbm", "onehot-logistic"],
         help="Shapes measured with --workers 1 vs 2 (none: skip).",
     )
+    parser.add_argument("--rows", nargs="*", type=int, default=[1, 100], help="Rows a body.")
+    parser.add_argument("--conc", nargs="*", type=int, default=[1, 8, 32], help="Connections.")
+    parser.add_argument(
+        "--baseline-src",
+        help="Also run `modelyard serve` with PYTHONPATH set to this src/ directory (another"
+        " checkout: before vs after, same run, same bodies).",
+    )
     parser.add_argument("--write", action="store_true", help="Write docs even with --quick.")
     args = parser.parse_args(argv)
     args.mlflow = args.mlflow or bool(args.mlflow_python)
     names = args.shapes or DEFAULT_SHAPES
     worker_shapes = [n for n in args.workers_shapes if n in names]
     worker_points = [(1, 32), (100, 32)]
-    points = [(rows, conc) for rows in (1, 100) for conc in (1, 8, 32)]
+    points = [(rows, conc) for rows in args.rows for conc in args.conc]
+    worker_points = [p for p in worker_points if p[0] in args.rows]
     if args.quick:
         args.rounds, args.seconds = 1, 2.0
         points = [(1, 32)]
@@ -435,18 +477,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         setup = prepare(workdir, names, 12_000 if args.quick else 40_000)
         lua = workdir / "rotate.lua"
         lua.write_text(LUA)
-        found = servers(workdir, names, args.mlflow, args.mlflow_python)
+        found = servers(workdir, names, args.mlflow, args.mlflow_python, args.baseline_src)
         modelyard = found["_modelyard"][0]
         workers2 = found["_workers"][0]
+        baseline = found["_baseline"]
         every = [modelyard] + [s for n in names for s in found[n]]
         if worker_shapes:
             every.append(workers2)
         try:
             for server in every:
                 start(server)
+            if baseline:
+                # Started once Modelyard has stored the compiled forms (no race on the yard).
+                for name in names:
+                    modelyard.path = f"/v1/models/{name}/predict"
+                    wait_ready(modelyard, json.dumps(setup["check"]).encode(), timeout=600)
+                start(baseline[0])
+                every.append(baseline[0])
             first = json.dumps(setup["check"]).encode()
             for server in every:
-                if server not in (modelyard, workers2):  # theirs are per shape, below
+                if server not in (modelyard, workers2, *baseline):  # theirs are per shape, below
                     # Each in its own body format (MLflow reads dataframe_records).
                     own = json.dumps({server.body_key: setup["check"]["records"]}).encode()
                     wait_ready(server, own, timeout=600)
@@ -458,7 +508,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     wait_ready(workers2, first, timeout=600)
                 scorers[name] = scorer_of(modelyard, name)
                 expected = setup["models"][name].predict_proba(setup["pool"].head(100))
-                checked = [modelyard, *found[name]] + ([workers2] if name in worker_shapes else [])
+                if baseline:
+                    baseline[0].path = modelyard.path
+                    wait_ready(baseline[0], first, timeout=600)
+                checked = [modelyard, *found[name], *baseline]
+                checked += [workers2] if name in worker_shapes else []
                 for server in checked:
                     body = {server.body_key: setup["check"]["records"]}
                     got = answers(server, name, body)
@@ -467,7 +521,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for round_number in range(args.rounds):
                 for rows, conc in points:
                     for name in names:
-                        order = [modelyard, *found[name]]
+                        order = [modelyard, *found[name], *baseline]
                         shift = round_number % len(order)
                         for server in order[shift:] + order[:shift]:
                             who = server.name.split("-")[0]

@@ -214,3 +214,24 @@ def test_one_row_enforce_is_cheap(holdout: pd.DataFrame) -> None:
     seconds = min(timeit.repeat(lambda: sig.enforce(row), number=200, repeat=5)) / 200
     # Measured at ~20 µs for these 14 columns; the bound leaves room for a busy machine.
     assert seconds < 1e-3
+
+
+def test_decoded_json_numbers_convert_at_once_and_odd_ones_are_still_named() -> None:
+    """Lists of ints, floats and nulls (decoded JSON) become float64 in one numpy call; an
+    integer too large for float64, a fraction in an integer column and a boolean are
+    still refused by name."""
+    sig = Signature(
+        (ColumnSpec("score", "float", nullable=True), ColumnSpec("age", "integer", minimum=18))
+    )
+    out = sig.enforce_columns({"score": [1, None, 2.5], "age": [30, 31.0, 32]})
+    assert out["score"].dtype == np.float64
+    assert np.array_equal(out["score"], [1.0, np.nan, 2.5], equal_nan=True)
+    assert out["age"].tolist() == [30, 31, 32] and out["age"].dtype == np.int64
+    for bad, column in (
+        ({"score": [10**400], "age": [30]}, "score"),
+        ({"score": [1.0], "age": [30.5]}, "age"),
+        ({"score": [True], "age": [30]}, "score"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            sig.enforce_columns(bad)
+        assert [d["column"] for d in caught.value.details] == [column]

@@ -561,3 +561,90 @@ def test_the_batch_engine_uses_the_same_compiled_form(
         frame = x.iloc[1_000:3_000].reset_index(drop=True)
         assert np.array_equal(model.predict(frame), pipeline.predict_proba(frame))
         assert ScoringModel.load(model_dir, form="native").form == "native"
+
+
+def _out_of_range_records(
+    x: pd.DataFrame, rules: dict[str, Any], n: int = 100
+) -> list[dict[str, Any]]:
+    """``n`` training-domain rows as JSON records, with numbers beyond the training range
+    in two columns (one float, one integer) of two rows."""
+    rows = x.iloc[500 : 500 + n].reset_index(drop=True)
+    records = json.loads(rows.to_json(orient="records"))
+    records[3]["income"] = rules["income"].maximum * 10 + 0.5
+    records[7]["age"] = int(rules["age"].minimum) - 5
+    records[8]["age"] = int(rules["age"].minimum) - 5
+    return records
+
+
+def test_an_exact_compiled_scorer_scores_out_of_range_numbers_with_the_contracts_warnings(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Out-of-range numbers are always scored: a bit-identical compiled scorer scores them
+    itself, with exactly the warnings the contract's canonical check gives; an unseen
+    category in the same request still sends it to the canonical path."""
+    from serving_support import open_yard, serving_config
+
+    from modelyard.serving.models import FRAME, MATRIX, load_version
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    forest = scaler_forest().fit(x, y)
+    with open_yard(tmp_path) as alice:
+        alice.models.create("forest", risk_tier=3)
+        alice.models.register("forest", forest, example=x.head(500))
+        alice.models.set_alias("forest", "champion", 1)
+        served = load_version(alice, "forest@champion", serving_config())
+    assert served.scorer == "forest-compiled"
+    records = _out_of_range_records(x, served.contract.rules)
+    prepared = served.prepare(Payload.from_records(records))
+    _, canonical = served.contract.check_columns(Payload.from_records(records).as_columns())
+    assert prepared.kind == MATRIX
+    assert {(w["column"], w["kind"]) for w in canonical} >= {
+        ("income", "out_of_range"),
+        ("age", "out_of_range"),
+    }
+    assert list(prepared.warnings) == list(canonical)
+    assert prepared.warnings.totals == canonical.totals
+    expected = forest.predict_proba(pd.DataFrame.from_records(records))
+    assert np.array_equal(served.score([prepared]), expected)
+
+    unseen = [{**records[0], "channel": "never-seen"}, *records[1:]]
+    mixed = served.prepare(Payload.from_records(unseen))
+    assert mixed.kind == FRAME
+    kinds = {(w["column"], w["kind"]) for w in mixed.warnings}
+    assert {("channel", "unseen_category"), ("income", "out_of_range")} <= kinds
+
+
+def test_a_linear_scorer_leaves_out_of_range_rows_to_the_native_model(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """A scorer within a tolerance is not bit-identical: out-of-range rows stay native."""
+    from serving_support import open_yard, serving_config
+    from sklearn.linear_model import LogisticRegression
+
+    from modelyard.serving.models import FRAME, load_version
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    linear = Pipeline(
+        [
+            (
+                "encode",
+                _ct(
+                    ("num", make_pipeline(SimpleImputer(), StandardScaler()), list(NUMERIC)),
+                    ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
+                ),
+            ),
+            ("model", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(x, y)
+    with open_yard(tmp_path) as alice:
+        alice.models.create("linear", risk_tier=3)
+        alice.models.register("linear", linear, example=x.head(500))
+        alice.models.set_alias("linear", "champion", 1)
+        served = load_version(alice, "linear@champion", serving_config())
+    assert served.scorer == "linear-compiled"
+    records = _out_of_range_records(x, served.contract.rules)
+    prepared = served.prepare(Payload.from_records(records))
+    assert prepared.kind == FRAME
+    assert ("income", "out_of_range") in {(w["column"], w["kind"]) for w in prepared.warnings}

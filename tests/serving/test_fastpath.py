@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from modelyard.data import synthetic
@@ -118,3 +121,34 @@ def test_served_version_uses_compiled_path_and_drops_it_when_not_exact(yard_root
         assert "not exact" in served.notes[-1]
         faulty = load_version(yard, "faulty@champion", serving_config())
         assert faulty.scorer == "native" and "no compiled path" in faulty.notes[0]
+
+
+def test_out_of_range_numbers_stay_on_the_compiled_path_with_the_contracts_warnings(
+    yard_root, credit_models, big_holdout
+):
+    """The LightGBM plan passes numbers through: beyond the training range it still gives
+    the native answers exactly, and the warnings are the contract's own."""
+    from serving_support import open_yard, serving_config
+
+    from modelyard.serving.models import MATRIX, load_version
+
+    with open_yard(yard_root) as yard:
+        served = load_version(yard, "credit-risk@champion", serving_config())
+    assert served.scorer == "lightgbm-compiled"
+    rules = served.contract.rules
+    numeric = [s for s in served.signature.inputs if s.type in ("float", "integer")]
+    bounded = [s for s in numeric if rules[s.name].maximum is not None]
+    assert len(bounded) >= 2
+    frame = big_holdout.head(100).dropna().reset_index(drop=True)
+    records = json.loads(frame.to_json(orient="records"))
+    for row, spec in ((2, bounded[0]), (5, bounded[1]), (6, bounded[1])):
+        high = rules[spec.name].maximum
+        records[row][spec.name] = int(high) + 7 if spec.type == "integer" else high * 3 + 0.25
+    prepared = served.prepare(Payload.from_records(records))
+    _, canonical = served.contract.check_columns(Payload.from_records(records).as_columns())
+    assert prepared.kind == MATRIX
+    assert {bounded[0].name, bounded[1].name} <= {w["column"] for w in canonical}
+    assert list(prepared.warnings) == list(canonical)
+    assert prepared.warnings.totals == canonical.totals
+    expected = credit_models[0].predict_proba(pd.DataFrame.from_records(records))
+    assert np.array_equal(served.score([prepared]), expected)

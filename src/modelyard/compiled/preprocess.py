@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -114,7 +115,7 @@ class _Encode:
         for column, lut, table, unseen in zip(
             block, self.codes, self.tables, self.unseen, strict=True
         ):
-            rows = [lut.get(v, unseen) for v in column]
+            rows = list(map(lut.get, column, repeat(unseen)))  # lut.get(v, unseen), in C
             if -1 in rows:
                 return None
             stop = start + table.shape[1]

@@ -63,18 +63,36 @@ class CompiledScorer:
         self._specs = [
             _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
         ]
+        numeric = [spec for spec in self._specs if spec[1]]
+        self._numeric = [spec[0] for spec in numeric]
+        self._integer_rows = np.array([spec[2] for spec in numeric], dtype=bool)
+        self._low = np.array([[-np.inf if s[5] is None else s[5]] for s in numeric])
+        self._high = np.array([[np.inf if s[6] is None else s[6]] for s in numeric])
 
-    def encode(self, payload: Rows) -> np.ndarray | None:
-        """The model matrix for ``payload``, or None when the canonical path must decide."""
+    def encode(
+        self, payload: Rows, ranges: list[tuple[str, np.ndarray]] | None = None
+    ) -> np.ndarray | None:
+        """The model matrix for ``payload``, or None when the canonical path must decide.
+
+        Args:
+            ranges: When given, a numeric column with a value outside the training range
+                does not send the request away: ``(name, float64 values)`` is appended
+                here, in signature order, for the caller to flag exactly as the
+                version's contract does (out-of-range numbers are always scored).
+        """
         columns = self._columns(payload)
         if columns is None:
             return None
-        values: dict[str, Any] = {}
+        numbers = self._number_block(columns, payload.n, ranges)
+        values: dict[str, Any] = {} if numbers is None else numbers
         for name, numeric, integer, nullable, allowed, low, high in self._specs:
+            if numeric and numbers is not None:
+                continue
             column = columns[name]
             if isinstance(column, np.ndarray):
                 column = column.tolist()
             kinds = set(map(type, column))
+            nulls = _NONE in kinds
             if nullable and not integer:
                 # A null integer becomes pandas.NA on the canonical path, which the native
                 # pipeline may refuse: that path decides (and names the problem).
@@ -97,13 +115,15 @@ class CompiledScorer:
                     if (low is not None and finite.min() < low) or (
                         high is not None and finite.max() > high
                     ):
-                        return None  # outside the training range: the contract flags it
+                        if ranges is None:
+                            return None  # outside the training range: the contract flags it
+                        ranges.append((name, array))
                 values[name] = array
             else:
                 if kinds and kinds != {str}:
                     return None
                 if allowed is not None and not allowed.issuperset(
-                    v for v in column if v is not None
+                    (v for v in column if v is not None) if nulls else column
                 ):
                     return None
                 values[name] = column
@@ -111,6 +131,35 @@ class CompiledScorer:
         if matrix is None or (self._estimator.rejects_nan and np.isnan(matrix).any()):
             return None
         return matrix
+
+    def _number_block(
+        self, columns: dict[str, Any], n: int, ranges: list[tuple[str, np.ndarray]] | None
+    ) -> dict[str, np.ndarray] | None:
+        """Every numeric column at once, for the common request: only ints and floats, whole
+        numbers in integer columns, nothing near the float64 limits, and (without ``ranges``)
+        nothing outside the training range. One list, one array, one comparison per check.
+
+        None: something else is there; the per-column checks decide (and give the same
+        answer for everything this accepts).
+        """
+        names = self._numeric
+        if not names or n == 0:
+            return None
+        flat = [v for name in names for v in columns[name]]
+        if not set(map(type, flat)) <= _NUMBERS:
+            return None  # nulls, booleans, strings, numpy scalars: per column
+        block = np.array(flat, dtype=np.float64).reshape(len(names), n)
+        if np.abs(block).max() >= _INT_LIMIT:
+            return None  # integers may not be exact, floats may pass the bound: per column
+        whole = block[self._integer_rows]
+        if whole.size and not np.array_equal(whole, np.floor(whole)):
+            return None
+        outside = ((block < self._low) | (block > self._high)).any(axis=1)
+        if outside.any():
+            if ranges is None:
+                return None
+            ranges.extend((names[k], block[k]) for k in np.flatnonzero(outside).tolist())
+        return dict(zip(names, block, strict=True))
 
     def _columns(self, payload: Rows) -> dict[str, Any] | None:
         if payload.kind == RECORDS:

@@ -188,6 +188,7 @@ class EnforcementPlan:
             for spec in self.specs
         ]
         self.rules = {spec.name: rule for spec, _, rule in self._steps}
+        self._index = {spec.name: i for i, (spec, _, _) in enumerate(self._steps)}
 
     def enforce_frame(self, frame: pd.DataFrame, allow_extra: bool) -> pd.DataFrame:
         return self.check_frame(frame, allow_extra)[0]
@@ -268,6 +269,19 @@ class EnforcementPlan:
         if problems:
             raise _error(problems)
         return out, warnings
+
+    def range_warnings(self, columns: Iterable[tuple[str, np.ndarray]]) -> InputWarnings:
+        """The out-of-range flags :meth:`check_columns` gives numeric columns, from their values.
+
+        For a scorer that has already checked types, nulls and categories itself:
+        ``columns`` are ``(name, float64 values)`` in signature order, the arrays
+        :meth:`check_columns` would compare (integers as float64, nulls as NaN).
+        """
+        warnings = InputWarnings()
+        for name, values in columns:
+            spec, _, rule = self._steps[self._index[name]]
+            _range(spec, rule, values, warnings)
+        return warnings
 
     def _match(self, columns: list[Any], allow_extra: bool, problems: Problems) -> list[int | None]:
         """Positions of the signature's columns in ``columns``; records layout problems."""
@@ -512,11 +526,24 @@ def _check_integer(
     return np.array(_objects(values).tolist(), dtype=np.int64)
 
 
+_PLAIN_NUMBERS = frozenset({int, float, type(None)})
+
+
 def _numbers_from_objects(
     spec: ColumnSpec, values: Any, problems: Problems, *, whole: bool
 ) -> np.ndarray | None:
     """Numbers and nulls of an object column as float64, or None after a wrong-type problem."""
     objects = _objects(values)
+    items = objects.tolist()
+    kinds = set(map(type, items))
+    if kinds <= _PLAIN_NUMBERS and not (whole and float in kinds):
+        # Decoded JSON, the common case: numpy converts the list in C (None -> NaN), the
+        # same float64 values as the loop below. Anything else takes the loop, which
+        # names the offending values.
+        try:
+            return np.array(items, dtype=np.float64)
+        except OverflowError:
+            pass
     bad = []
     for v in _distinct(objects):
         if (

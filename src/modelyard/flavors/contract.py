@@ -19,7 +19,7 @@ lookup per distinct string and a vectorised range test per numeric column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelyard.flavors._enforce import (
@@ -33,6 +33,7 @@ from modelyard.flavors.policy import InputPolicy
 from modelyard.flavors.probe import FAILS, Probe
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from modelyard.flavors.manifest import ModelManifest
@@ -142,6 +143,16 @@ class InputContract:
     ) -> tuple[dict[str, Any], InputWarnings]:
         """:meth:`check` for a mapping of column name to values (serving's decoded JSON)."""
         return self._plan.check_columns(columns, allow_extra)
+
+    def range_warnings(self, columns: Iterable[tuple[str, np.ndarray]]) -> InputWarnings:
+        """The out-of-range warnings :meth:`check_columns` gives these numeric columns.
+
+        For the compiled scorers, which check types, nulls and categories themselves
+        and hand over ``(name, float64 values)`` in signature order: the same entries,
+        in the same order, as the canonical check (out-of-range numbers are always
+        scored, never rejected).
+        """
+        return self._plan.range_warnings(columns)
 
     def enforce(self, frame: pd.DataFrame, *, allow_extra: bool = False) -> pd.DataFrame:
         return self._plan.check_frame(frame, allow_extra)[0]

@@ -19,6 +19,7 @@ out-of-domain values the version scores.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import tempfile
 import threading
@@ -130,6 +131,17 @@ class ServedVersion:
         contract flags it (one vectorised comparison per request).
         """
         self._bounds = None
+        self._matrix_ranges = None
+        # Out-of-range numbers are always scored (with a warning): an exact fast scorer
+        # scores them too, bit-identical to the native model, and the contract's own
+        # range check gives the warnings. A scorer within a tolerance leaves such rows
+        # to the native model, as before.
+        self._scorer_ranges = (
+            self.fast is not None
+            and self.contract is not None
+            and getattr(self.fast, "tolerance", None) == 0.0
+            and "ranges" in inspect.signature(self.fast.encode).parameters
+        )
         positions = getattr(self.fast, "positions", None)
         if positions is None or self.contract is None:
             return  # a compiled scorer checks the training ranges itself (see its encode)
@@ -144,6 +156,21 @@ class ServedVersion:
         if where:
             self._bounds = (np.array(where), np.array(low), np.array(high))
             self._bound_list = list(zip(where, low, high, strict=True))
+        # The matrix holds every bounded numeric column as sent (the LightGBM plan passes
+        # numbers through): its columns give the contract's warnings exactly. A bounded
+        # column the model does not read is not in the matrix: then the canonical path.
+        used = positions()
+        ranged = [
+            (spec.name, used.get(spec.name))
+            for spec in self.contract.signature.inputs
+            if spec.type in ("float", "integer")
+        ]
+        rules = self.contract.rules
+        if all(
+            j is not None or (rules[n].minimum is None and rules[n].maximum is None)
+            for n, j in ranged
+        ):
+            self._matrix_ranges = [(n, j) for n, j in ranged if j is not None]
 
     def contract_for(self, policy: InputPolicy | None, key: str = "") -> InputContract | None:
         """The contract with a route's policy applied over the version's (cached by ``key``)."""
@@ -184,9 +211,25 @@ class ServedVersion:
         """
         fast = self.fast
         if fast is not None:
-            matrix = fast.encode(payload)
-            if matrix is not None and not self._outside(matrix):
-                return Prepared(MATRIX, matrix, payload.n)
+            if self._scorer_ranges:
+                # The compiled scorer hands over the columns with numbers outside the
+                # training range; the contract flags them as its own check would.
+                found: list[tuple[str, np.ndarray]] = []
+                matrix = fast.encode(payload, found)
+                if matrix is not None:
+                    warnings = (contract or self.contract).range_warnings(found) if found else None
+                    return Prepared(MATRIX, matrix, payload.n, warnings or None)
+            else:
+                matrix = fast.encode(payload)
+                if matrix is not None:
+                    if not self._outside(matrix):
+                        return Prepared(MATRIX, matrix, payload.n)
+                    if self._matrix_ranges is not None:
+                        warnings = (contract or self.contract).range_warnings(
+                            (name, matrix[:, j]) for name, j in self._matrix_ranges
+                        )
+                        if warnings:
+                            return Prepared(MATRIX, matrix, payload.n, warnings)
         columns = payload.as_columns()
         warnings = None
         contract = contract or self.contract
