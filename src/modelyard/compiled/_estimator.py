@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["Estimator"]
 
 
-class Estimator:
+class Estimator(ABC):
     """A compiled final step. ``rejects_nan``: NaN in the matrix goes the canonical way."""
 
     kind = "compiled"
     tolerance = 0.0
     rejects_nan = False
 
-    def predict(self, matrix: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores of ``matrix`` (rows x the preprocessed columns)."""

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -26,7 +27,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ChildServer:
+class ChildServer(ABC):
     """A child process serving HTTP; subclasses say how to start it (``start``)."""
 
     name = "the server"
@@ -36,8 +37,9 @@ class ChildServer:
         self._timeout = startup_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Launch the child (``_launch``) and return once it is ready."""
 
     def _launch(
         self,
