@@ -14,6 +14,7 @@ here without the warning (or rejection) the version's ``InputContract`` gives it
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -58,16 +59,43 @@ class CompiledScorer:
         self.report = report
         self._pre = pre
         self._estimator = estimator
+        self._signature = signature
         self._names = [s.name for s in signature.inputs]
         self._name_set = frozenset(self._names)
+        self._set_specs(rules)
+
+    def _set_specs(self, rules: Mapping[str, Any] | None, *, checked: bool = False) -> None:
+        signature = self._signature
         self._specs = [
             _spec(s, (rules or {}).get(s.name), rules is not None) for s in signature.inputs
         ]
+        if checked:
+            # The contract has checked the values: a string column's example categories and
+            # the example's nulls are soft there (flagged, not refused), so only the types
+            # and a category column's own categories limit what is encoded here.
+            self._specs = [
+                (name, num, integer, True, allowed if s.type == "category" else None, None, None)
+                for s, (name, num, integer, _, allowed, _, _) in zip(
+                    signature.inputs, self._specs, strict=True
+                )
+            ]
         numeric = [spec for spec in self._specs if spec[1]]
         self._numeric = [spec[0] for spec in numeric]
         self._integer_rows = np.array([spec[2] for spec in numeric], dtype=bool)
         self._low = np.array([[-np.inf if s[5] is None else s[5]] for s in numeric])
         self._high = np.array([[np.inf if s[6] is None else s[6]] for s in numeric])
+
+    def widened(self) -> CompiledScorer:
+        """The same compiled pipeline limited by the column types alone, not the domain.
+
+        For rows the version's contract has already checked (and flagged): it takes the
+        unseen categories, nulls and out-of-range numbers the domain-bound scorer leaves
+        to the canonical path. Serving uses it only once its answers on such rows matched
+        the native pipeline's (see ``ServedVersion.warm``).
+        """
+        wide = copy.copy(self)
+        wide._set_specs(None, checked=True)
+        return wide
 
     def encode(
         self, payload: Rows, ranges: list[tuple[str, np.ndarray]] | None = None

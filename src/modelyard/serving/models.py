@@ -122,6 +122,10 @@ class ServedVersion:
         self.binary = self.classes is not None and len(self.classes) == 2
         self._bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._bound_list: list[tuple[int, float, float]] = []
+        # The compiled scorer without the training-domain limits, once its answers on
+        # out-of-domain rows matched the native model's (``warm``): rows the contract
+        # checked and flagged are then scored by it, not by the native pipeline.
+        self._wide: Any = None
         self._set_bounds()
 
     def _set_bounds(self) -> None:
@@ -139,7 +143,7 @@ class ServedVersion:
         self._scorer_ranges = (
             self.fast is not None
             and self.contract is not None
-            and getattr(self.fast, "tolerance", None) == 0.0
+            and (getattr(self.fast, "tolerance", None) == 0.0 or self._wide is not None)
             and "ranges" in inspect.signature(self.fast.encode).parameters
         )
         positions = getattr(self.fast, "positions", None)
@@ -219,6 +223,8 @@ class ServedVersion:
                 if matrix is not None:
                     warnings = (contract or self.contract).range_warnings(found) if found else None
                     return Prepared(MATRIX, matrix, payload.n, warnings or None)
+                if self._wide is not None:
+                    return self._prepare_wide(payload, contract or self.contract)
             else:
                 matrix = fast.encode(payload)
                 if matrix is not None:
@@ -239,6 +245,25 @@ class ServedVersion:
         if self.onnx is not None and not warnings:
             # Out-of-domain rows go to the native model: the ONNX form's parity was
             # checked on in-domain rows only, the registration probe on the native one.
+            return Prepared(COLUMNS, columns, payload.n)
+        import pandas as pd
+
+        return Prepared(FRAME, pd.DataFrame(columns), payload.n, warnings or None)
+
+    def _prepare_wide(self, payload: Payload, contract: InputContract) -> Prepared:
+        """The contract's canonical check (errors, warnings), then the widened compiled scorer.
+
+        For a request with an unseen category or a null the domain-bound scorer left
+        alone: the contract decides and flags exactly as on the native path; only the
+        scoring differs, by the parity checked at load. A value the widened scorer
+        cannot take either (a null integer, say) still goes to the native model.
+        """
+        columns, warnings = contract.check_columns(payload.as_columns())
+        _check_float_bounds(contract.signature, columns)
+        matrix = self._wide.encode(payload)
+        if matrix is not None:
+            return Prepared(MATRIX, matrix, payload.n, warnings or None)
+        if self.onnx is not None and not warnings:
             return Prepared(COLUMNS, columns, payload.n)
         import pandas as pd
 
@@ -346,9 +371,85 @@ class ServedVersion:
                 self.fast = None
             else:
                 checked = len(frame)
+                checked += self._check_out_of_domain(frame)
         one = Payload.from_records(frame.head(1).to_dict(orient="records"))
         self.score([self.prepare(one)])
         self.score([self.prepare(payload)])
+        return checked
+
+    def _check_out_of_domain(self, frame: pd.DataFrame) -> int:
+        """Check the widened compiled scorer against the native model on out-of-domain rows.
+
+        Rows of the example with, one column at a time, numbers beyond the training range
+        (below and above), a null and an unseen category — each only where the contract
+        scores it — plus all of them at once. Each variant goes the canonical way (the
+        contract's check, a frame, the native model) and through the widened scorer;
+        every variant the widened scorer takes must match within its tolerance, and then
+        it scores such rows in service (``_prepare_wide``). Returns the rows checked
+        (0: out-of-domain rows stay with the native model).
+        """
+        fast, contract = self.fast, self.contract
+        widen = getattr(fast, "widened", None)
+        if widen is None or contract is None or self.signature is None:
+            return 0
+        wide = widen()
+        base = frame.head(4).to_dict(orient="records")
+        variants: list[list[dict[str, Any]]] = []
+        mixed = [dict(r) for r in base]
+        for spec in self.signature.inputs:
+            rule = contract.rules.get(spec.name)
+            if rule is None:
+                continue
+            values: list[Any] = []
+            if spec.type in ("float", "integer") and None not in (rule.minimum, rule.maximum):
+                low, high = float(rule.minimum), float(rule.maximum)
+                span = max(high - low, 1.0)
+                values += [low - span * 0.5, high + span * 0.5, high + span * 3.0]
+                if spec.type == "integer":
+                    values = [int(np.floor(v)) if v < low else int(np.ceil(v)) for v in values]
+            if rule.nullable or rule.nulls == "score":
+                values.append(None)
+            if rule.categories is not None and rule.unseen == "score":
+                if spec.type == "category" and spec.categories is not None:
+                    values += [c for c in spec.categories if c not in rule.categories][:1]
+                elif spec.type == "string":
+                    values.append("modelyard-unseen-category")
+            for k, value in enumerate(values):
+                variants.append([{**r, spec.name: value} for r in base])
+                mixed[k % len(mixed)][spec.name] = value
+        variants.append(mixed)
+        checked = 0
+        for records in variants:
+            payload = Payload.from_records(records)
+            try:
+                columns, _ = contract.check_columns(payload.as_columns())
+            except InvalidInput:
+                continue  # the contract refuses it: never scored, by any scorer
+            matrix = wide.encode(payload)
+            try:
+                expected = self._score_kind(FRAME, [Prepared(FRAME, _frame(columns), len(records))])
+            except Exception:  # the native model refuses the variant
+                if matrix is None:
+                    continue
+                self.notes.append("compiled path takes out-of-domain rows the native model refuses")
+                return 0
+            if matrix is None:
+                continue
+            got = wide.predict(matrix)
+            if not fast.matches(got, expected):
+                diff = (
+                    float(np.max(np.abs(got - expected))) if got.shape == expected.shape else None
+                )
+                self.notes.append(
+                    "compiled path not within its tolerance on out-of-domain rows "
+                    f"(max diff {diff})"
+                )
+                return 0
+            checked += len(records)
+        if checked:
+            self._wide = wide
+            self._set_bounds()
+            self.notes.append(f"compiled path checked on {checked} out-of-domain rows")
         return checked
 
     def warm_synthetic(self) -> None:
@@ -424,6 +525,12 @@ def _check_float_bounds(signature: Any, columns: dict[str, Any]) -> None:
     if problems:
         shown = "; ".join(f"{p['column']}: {p['problem']}" for p in problems)
         raise InvalidInput(f"input does not match the model's signature: {shown}", details=problems)
+
+
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns)
 
 
 def _is_int(value: Any) -> bool:
