@@ -692,3 +692,37 @@ def test_a_linear_scorer_scores_out_of_domain_rows_within_its_tolerance(
             warnings.simplefilter("ignore")
             expected = linear.predict_proba(pd.DataFrame(columns))
         assert served.fast.matches(served.score([prepared]), expected)
+
+
+def test_the_xgboost_scorer_gives_the_same_bits_from_several_threads(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """XGBoost is called through its C API with a proxy matrix per thread: scoring from
+    several threads at once gives each caller exactly ``predict_proba``'s answers."""
+    import threading
+
+    train, rows = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    pipeline = realistic_pipelines.ordinal_xgboost().fit(x, y)
+    scorer, reason = compile_pipeline(pipeline, _signature(x), "classification")
+    assert scorer is not None, reason
+    records = _with_gaps(rows.head(2_000), SHAPES["ordinal_xgboost"], seed=3)
+    payload = Payload.from_records(records)
+    expected = _native(pipeline, _signature(x), payload, SHAPES["ordinal_xgboost"])
+    matrix = scorer.encode(payload)
+    assert matrix is not None
+    failures: list[int] = []
+
+    def work(offset: int) -> None:
+        for i in range(offset, 2_000, 7):
+            size = 1 + (i % 3) * 20
+            got = scorer.predict(matrix[i : i + size])
+            if not np.array_equal(got, expected[i : i + size]):
+                failures.append(i)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

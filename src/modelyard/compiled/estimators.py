@@ -5,8 +5,9 @@
   multiply a *sparse* one-hot matrix (a different summation order), so parity is
   checked with an absolute tolerance of :data:`LINEAR_TOLERANCE`.
 * LightGBM: the C API booster of :mod:`modelyard.compiled._lightgbm_capi`.
-* XGBoost: ``Booster.inplace_predict`` with one thread — the call
-  ``XGBClassifier.predict_proba`` itself makes, on the same float64 matrix.
+* XGBoost: ``XGBoosterPredictFromDense`` with one thread — the C call
+  ``Booster.inplace_predict`` (hence ``XGBClassifier.predict_proba``) makes, on the
+  same float64 matrix, made directly (:mod:`modelyard.compiled._xgboost_capi`).
 * Tree ensembles of scikit-learn (RandomForest, ExtraTrees, GradientBoosting,
   HistGradientBoosting, its native categorical features included): numpy
   traversal in :mod:`modelyard.compiled.trees`, bit-identical.
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.compiled._estimator import Estimator
+from modelyard.compiled._xgboost_capi import DensePredictor
 from modelyard.compiled.preprocess import NotCompilable
 from modelyard.compiled.trees import GradientBoosting, HistGradientBoosting, RandomForest
 
@@ -83,7 +85,7 @@ class LightGBM(Estimator):
 
 
 class XGBoost(Estimator):
-    """``Booster.inplace_predict`` on the dense matrix.
+    """``Booster.inplace_predict``'s C call on the dense matrix.
 
     ``sparse``: the native pipeline hands XGBoost a sparse matrix, whose absent
     entries — every 0.0, since scipy stores only non-zeros — XGBoost reads as
@@ -102,6 +104,7 @@ class XGBoost(Estimator):
         self._booster = booster
         self._missing = model.missing
         self._range = model._get_iteration_range(None)
+        self._dense = DensePredictor(booster, missing=self._missing, iteration_range=self._range)
         self._classifier = hasattr(model, "classes_")
         self._n_classes = int(getattr(model, "n_classes_", 0))
         if getattr(model, "objective", None) == "multi:softmax":
@@ -110,13 +113,7 @@ class XGBoost(Estimator):
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if self._zeros_missing:
             matrix = np.where(matrix == 0.0, np.nan, matrix)
-        pred = self._booster.inplace_predict(
-            matrix,
-            iteration_range=self._range,
-            predict_type="value",
-            missing=self._missing,
-            validate_features=False,
-        )
+        pred = self._dense.predict(matrix)  # inplace_predict's C call, without its wrapping
         if not self._classifier:
             return pred
         if pred.ndim == 2 and pred.shape[1] == self._n_classes:
