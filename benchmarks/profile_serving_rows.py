@@ -92,6 +92,106 @@ def _check(served: Any, model: Any, bodies: list[bytes]) -> int:
     return flagged
 
 
+def _stages(app: Any, name: str, bodies: list[bytes], repeat: int) -> dict[str, float]:
+    """Mean microseconds per request of each stage of the route, timed one at a time.
+
+    The stages the route runs, in its order, on the same bodies: JSON decode and
+    protocol parse; in ``prepare``, gathering the columns, the compiled scorer's
+    checks and encoding (numbers, categories, the model matrix) and the contract's
+    range warnings (or the canonical check and frame, when that path is taken); the
+    model; the prediction log (the request's enqueue, and the flusher's conversion to
+    Arrow plus its write-ahead append, which share the server's core); the metrics;
+    the response encoding.
+    """
+    import orjson
+
+    from modelyard.serving.protocols import plain as plain_protocol
+    from modelyard.serving.service import Answer
+
+    core = app.runtime.core
+    endpoint = core.endpoint(name)
+    route = endpoint.choose(None)
+    served = route.served()
+    contract = served.contract_for(route.policy, route.policy_key)
+    fast = served.fast
+    log = core.predlog
+    times: dict[str, float] = {}
+
+    def timed(label: str, work: Any) -> list[Any]:
+        out = [work(i) for i in range(min(20, len(bodies)))]  # warm
+        started = time.perf_counter()
+        for _ in range(repeat):
+            out = [work(i) for i in range(len(bodies))]
+        times[label] = (time.perf_counter() - started) / (repeat * len(bodies)) * 1e6
+        return out
+
+    datas = timed("json decode + parse", lambda i: plain_protocol.parse(orjson.loads(bodies[i])))
+    payloads = [d[0] for d in datas]
+    if fast is not None and hasattr(fast, "_columns"):
+        timed("prepare: columns from records", lambda i: fast._columns(payloads[i]))
+    prepared = timed("prepare: total", lambda i: served.prepare(payloads[i], contract))
+    if fast is not None and hasattr(fast, "_columns"):
+        found: list[list[Any]] = [[] for _ in payloads]
+
+        def encode(i: int) -> Any:
+            found[i] = []
+            return fast.encode(payloads[i], found[i])
+
+        timed("prepare: compiled checks + encode", encode)
+        timed(
+            "prepare: range warnings",
+            lambda i: contract.range_warnings(found[i]) if found[i] else None,
+        )
+    outputs = timed("model", lambda i: served.score([prepared[i]]))
+    metrics = core.metrics
+
+    def count(i: int) -> None:
+        if prepared[i].warnings:
+            metrics.count_warnings(served.name, served.version_str, prepared[i].warnings.totals)
+        metrics.observe_request(name, route.name, served.version_str, "plain", 200, 0.001, 100)
+
+    timed("metrics", count)
+    if log.enabled:
+        entries: list[Any] = []
+
+        def enqueue(i: int) -> None:
+            p = prepared[i]
+            log.log(name, route.name, False, served, "r", 0, 1.0, payloads[i], outputs[i], None,
+                    p.data if p.kind == 0 else None, p.warnings)  # fmt: skip
+            entries.append(log._queue.pop())
+            log._enqueued -= payloads[i].n
+
+        timed("log: enqueue", enqueue)
+        from modelyard.serving.predlog import build_tables
+
+        chunk = entries[: len(bodies)]
+        started = time.perf_counter()
+        for _ in range(repeat):
+            tables = build_tables(chunk)
+        times["log: flusher to Arrow"] = (
+            (time.perf_counter() - started) / (repeat * len(chunk)) * 1e6
+        )
+        from modelyard.serving.predlog_wal import WriteAheadLog
+
+        with tempfile.TemporaryDirectory(prefix="modelyard-prof-wal-") as root:
+            wal = WriteAheadLog(root, {}, 64 << 20)  # its own file: the app's is left alone
+            started = time.perf_counter()
+            for _ in range(repeat):
+                for key, table in tables.items():
+                    wal.append(key, table, None)
+                wal.sync()
+            times["log: write-ahead append + sync"] = (
+                (time.perf_counter() - started) / (repeat * len(chunk)) * 1e6
+            )
+            wal.close()
+    answers = [
+        Answer(name, route.name, served, outputs[i], None, prepared[i].warnings)
+        for i in range(len(bodies))
+    ]
+    timed("response encode", lambda i: plain_protocol.render(answers[i], "request-id"))
+    return times
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", nargs="*", default=["ordinal-lightgbm", "onehot-logistic"])
@@ -99,6 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="cProfile the timed requests.")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="Also time each stage of the route apart (us per request), in process.",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -142,6 +247,16 @@ def main(argv: list[str] | None = None) -> None:
                     f"{per_request * 1e3 / args.rows:.1f} us/row",
                     flush=True,
                 )
+                if args.stages:
+                    stages = _stages(app, name, bodies, 3)
+                    print(f"{name}: stages, us per request of {args.rows} rows")
+                    for label, us in stages.items():
+                        print(f"  {label:38s} {us:9.1f}")
+                    total = (
+                        sum(v for k, v in stages.items() if not k.startswith("prepare: "))
+                        + stages["prepare: total"]
+                    )
+                    print(f"  {'sum (prepare counted once)':38s} {total:9.1f}")
                 if profiler:
                     stream = io.StringIO()
                     stats = pstats.Stats(profiler, stream=stream)

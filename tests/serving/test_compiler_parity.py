@@ -726,3 +726,44 @@ def test_the_xgboost_scorer_gives_the_same_bits_from_several_threads(
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_the_prediction_log_holds_the_request_values_from_the_compiled_columns(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """The compiled scorer hands its checked columns to the prediction log (no second walk
+    over the JSON): the logged table equals the one built from the request itself —
+    integers, floats, nulls, out-of-range numbers and unseen categories included."""
+    from serving_support import open_yard, serving_config
+
+    from modelyard.errors import InvalidInput
+    from modelyard.serving.models import MATRIX, load_version
+    from modelyard.serving.predlog import build_tables
+
+    train, rows = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    linear = realistic_pipelines.onehot_logistic().fit(x, y)
+    with open_yard(tmp_path) as alice:
+        alice.models.create("linear", risk_tier=3)
+        alice.models.register("linear", linear, example=x.head(500))
+        alice.models.set_alias("linear", "champion", 1)
+        served = load_version(alice, "linear@champion", serving_config())
+    records = _with_gaps(rows.head(3_000), SHAPES["onehot_logistic"], seed=5)
+    kept, walked = [], []
+    for start in range(0, len(records), 50):
+        payload = Payload.from_records(records[start : start + 50])
+        try:
+            prepared = served.prepare(payload)
+        except InvalidInput:
+            continue
+        assert prepared.kind == MATRIX and prepared.columns is not None
+        outputs = served.score([prepared])
+        entry = ("e", "r", False, served, f"q{start}", 0, 1.0, payload, outputs, None,
+                 prepared.data, prepared.warnings)  # fmt: skip
+        walked.append(entry)
+        kept.append((*entry, prepared.columns))
+    assert len(kept) > 40
+    (from_kept,) = build_tables(kept).values()
+    (from_json,) = build_tables(walked).values()
+    assert from_kept.schema == from_json.schema
+    assert from_kept.equals(from_json)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelyard.compiled._estimator import Estimator
 from modelyard.compiled.preprocess import Preprocessor
-from modelyard.compiled.rows import COLUMNS, RECORDS, ROWS, Rows
+from modelyard.compiled.rows import COLUMNS, RECORDS, ROWS, Rows, transpose
 
 if TYPE_CHECKING:
     from modelyard.flavors.signature import Signature
@@ -62,6 +63,8 @@ class CompiledScorer:
         self._signature = signature
         self._names = [s.name for s in signature.inputs]
         self._name_set = frozenset(self._names)
+        self._record_lengths = {len(self._names)}
+        self._getter = itemgetter(*self._names) if len(self._names) > 1 else None
         self._set_specs(rules)
 
     def _set_specs(self, rules: Mapping[str, Any] | None, *, checked: bool = False) -> None:
@@ -98,7 +101,10 @@ class CompiledScorer:
         return wide
 
     def encode(
-        self, payload: Rows, ranges: list[tuple[str, np.ndarray]] | None = None
+        self,
+        payload: Rows,
+        ranges: list[tuple[str, np.ndarray]] | None = None,
+        keep: dict[str, Any] | None = None,
     ) -> np.ndarray | None:
         """The model matrix for ``payload``, or None when the canonical path must decide.
 
@@ -107,6 +113,9 @@ class CompiledScorer:
                 does not send the request away: ``(name, float64 values)`` is appended
                 here, in signature order, for the caller to flag exactly as the
                 version's contract does (out-of-range numbers are always scored).
+            keep: When given, receives the checked input columns (name to a float64
+                array for a numeric column, NaN for null; a list of values otherwise),
+                for the prediction log, which then need not walk the request again.
         """
         columns = self._columns(payload)
         if columns is None:
@@ -158,6 +167,8 @@ class CompiledScorer:
         matrix = self._pre.transform(values, payload.n)
         if matrix is None or (self._estimator.rejects_nan and np.isnan(matrix).any()):
             return None
+        if keep is not None:
+            keep.update(values)
         return matrix
 
     def _number_block(
@@ -192,11 +203,10 @@ class CompiledScorer:
     def _columns(self, payload: Rows) -> dict[str, Any] | None:
         if payload.kind == RECORDS:
             records = payload.data
-            count = len(self._names)
-            if any(len(r) != count for r in records):
+            if set(map(len, records)) != self._record_lengths:
                 return None
             try:
-                return {name: [r[name] for r in records] for name in self._names}
+                return transpose(records, self._names, self._getter)
             except (KeyError, TypeError):
                 return None
         if payload.kind == ROWS:

@@ -67,13 +67,17 @@ _V2_TYPES = {
 class Prepared:
     """One request's checked input in the form its scorer takes, and its warnings."""
 
-    __slots__ = ("data", "kind", "n", "warnings")
+    __slots__ = ("columns", "data", "kind", "n", "warnings")
 
-    def __init__(self, kind: int, data: Any, n: int, warnings: Any = None) -> None:
+    def __init__(
+        self, kind: int, data: Any, n: int, warnings: Any = None, columns: Any = None
+    ) -> None:
         self.kind = kind
         self.data = data
         self.n = n
         self.warnings = warnings
+        self.columns = columns
+        """The checked input columns, when the compiled scorer kept them (for the log)."""
 
 
 class ServedVersion:
@@ -145,6 +149,9 @@ class ServedVersion:
             and self.contract is not None
             and (getattr(self.fast, "tolerance", None) == 0.0 or self._wide is not None)
             and "ranges" in inspect.signature(self.fast.encode).parameters
+        )
+        self._keeps = (
+            self.fast is not None and "keep" in inspect.signature(self.fast.encode).parameters
         )
         positions = getattr(self.fast, "positions", None)
         if positions is None or self.contract is None:
@@ -219,10 +226,13 @@ class ServedVersion:
                 # The compiled scorer hands over the columns with numbers outside the
                 # training range; the contract flags them as its own check would.
                 found: list[tuple[str, np.ndarray]] = []
-                matrix = fast.encode(payload, found)
+                kept: dict[str, Any] | None = {} if self._keeps else None
+                matrix = fast.encode(payload, found, kept) if kept is not None else (
+                    fast.encode(payload, found)
+                )  # fmt: skip
                 if matrix is not None:
                     warnings = (contract or self.contract).range_warnings(found) if found else None
-                    return Prepared(MATRIX, matrix, payload.n, warnings or None)
+                    return Prepared(MATRIX, matrix, payload.n, warnings or None, kept)
                 if self._wide is not None:
                     return self._prepare_wide(payload, contract or self.contract)
             else:
@@ -260,9 +270,10 @@ class ServedVersion:
         """
         columns, warnings = contract.check_columns(payload.as_columns())
         _check_float_bounds(contract.signature, columns)
-        matrix = self._wide.encode(payload)
+        kept: dict[str, Any] = {}
+        matrix = self._wide.encode(payload, None, kept)
         if matrix is not None:
-            return Prepared(MATRIX, matrix, payload.n, warnings or None)
+            return Prepared(MATRIX, matrix, payload.n, warnings or None, kept)
         if self.onnx is not None and not warnings:
             return Prepared(COLUMNS, columns, payload.n)
         import pandas as pd

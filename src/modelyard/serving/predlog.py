@@ -50,10 +50,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from modelyard.compiled.rows import transpose
 from modelyard.errors import BackendUnavailable, InvalidInput
 from modelyard.serving.fastpath import Coded
 from modelyard.serving.inputs import RECORDS
@@ -167,12 +169,15 @@ class PredictionLog:
         entity: str | None,
         matrix: np.ndarray | None = None,
         warnings: Any = None,
+        columns: dict[str, Any] | None = None,
     ) -> None:
         """Queue one request's rows; never blocks, never raises.
 
         ``matrix`` is the fast path's encoded input, when there is one: the flusher
         decodes the input columns from it instead of walking the request's JSON.
-        ``warnings`` (an ``InputWarnings``) become the rows' ``_warnings``.
+        ``warnings`` (an ``InputWarnings``) become the rows' ``_warnings``. ``columns``:
+        the input columns as the compiled scorer checked them (float64 arrays for
+        numbers), logged as they are instead of walking the request's JSON again.
         """
         if not self.enabled:
             return
@@ -194,6 +199,7 @@ class PredictionLog:
                 entity,
                 matrix,
                 warnings,
+                columns,
             )
         )
         self._enqueued += n
@@ -400,9 +406,20 @@ def _day(ts_ms: int) -> str:
 _ARROW_TYPES = {"integer": "int64", "float": "float64", "boolean": "bool"}
 
 
-def _feature_array(values: list[Any], kind: str) -> pa.Array:
+def _feature_array(values: Any, kind: str) -> pa.Array:
     import pyarrow as pa
 
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        # A compiled scorer's checked numbers: JSON has no NaN, so NaN was a null;
+        # an integer column holds whole numbers below 2**53 there (exact in float64).
+        if kind == "integer":
+            mask = np.isnan(values)
+            if mask.any():
+                return pa.array(np.where(mask, 0, values).astype(np.int64), mask=mask)
+            return pa.array(values.astype(np.int64))
+        if kind == "float":
+            return pa.array(values, pa.float64(), from_pandas=True)
+        values = [None if v != v else v for v in values.tolist()]
     if kind in _ARROW_TYPES:
         arrow_type = pa.type_for_alias(_ARROW_TYPES[kind])
         try:
@@ -518,6 +535,10 @@ def _coded_array(column: Coded) -> pa.Array:
 
 def _feature_columns(group: list[tuple[Any, ...]], names: list[str]) -> dict[str, Any]:
     """Each input column's values over the group's rows, in order."""
+    if all(len(e) > 12 and e[12] is not None for e in group):
+        kept = [e[12] for e in group]
+        if all(name in kept[0] for name in names):
+            return {name: _joined([k[name] for k in kept]) for name in names}
     fast = getattr(group[0][3], "fast", None)
     if fast is not None and all(e[10] is not None for e in group):
         matrix = group[0][10] if len(group) == 1 else np.concatenate([e[10] for e in group])
@@ -529,11 +550,20 @@ def _feature_columns(group: list[tuple[Any, ...]], names: list[str]) -> dict[str
     return _json_columns(group, names)
 
 
+def _joined(parts: list[Any]) -> Any:
+    """One column from its parts: numpy arrays concatenated, lists chained."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return [v for part in parts for v in part]
+
+
 def _json_columns(group: list[tuple[Any, ...]], names: list[str]) -> dict[str, Any]:
     if group[0][7].kind == RECORDS:
-        records = [r for e in group for r in e[7].data]
+        records = [r for e in group for r in e[7].data] if len(group) > 1 else group[0][7].data
         try:
-            return {name: [r[name] for r in records] for name in names}
+            return transpose(records, names, itemgetter(*names) if len(names) > 1 else None)
         except KeyError:  # a column missing in some records (the canonical path allowed it)
             return {name: [r.get(name) for r in records] for name in names}
     columns: dict[str, list[Any]] = {name: [] for name in names}

@@ -158,6 +158,7 @@ class ServingCore:
                 entity,
                 prepared.data if prepared.kind == MATRIX else None,
                 warnings,
+                prepared.columns,
             )
         if endpoint.shadows:
             self._copy_to_shadows(endpoint, payload, request_id, entity)
@@ -214,6 +215,7 @@ class ServingCore:
                 entity,
                 prepared.data if prepared.kind == MATRIX else None,
                 prepared.warnings,
+                prepared.columns,
             )
             self.metrics.count_rows(endpoint, shadow.name, True, payload.n)
         except Exception as exc:  # a shadow never affects the live answer
