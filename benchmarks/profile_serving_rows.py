@@ -95,6 +95,10 @@ def _check(served: Any, model: Any, bodies: list[bytes]) -> int:
 def _stages(app: Any, name: str, bodies: list[bytes], repeat: int) -> dict[str, float]:
     """Mean microseconds per request of each stage of the route, timed one at a time.
 
+    CPU time of this thread (``time.thread_time``), not wall time: on a machine shared
+    with other work the wall clock counts their time too; the fastest of ``repeat``
+    passes over the bodies.
+
     The stages the route runs, in its order, on the same bodies: JSON decode and
     protocol parse; in ``prepare``, gathering the columns, the compiled scorer's
     checks and encoding (numbers, categories, the model matrix) and the contract's
@@ -119,10 +123,12 @@ def _stages(app: Any, name: str, bodies: list[bytes], repeat: int) -> dict[str, 
 
     def timed(label: str, work: Any) -> list[Any]:
         out = [work(i) for i in range(min(20, len(bodies)))]  # warm
-        started = time.perf_counter()
-        for _ in range(repeat):
+        best = float("inf")
+        for _ in range(repeat):  # the fastest pass: the others were interrupted more
+            started = time.thread_time()
             out = [work(i) for i in range(len(bodies))]
-        times[label] = (time.perf_counter() - started) / (repeat * len(bodies)) * 1e6
+            best = min(best, time.thread_time() - started)
+        times[label] = best / len(bodies) * 1e6
         return out
 
     datas = timed("json decode + parse", lambda i: plain_protocol.parse(orjson.loads(bodies[i])))
@@ -165,23 +171,23 @@ def _stages(app: Any, name: str, bodies: list[bytes], repeat: int) -> dict[str, 
         from modelyard.serving.predlog import build_tables
 
         chunk = entries[: len(bodies)]
-        started = time.perf_counter()
+        started = time.thread_time()
         for _ in range(repeat):
             tables = build_tables(chunk)
         times["log: flusher to Arrow"] = (
-            (time.perf_counter() - started) / (repeat * len(chunk)) * 1e6
+            (time.thread_time() - started) / (repeat * len(chunk)) * 1e6
         )
         from modelyard.serving.predlog_wal import WriteAheadLog
 
         with tempfile.TemporaryDirectory(prefix="modelyard-prof-wal-") as root:
             wal = WriteAheadLog(root, {}, 64 << 20)  # its own file: the app's is left alone
-            started = time.perf_counter()
+            started = time.thread_time()
             for _ in range(repeat):
                 for key, table in tables.items():
                     wal.append(key, table, None)
                 wal.sync()
             times["log: write-ahead append + sync"] = (
-                (time.perf_counter() - started) / (repeat * len(chunk)) * 1e6
+                (time.thread_time() - started) / (repeat * len(chunk)) * 1e6
             )
             wal.close()
     answers = [
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 if args.stages:
-                    stages = _stages(app, name, bodies, 3)
+                    stages = _stages(app, name, bodies, 5)
                     print(f"{name}: stages, us per request of {args.rows} rows")
                     for label, us in stages.items():
                         print(f"  {label:38s} {us:9.1f}")

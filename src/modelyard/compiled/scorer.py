@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ FLOAT_BOUND = 1e308
 _INT_LIMIT = 2**53
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
+_NUMBERS_OR_NULL = frozenset({int, float, _NONE})
 
 
 class CompiledScorer:
@@ -85,6 +87,7 @@ class CompiledScorer:
         numeric = [spec for spec in self._specs if spec[1]]
         self._numeric = [spec[0] for spec in numeric]
         self._integer_rows = np.array([spec[2] for spec in numeric], dtype=bool)
+        self._null_rows = np.array([spec[3] and not spec[2] for spec in numeric], dtype=bool)
         self._low = np.array([[-np.inf if s[5] is None else s[5]] for s in numeric])
         self._high = np.array([[np.inf if s[6] is None else s[6]] for s in numeric])
 
@@ -174,9 +177,10 @@ class CompiledScorer:
     def _number_block(
         self, columns: dict[str, Any], n: int, ranges: list[tuple[str, np.ndarray]] | None
     ) -> dict[str, np.ndarray] | None:
-        """Every numeric column at once, for the common request: only ints and floats, whole
-        numbers in integer columns, nothing near the float64 limits, and (without ``ranges``)
-        nothing outside the training range. One list, one array, one comparison per check.
+        """Every numeric column at once, for the common request: only ints and floats (and
+        nulls where a column takes them), whole numbers in integer columns, nothing near
+        the float64 limits, and (without ``ranges``) nothing outside the training range.
+        One list, one array, one comparison per check.
 
         None: something else is there; the per-column checks decide (and give the same
         answer for everything this accepts).
@@ -184,11 +188,22 @@ class CompiledScorer:
         names = self._numeric
         if not names or n == 0:
             return None
-        flat = [v for name in names for v in columns[name]]
-        if not set(map(type, flat)) <= _NUMBERS:
-            return None  # nulls, booleans, strings, numpy scalars: per column
-        block = np.array(flat, dtype=np.float64).reshape(len(names), n)
-        if np.abs(block).max() >= _INT_LIMIT:
+        flat = list(chain.from_iterable(map(columns.__getitem__, names)))
+        kinds = set(map(type, flat))
+        if kinds <= _NUMBERS:
+            block = np.array(flat, dtype=np.float64).reshape(len(names), n)
+            top = np.abs(block).max()
+        elif kinds <= _NUMBERS_OR_NULL and self._null_rows.any():
+            # Nulls (None -> NaN in the cast from objects), only where a null is taken:
+            # a nullable float column, as the per-column check allows.
+            block = np.array(flat, dtype=object).astype(np.float64).reshape(len(names), n)
+            nulls = np.isnan(block).any(axis=1)
+            if (nulls & ~self._null_rows).any():
+                return None
+            top = np.fmax.reduce(np.abs(block), axis=None)
+        else:
+            return None  # booleans, strings, numpy scalars: per column
+        if top >= _INT_LIMIT:
             return None  # integers may not be exact, floats may pass the bound: per column
         whole = block[self._integer_rows]
         if whole.size and not np.array_equal(whole, np.floor(whole)):
