@@ -50,6 +50,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -556,7 +557,7 @@ def _joined(parts: list[Any]) -> Any:
         return parts[0]
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
-    return [v for part in parts for v in part]
+    return list(chain.from_iterable(parts))
 
 
 def _json_columns(group: list[tuple[Any, ...]], names: list[str]) -> dict[str, Any]:
