@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from modelyard.compiled import compile_pipeline
@@ -123,3 +124,71 @@ def test_an_encoder_that_refuses_nulls_leaves_them_to_the_canonical_path() -> No
         model.predict_proba(pd.DataFrame({"income": [42.0], "purpose": ["boat"]})),
     )
     assert _encode(scorer, 42.0, None) is None  # never given the unseen row's answer
+
+
+def test_one_row_and_many_rows_are_checked_alike() -> None:
+    """A one-row request takes scalar checks, a larger one array checks: for every row the
+    same decision (scored or not), the same matrix row and the same out-of-range columns."""
+    rng = np.random.default_rng(11)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "income": rng.uniform(10.0, 100.0, n),
+            "age": rng.integers(18, 80, n),
+            "debt": rng.uniform(0.0, 5.0, n),
+            "purpose": rng.choice(["car", "home"], n),
+        }
+    )
+    model = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [
+                        ("num", make_pipeline(SimpleImputer(), StandardScaler()),
+                         ["income", "age", "debt"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["purpose"]),
+                    ]
+                ),
+            ),
+            ("model", RandomForestClassifier(n_estimators=5, random_state=0)),
+        ]
+    ).fit(frame, (frame["income"] > 50).astype(int))  # fmt: skip
+    signature = Signature(
+        (
+            ColumnSpec("income", "float", nullable=True),
+            ColumnSpec("age", "integer"),
+            ColumnSpec("debt", "float", nullable=True),
+            ColumnSpec("purpose", "string", nullable=True),
+        )
+    )
+    rules = {
+        "income": ColumnRule(minimum=10.0, maximum=100.0, nullable=True),
+        "age": ColumnRule(minimum=18, maximum=79),
+        "debt": ColumnRule(minimum=0.0, maximum=5.0),  # no nulls in training
+        "purpose": ColumnRule(categories=frozenset({"car", "home"})),
+    }
+    scorer, reason = compile_pipeline(model, signature, "classification", [0, 1], rules=rules)
+    assert scorer is not None, reason
+    choices = {
+        "income": [42.0, 10.0, 100.0, 5.0, 250.5, None, 60],
+        "age": [18, 79, 40, 17, 120, 33.0, 33.5, None, True, 2**60],
+        "debt": [0.0, 2.5, 5.0, 7.5, -1.0, None, 3],
+        "purpose": ["car", "home"],
+    }
+    records = [{k: v[int(rng.integers(len(v)))] for k, v in choices.items()} for _ in range(400)]
+    scored = 0
+    for record in records:
+        one_ranges: list = []
+        one = scorer.encode(Payload.from_records([record]), one_ranges)
+        both_ranges: list = []
+        both = scorer.encode(Payload.from_records([record, record]), both_ranges)
+        assert (one is None) == (both is None), record
+        if one is None:
+            continue
+        scored += 1
+        assert np.array_equal(one[0], both[0]) and np.array_equal(one[0], both[1])
+        assert [name for name, _ in one_ranges] == [name for name, _ in both_ranges]
+        for (_, a), (_, b) in zip(one_ranges, both_ranges, strict=True):
+            assert np.array_equal(a, b[:1], equal_nan=True)
+    assert 50 < scored < len(records)

@@ -90,6 +90,16 @@ class CompiledScorer:
         self._null_rows = np.array([spec[3] and not spec[2] for spec in numeric], dtype=bool)
         self._low = np.array([[-np.inf if s[5] is None else s[5]] for s in numeric])
         self._high = np.array([[np.inf if s[6] is None else s[6]] for s in numeric])
+        self._row_checks = [
+            (bool(integer), bool(null_ok), float(low[0]), float(high[0]))
+            for integer, null_ok, low, high in zip(
+                self._integer_rows,
+                self._null_rows,
+                self._low,
+                self._high,
+                strict=True,
+            )
+        ]
 
     def widened(self) -> CompiledScorer:
         """The same compiled pipeline limited by the column types alone, not the domain.
@@ -188,6 +198,8 @@ class CompiledScorer:
         names = self._numeric
         if not names or n == 0:
             return None
+        if n == 1:
+            return self._number_row(columns, ranges)
         flat = list(chain.from_iterable(map(columns.__getitem__, names)))
         kinds = set(map(type, flat))
         if kinds <= _NUMBERS:
@@ -213,6 +225,37 @@ class CompiledScorer:
             if ranges is None:
                 return None
             ranges.extend((names[k], block[k]) for k in np.flatnonzero(outside).tolist())
+        return dict(zip(names, block, strict=True))
+
+    def _number_row(
+        self, columns: dict[str, Any], ranges: list[tuple[str, np.ndarray]] | None
+    ) -> dict[str, np.ndarray] | None:
+        """:meth:`_number_block` for one row: the same checks on Python scalars, where
+        numpy's per-call overhead would cost several times the work."""
+        names = self._numeric
+        row = [columns[name][0] for name in names]
+        if not set(map(type, row)) <= _NUMBERS_OR_NULL:
+            return None
+        outside = []
+        for k, (v, (integer, null_ok, low, high)) in enumerate(
+            zip(row, self._row_checks, strict=True)
+        ):
+            if v is None:
+                if not null_ok:
+                    return None
+                row[k] = np.nan
+                continue
+            if not -_INT_LIMIT < v < _INT_LIMIT:
+                return None
+            if integer and type(v) is float and not v.is_integer():
+                return None
+            if v < low or v > high:
+                outside.append(k)
+        block = np.array(row, dtype=np.float64).reshape(len(row), 1)
+        if outside:
+            if ranges is None:
+                return None
+            ranges.extend((names[k], block[k]) for k in outside)
         return dict(zip(names, block, strict=True))
 
     def _columns(self, payload: Rows) -> dict[str, Any] | None:
