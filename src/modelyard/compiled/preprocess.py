@@ -107,9 +107,22 @@ class _Encode:
     ) -> None:
         self.codes, self.tables, self.unseen = codes, tables, unseen
         self.width = sum(t.shape[1] for t in tables)
+        self.rows = [t.tolist() for t in tables]  # one row without numpy (exact: float64)
 
     def __call__(self, block: list[list[Any]]) -> np.ndarray | None:
         n = len(block[0]) if block else 0
+        if n == 1:
+            # One row: its table rows joined as Python floats, one array at the end —
+            # a fancy index per column would cost several times more.
+            values: list[float] = []
+            for column, lut, rows, unseen in zip(
+                block, self.codes, self.rows, self.unseen, strict=True
+            ):
+                code = lut.get(column[0], unseen)
+                if code == -1:
+                    return None
+                values.extend(rows[code])
+            return np.array([values], dtype=np.float64)
         out = np.empty((n, self.width), dtype=np.float64)
         start = 0
         for column, lut, table, unseen in zip(
@@ -141,9 +154,13 @@ class Branch:
     def run(self, values: dict[str, Any], n: int) -> np.ndarray | None:
         block: Any
         if self.kind == NUMERIC:
-            block = np.empty((n, len(self.columns)), dtype=np.float64)
-            for k, name in enumerate(self.columns):
-                block[:, k] = values[name]
+            if n == 1:
+                block = np.concatenate([values[name] for name in self.columns]).reshape(1, -1)
+                block = block.astype(np.float64, copy=False)
+            else:
+                block = np.empty((n, len(self.columns)), dtype=np.float64)
+                for k, name in enumerate(self.columns):
+                    block[:, k] = values[name]
         else:
             block = [_python_values(values[name]) for name in self.columns]
         for step in self.steps:
