@@ -15,6 +15,14 @@ training range, no nulls), and everything else goes through the version's
 :class:`~modelyard.flavors.contract.InputContract`, which raises
 ``InvalidInput`` naming each hard problem and returns warnings for the
 out-of-domain values the version scores.
+
+A compiled scorer (:mod:`modelyard.compiled`) is also checked at load on
+out-of-domain variants of the example (numbers beyond the training range,
+nulls, unseen categories — where the contract scores them). When its answers
+match the native model's there (bit for bit, or within a linear model's
+stated tolerance), it scores such rows too: out-of-range numbers with the
+contract's range warnings computed from its columns, the rest after the
+contract's canonical check. Otherwise they stay with the native model.
 """
 
 from __future__ import annotations
