@@ -38,3 +38,15 @@ def expected_scores(fitted, frame: pd.DataFrame) -> pd.Series:
     model, _ = fitted
     X, _ = split_xy(frame)
     return pd.Series(model.predict_proba(X)[:, 1], index=frame[ID].to_numpy())
+
+
+def bundle_of(yard, ref: str):
+    """The version's files as the batch service hands them to workers: a verified bundle."""
+    from modelyard.batch.bundle import ModelBundle, manifest_files
+
+    digest = yard.models.get(ref).artifact_digest
+    return ModelBundle(
+        digest=digest,
+        files=manifest_files(yard.artifacts.read_manifest(digest)),
+        model_dir=str(yard.models.local_path(ref).resolve()),
+    )
