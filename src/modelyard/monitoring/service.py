@@ -854,8 +854,9 @@ class MonitorService:
         model: str | None = None,
         status: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[alerts.AlertInfo]:
-        """Stored alerts, most recently seen first."""
+        """Stored alerts, most recently seen first: ``limit`` after the first ``offset``."""
         version = None
         if ref is not None:
             info = self._yard.models.get(ref)
@@ -863,7 +864,12 @@ class MonitorService:
         with self._yard.store.read() as session:
             resolve_actor(session, self._yard.user)
         return alerts.list_alerts(
-            self._yard.store, model=model, version=version, status=status, limit=limit
+            self._yard.store,
+            model=model,
+            version=version,
+            status=status,
+            limit=limit,
+            offset=offset,
         )
 
     # -- reports ------------------------------------------------------------
