@@ -19,7 +19,6 @@ out-of-domain values the version scores.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import tempfile
 import threading
@@ -140,7 +139,9 @@ class ServedVersion:
             self.fast is not None
             and self.contract is not None
             and getattr(self.fast, "tolerance", None) == 0.0
-            and "ranges" in inspect.signature(self.fast.encode).parameters
+            # What the scorer's class says, not a probe of its encode: a scorer that
+            # does not say is modelyard.compiled's, whose encode takes ``ranges``.
+            and getattr(self.fast, "reports_ranges", True)
         )
         positions = getattr(self.fast, "positions", None)
         if positions is None or self.contract is None:
