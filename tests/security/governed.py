@@ -48,17 +48,22 @@ def open_store(store_url: str, tmp_path: Path, user: str = "root") -> modelyard.
     )
 
 
-def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> None:
-    """Add ``users``: the first, an admin, is bootstrapped (the store leaves open mode)
-    and adds the others. Tests then act through ``yard.view_as(name)``, the hook a
-    process that has proven the name itself uses (as the platform server does)."""
+def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> modelyard.Yard:
+    """Add ``users``; returns the first (an admin) acting with their new token.
+
+    ``yard`` claimed the first name while the store was open; bootstrapping
+    ends open mode, so it is refused from then on. The returned Yard shares
+    its store (``with_token``) and leaves closing it to ``yard``: keep
+    ``yard`` to close. Tests act as the others through ``view_as(name)``,
+    the hook a process that has proven the name itself uses (as the platform
+    server does).
+    """
     first, *others = users
     token = yard.users.bootstrap(first, users[first]).secret
-    # ``yard`` claimed the first name in open mode; from now on it acts with their token.
-    yard._token = token
-    yard._build(yard.settings.model_copy(update={"user": first}))
+    admin = yard.with_token(token)
     for name in others:
-        yard.users.add(name, users[name])
+        admin.users.add(name, users[name])
+    return admin
 
 
 def seed_digest(yard: modelyard.Yard) -> str:

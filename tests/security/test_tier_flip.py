@@ -20,8 +20,8 @@ from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 @pytest.fixture
 def store(store_url: str, tmp_path: Path):
     """A tier-1 model whose champion (v1, registered by dev) has both sign-offs; v2 is root's."""
-    yard = open_store(store_url, tmp_path)
-    add_users(yard)
+    owner = open_store(store_url, tmp_path)
+    yard = add_users(owner)
     digest = seed_digest(yard)
     dev = yard.view_as("dev")
     dev.models.create("credit-risk", risk_tier=1)
@@ -31,7 +31,7 @@ def store(store_url: str, tmp_path: Path):
     yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
     yard.models.register_artifact("credit-risk", digest)  # v2, root's own, unapproved
     yield yard
-    yard.close()
+    owner.close()
 
 
 def _actions(yard, after_seq: int) -> list[str]:
@@ -248,9 +248,9 @@ def test_raising_the_tier_and_moving_champion_at_once_never_ends_unqualified(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         digest = seed_digest(yard)
         rounds = 10
         for i in range(rounds):
@@ -280,4 +280,4 @@ def test_raising_the_tier_and_moving_champion_at_once_never_ends_unqualified(
             info = yard.models.get_model(f"race-{i}")
             assert not (info.risk_tier == 1 and "champion" in info.aliases), info
     finally:
-        yard.close()
+        owner.close()
