@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from modelyard.artifacts import ArtifactStore
-from modelyard.testing.s3 import BUCKET, REGION, moto_s3
+from modelyard.testing.object_stores import BUCKET, REGION, moto_s3
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def s3_options() -> Iterator[dict[str, Any]]:
     """s3fs options for a session-wide moto server (a real S3 HTTP API on 127.0.0.1)."""
-    from modelyard.testing.s3 import moto_s3
+    from modelyard.testing.object_stores import moto_s3
 
     with moto_s3(S3_BUCKET, S3_REGION) as options:
         yield options

@@ -29,7 +29,7 @@ import modelyard
 from modelyard.data import synthetic
 from modelyard.data.synthetic import FEATURES, TARGET
 from modelyard.monitoring.windows import Window, log_files
-from modelyard.testing.s3 import moto_s3
+from modelyard.testing.object_stores import GcsReached, moto_s3, stop_gcsfs
 
 train_frame = monitor_helpers.train_frame
 holdout_frame = monitor_helpers.holdout_frame
@@ -121,34 +121,21 @@ def test_without_the_settings_the_bucket_is_not_reached(
         log_files(root, "predictions", "credit-risk", None, storage_options={"anon": True})
 
 
-class _Stopped(Exception):
-    """Raised by the gcsfs stand-in once it has recorded its arguments."""
-
-
 def test_gcs_settings_reach_gcsfs_for_the_log_readers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A stand-in: GCS cannot run here, so gcsfs is stopped at its constructor.
-    import gcsfs
-
     from modelyard.config import Settings
     from modelyard.monitoring.windows import read_feedback, read_log
 
-    seen: list[dict[str, Any]] = []
-
-    def constructor(self: Any, *args: Any, **kwargs: Any) -> None:
-        seen.append(kwargs)
-        raise _Stopped
-
-    monkeypatch.setattr(gcsfs.GCSFileSystem, "__init__", constructor)
-    gcsfs.GCSFileSystem.clear_instance_cache()
+    seen = stop_gcsfs(monkeypatch)
     settings = Settings(gcs_project="bank-risk", gcs_credentials=str(tmp_path / "sa.json"))
     root = "gs://bank-log/predictions-log"
     options = settings.storage_options(root)
     window = Window.from_ms(0, 86_400_000)
-    with pytest.raises(_Stopped):
+    with pytest.raises(GcsReached):
         list(read_log(root, ["credit-risk"], "credit-risk", 1, window, storage_options=options))
-    with pytest.raises(_Stopped):
+    with pytest.raises(GcsReached):
         read_feedback(root, ["credit-risk"], None, storage_options=options)
     expected = {"project": "bank-risk", "token": str(tmp_path / "sa.json")}
     assert [{k: kw.get(k) for k in expected} for kw in seen] == [expected, expected]

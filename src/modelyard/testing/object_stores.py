@@ -1,10 +1,13 @@
-"""An S3-compatible HTTP server on 127.0.0.1 (moto's server mode) with one bucket.
+"""Object stores for tests: a real S3-compatible server, and a stand-in for GCS.
 
 Tests of anything that reaches object storage (the artifact store, batch
-input and output, the prediction log's readers) run against it, so requests
-go through s3fs, aiobotocore and the network stack as they would against a
-real endpoint such as MinIO's. moto is a development dependency, imported
-only here.
+input and output, the prediction log's readers) run against an S3 HTTP
+server on 127.0.0.1 (moto's server mode), so requests go through s3fs,
+aiobotocore and the network stack as they would against a real endpoint
+such as MinIO's. moto is a development dependency, imported only here.
+
+GCS cannot run here (no emulator, no network): :func:`stop_gcsfs` stops
+gcsfs at its constructor and records the arguments the settings produced.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from modelyard.testing.process import free_port
 
-__all__ = ["BUCKET", "REGION", "moto_s3"]
+__all__ = ["BUCKET", "REGION", "GcsReached", "moto_s3", "stop_gcsfs"]
 
 BUCKET = "modelyard-test"
 REGION = "eu-west-1"  # moto refuses a LocationConstraint of us-east-1
@@ -53,3 +56,23 @@ def moto_s3(bucket: str = BUCKET, region: str = REGION) -> Iterator[dict[str, An
         }
     finally:
         server.stop()
+
+
+class GcsReached(Exception):
+    """Raised by the gcsfs stand-in once it has recorded a constructor's arguments."""
+
+
+def stop_gcsfs(monkeypatch: Any) -> list[dict[str, Any]]:
+    """Replace gcsfs's constructor (through pytest's ``monkeypatch``) with one that
+    records its keyword arguments and raises :class:`GcsReached`; returns the record."""
+    import gcsfs
+
+    seen: list[dict[str, Any]] = []
+
+    def constructor(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs)
+        raise GcsReached
+
+    monkeypatch.setattr(gcsfs.GCSFileSystem, "__init__", constructor)
+    gcsfs.GCSFileSystem.clear_instance_cache()
+    return seen
