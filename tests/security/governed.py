@@ -70,3 +70,19 @@ def seed_digest(yard: modelyard.Yard) -> str:
     """The artifact digest of one saved model, registered once under the model ``seed``."""
     model, example = tiny_model()
     return yard.models.register("seed", model, example=example.head(20)).artifact_digest
+
+
+def signed_off_champion(store_url: str, tmp_path: Path) -> tuple[modelyard.Yard, modelyard.Yard]:
+    """``(owner, admin)``: the users, and a tier-1 ``credit-risk`` whose v1 (registered by
+    dev) has both sign-offs and is champion. ``admin`` (root, with a token) shares the
+    store that ``owner`` opened; close ``owner``."""
+    owner = open_store(store_url, tmp_path)
+    yard = add_users(owner)
+    digest = seed_digest(yard)
+    dev = yard.view_as("dev")
+    dev.models.create("credit-risk", risk_tier=1)
+    dev.models.register_artifact("credit-risk", digest)
+    yard.view_as("val").models.approve("credit-risk/1", role="validator")
+    yard.view_as("appr").models.approve("credit-risk/1", role="approver")
+    yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
+    return owner, yard

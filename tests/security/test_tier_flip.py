@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from governed import add_users, open_store, seed_digest, tiny_model
+from governed import add_users, open_store, seed_digest, signed_off_champion, tiny_model
 
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
@@ -20,15 +20,8 @@ from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 @pytest.fixture
 def store(store_url: str, tmp_path: Path):
     """A tier-1 model whose champion (v1, registered by dev) has both sign-offs; v2 is root's."""
-    owner = open_store(store_url, tmp_path)
-    yard = add_users(owner)
-    digest = seed_digest(yard)
-    dev = yard.view_as("dev")
-    dev.models.create("credit-risk", risk_tier=1)
-    dev.models.register_artifact("credit-risk", digest)
-    yard.view_as("val").models.approve("credit-risk/1", role="validator")
-    yard.view_as("appr").models.approve("credit-risk/1", role="approver")
-    yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
+    owner, yard = signed_off_champion(store_url, tmp_path)
+    digest = yard.models.get("credit-risk/1").artifact_digest
     yard.models.register_artifact("credit-risk", digest)  # v2, root's own, unapproved
     yield yard
     owner.close()
