@@ -9,6 +9,9 @@ registrant (tier 1, four eyes). Tests that move aliases build their own yard.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from modelyard.data.synthetic import FEATURES
 from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
 from modelyard.testing.asgi import LiveServer
 from modelyard.testing.asgi import start_server as serve_app
+from modelyard.testing.process import ChildServer
 
 TRAIN_SEED = 41_001
 HOLDOUT_SEED = 41_002
@@ -131,6 +135,43 @@ def live(yard_root: Path) -> Iterator[LiveServer]:
     yield server
     server.stop()
     yard.close()
+
+
+class ServingProcess(ChildServer):
+    """``python <script> <args>`` serving on ``port`` in a child process (a script that
+    calls ``modelyard.serving.server.serve``), ready once ``/v2/health/ready`` answers.
+
+    For the tests that kill a server: :meth:`send` a signal to it (``group=True`` with
+    ``new_session``, to a server and its worker processes at once).
+    """
+
+    name = "the serving server"
+
+    def __init__(
+        self,
+        script: Path,
+        args: list[str],
+        port: int,
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        new_session: bool = False,
+    ) -> None:
+        super().__init__(log, startup_timeout_s=300.0)
+        self.command = [sys.executable, str(script), *args]
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = dict(env) if env is not None else os.environ.copy()
+        self.new_session = new_session
+
+    def start(self) -> ServingProcess:
+        ready = f"{self.url}/v2/health/ready"
+        self._launch(self.command, env=self.env, ready_url=ready, new_session=self.new_session)
+        return self
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The JSON lines of its log (the server logs one JSON object a line)."""
+        text = self._log_path.read_text()
+        return [json.loads(x) for x in text.splitlines() if x[:1] == "{"]
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
