@@ -8,7 +8,6 @@ tests are part of the normal suite.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,40 +16,14 @@ from typing import Any
 import pytest
 
 from modelyard.artifacts import ArtifactStore
-
-BUCKET = "modelyard-test"
-REGION = "eu-west-1"  # moto rejects a LocationConstraint of us-east-1
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from modelyard.testing.object_stores import BUCKET, REGION, moto_s3
 
 
 @pytest.fixture(scope="session")
 def s3_options() -> Iterator[dict[str, Any]]:
     """Storage options for s3fs pointing at a session-wide moto server with a bucket."""
-    # Imported here, not at the top, so local-only runs stay fast; moto is a dev
-    # dependency, so a missing one fails loudly rather than skipping S3.
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **credentials)
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    try:
-        yield {
-            "key": "testing",
-            "secret": "testing",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": REGION},
-        }
-    finally:
-        server.stop()
+    with moto_s3(BUCKET, REGION) as options:
+        yield options
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,3 +39,108 @@ def expected_scores(fitted, frame: pd.DataFrame) -> pd.Series:
     model, _ = fitted
     X, _ = split_xy(frame)
     return pd.Series(model.predict_proba(X)[:, 1], index=frame[ID].to_numpy())
+
+
+def bundle_of(yard, ref: str):
+    """The version's files as the batch service hands them to workers: a verified bundle."""
+    from modelyard.batch.bundle import ModelBundle, manifest_files
+
+    digest = yard.models.get(ref).artifact_digest
+    return ModelBundle(
+        digest=digest,
+        files=manifest_files(yard.artifacts.read_manifest(digest)),
+        model_dir=str(yard.models.local_path(ref).resolve()),
+    )
+
+
+# ---------------------------------------------------------------- kill and resume
+
+
+def cli_yard(tmp_path: Path, **extra: str):
+    """``(env, yard)``: the environment a ``modelyard batch`` child process runs in
+    (a SQLite store, artifacts and home under ``tmp_path``, user alice) and a Yard
+    on the same store for the test itself. ``extra`` adds variables to ``env``."""
+    import os
+
+    import modelyard
+
+    env = {
+        **os.environ,
+        "MODELYARD_HOME": str(tmp_path / "home"),
+        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
+        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "MODELYARD_USER": "alice",
+        "COLUMNS": "200",
+        **extra,
+    }
+    yard = modelyard.connect(
+        env["MODELYARD_STORE_URL"],
+        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
+        user="alice",
+        home=env["MODELYARD_HOME"],
+    )
+    return env, yard
+
+
+def part_markers(out: Path) -> dict[int, int]:
+    """The job's completed parts under ``out``: part index -> marker mtime (ns)."""
+    folder = out / "_modelyard_parts"
+    if not folder.exists():
+        return {}
+    return {int(p.stem.removeprefix("part-")): p.stat().st_mtime_ns for p in folder.glob("*.json")}
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid`` (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def start_job(command: list[str], env: dict[str, str], cwd: Path, ready) -> Any:
+    """Start ``command`` in a session of its own; return once ``ready()`` holds.
+
+    A job that exits first fails the test with its output; five minutes is
+    the ceiling on a loaded machine. The caller kills it (:func:`kill_group`).
+    """
+    import subprocess
+    import time
+
+    job = subprocess.Popen(
+        command,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not ready():
+            assert job.poll() is None, job.communicate()
+            assert time.monotonic() < deadline, "no part completed within 5 minutes"
+            time.sleep(0.01)
+    except BaseException:
+        kill_group(job)
+        raise
+    return job
+
+
+def kill_group(job: Any, settle_s: float = 60) -> None:
+    """SIGKILL ``job`` and its whole process group; wait until the group is gone."""
+    import os
+    import signal
+    import time
+
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=60)
+    deadline = time.monotonic() + settle_s
+    while group_members(job.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)

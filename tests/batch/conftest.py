@@ -106,36 +106,10 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def s3_options() -> Iterator[dict[str, Any]]:
     """s3fs options for a session-wide moto server (a real S3 HTTP API on 127.0.0.1)."""
-    import socket
+    from modelyard.testing.object_stores import moto_s3
 
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=S3_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    # moto rejects a LocationConstraint of us-east-1
-    client.create_bucket(
-        Bucket=S3_BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION}
-    )
-    try:
-        yield {
-            "key": "testing",
-            "secret": "testing",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": S3_REGION},
-        }
-    finally:
-        server.stop()
+    with moto_s3(S3_BUCKET, S3_REGION) as options:
+        yield options
 
 
 @pytest.fixture

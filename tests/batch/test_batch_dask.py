@@ -10,11 +10,8 @@ again gives every row once, with exactly the local engine's scores.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from batch_helpers import ID, read_output
+from batch_helpers import ID, cli_yard, kill_group, part_markers, read_output, start_job
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
@@ -71,28 +68,6 @@ def test_partitions_share_the_arrow_buffers_both_ways() -> None:
     assert set(_buffer_addresses(back)) <= set(_buffer_addresses(table))
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
-
-
-def _markers(out: Path) -> set[int]:
-    folder = out / "_modelyard_parts"
-    return (
-        {int(p.stem.removeprefix("part-")) for p in folder.glob("*.json")}
-        if folder.exists()
-        else set()
-    )
-
-
 def _ordinal_lightgbm() -> Pipeline:
     from lightgbm import LGBMClassifier
 
@@ -114,24 +89,9 @@ def _ordinal_lightgbm() -> Pipeline:
 def test_dask_job_killed_midway_resumes_to_the_local_engines_output(
     tmp_path: Path, dask_scheduler: str
 ) -> None:
-    import modelyard
-
     early, late = split_at_change(generate_out_of_time(ROWS, seed=16))
-    env = {
-        **os.environ,
-        "MODELYARD_HOME": str(tmp_path / "home"),
-        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
-        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELYARD_USER": "alice",
-        "COLUMNS": "200",
-    }
+    env, yard = cli_yard(tmp_path)
     env.pop("MODELYARD_DASK_SCHEDULER", None)
-    yard = modelyard.connect(
-        env["MODELYARD_STORE_URL"],
-        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
-        user="alice",
-        home=env["MODELYARD_HOME"],
-    )
     x, y = early[list(FEATURES)], early[TARGET]
     yard.models.register("oot", _ordinal_lightgbm().fit(x, y), example=x.head(5))
     folder = tmp_path / "late"
@@ -152,24 +112,9 @@ def test_dask_job_killed_midway_resumes_to_the_local_engines_output(
     ]  # fmt: skip
     # First attempt: its own LocalCluster (2 worker processes), killed with all its
     # processes once a part is done.
-    killed = subprocess.Popen(
-        command, env=env, cwd=tmp_path, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while not _markers(out):
-            assert killed.poll() is None, killed.communicate()
-            assert time.monotonic() < deadline, "no part completed within 5 minutes"
-            time.sleep(0.01)
-    finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(timeout=60)
-        deadline = time.monotonic() + 60
-        while _group_members(killed.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    kill_group(start_job(command, env, tmp_path, lambda: part_markers(out)))
     parts_total = len(json.loads((out / "_modelyard_job.json").read_text())["parts"])
-    done_at_kill = _markers(out)
+    done_at_kill = part_markers(out)
     # Row groups of 10,000 (and one short tail group per file), cut into ranges of 4,000.
     groups = [
         meta.row_group(i).num_rows

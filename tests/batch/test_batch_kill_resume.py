@@ -19,26 +19,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from batch_helpers import COMPARED, ID, MODEL, read_output, write_parts
+from batch_helpers import (
+    COMPARED,
+    ID,
+    MODEL,
+    cli_yard,
+    group_members,
+    read_output,
+    start_job,
+    write_parts,
+)
 
 from modelyard.data import synthetic
 
 ROWS = 300_000
 SEED = int(os.environ.get("MODELYARD_TEST_SEED", "20261124"))
-
-
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
 
 
 def _completed(manifest: Path, markers: Path) -> int:
@@ -53,22 +48,7 @@ def _completed(manifest: Path, markers: Path) -> int:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_sigkill_then_same_command_gives_the_uninterrupted_output(tmp_path, fitted) -> None:
     rng = random.Random(SEED)
-    env = {
-        **os.environ,
-        "MODELYARD_HOME": str(tmp_path / "home"),
-        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
-        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELYARD_USER": "alice",
-        "COLUMNS": "200",
-    }
-    import modelyard
-
-    yard = modelyard.connect(
-        env["MODELYARD_STORE_URL"],
-        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
-        user="alice",
-        home=env["MODELYARD_HOME"],
-    )
+    env, yard = cli_yard(tmp_path)
     model, X = fitted
     yard.models.register(MODEL, model, example=X)
     write_parts(synthetic.generate(ROWS, seed=SEED), tmp_path / "in", files=3, row_group=5_000)
@@ -102,20 +82,13 @@ def test_sigkill_then_same_command_gives_the_uninterrupted_output(tmp_path, fitt
         "--quiet",
         *options,
     ]
-    killed = subprocess.Popen(
+    killed = start_job(
         command,
-        env=env,
-        start_new_session=True,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        env,
+        tmp_path,
+        lambda: _completed(out / "_modelyard_job.json", out / "_modelyard_parts") >= 1,
     )
     try:
-        deadline = time.monotonic() + 300
-        while _completed(out / "_modelyard_job.json", out / "_modelyard_parts") < 1:
-            assert killed.poll() is None, killed.communicate()
-            assert time.monotonic() < deadline, "no part completed within 5 minutes"
-            time.sleep(0.01)
         delay = rng.uniform(0.0, 0.6)
         time.sleep(delay)
         os.kill(killed.pid, signal.SIGKILL)
@@ -125,11 +98,11 @@ def test_sigkill_then_same_command_gives_the_uninterrupted_output(tmp_path, fitt
         assert done_at_kill < 30, "the job finished before it was killed; nothing was tested"
         # The workers (and the forkserver) notice and exit on their own.
         deadline = time.monotonic() + 300
-        while _group_members(killed.pid) and time.monotonic() < deadline:
+        while group_members(killed.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _group_members(killed.pid) == []
+        assert group_members(killed.pid) == []
     finally:
-        if _group_members(killed.pid):
+        if group_members(killed.pid):
             os.killpg(killed.pid, signal.SIGKILL)
 
     job_id = json.loads((out / "_modelyard_job.json").read_text())["job_id"]

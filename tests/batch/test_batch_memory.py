@@ -11,13 +11,12 @@ is the input as one frame and the real claim is the flatness check.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from batch_helpers import ID, MODEL
+from batch_helpers import ID, MODEL, cli_yard
 
 from modelyard.data import synthetic
 
@@ -34,21 +33,7 @@ WRAPPER = (
 
 @pytest.mark.slow
 def test_peak_memory_does_not_grow_with_the_input(tmp_path: Path, fitted) -> None:
-    env = {
-        **os.environ,
-        "MODELYARD_HOME": str(tmp_path / "home"),
-        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
-        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELYARD_USER": "alice",
-    }
-    import modelyard
-
-    yard = modelyard.connect(
-        env["MODELYARD_STORE_URL"],
-        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
-        user="alice",
-        home=env["MODELYARD_HOME"],
-    )
+    env, yard = cli_yard(tmp_path)
     model, X = fitted
     yard.models.register(MODEL, model, example=X)
     yard.close()

@@ -8,17 +8,23 @@ redoes only the others, and its output equals an uninterrupted run's.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from batch_helpers import COMPARED, ID, MODEL, read_output
+from batch_helpers import (
+    COMPARED,
+    ID,
+    MODEL,
+    cli_yard,
+    kill_group,
+    part_markers,
+    read_output,
+    start_job,
+)
 
 from modelyard.batch.job import InputFile, plan_parts
 from modelyard.data import synthetic
@@ -51,31 +57,9 @@ def test_plan_cuts_row_groups_larger_than_part_rows_into_row_ranges() -> None:
         assert sum(p.rows or 0 for p in parts if p.file == number) == item.rows
 
 
-def _markers(out: Path) -> dict[int, float]:
-    folder = out / "_modelyard_parts"
-    if not folder.exists():
-        return {}
-    return {int(p.stem.removeprefix("part-")): p.stat().st_mtime_ns for p in folder.glob("*.json")}
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_kill_then_rerun_redoes_only_the_incomplete_row_ranges(tmp_path, fitted) -> None:
-    import modelyard
-
-    env = {
-        **os.environ,
-        "MODELYARD_HOME": str(tmp_path / "home"),
-        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
-        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELYARD_USER": "alice",
-        "COLUMNS": "200",
-    }
-    yard = modelyard.connect(
-        env["MODELYARD_STORE_URL"],
-        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
-        user="alice",
-        home=env["MODELYARD_HOME"],
-    )
+    env, yard = cli_yard(tmp_path)
     model, X = fitted
     yard.models.register(MODEL, model, example=X)
     source = tmp_path / "in" / "loans.parquet"
@@ -89,20 +73,8 @@ def test_kill_then_rerun_redoes_only_the_incomplete_row_ranges(tmp_path, fitted)
         "--input", str(source), "--output", str(out), "--id-column", ID,
         "--part-rows", str(PART_ROWS), "--batch-rows", "10000", "--workers", "1", "--quiet",
     ]  # fmt: skip
-    killed = subprocess.Popen(
-        command, env=env, cwd=tmp_path, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while not _markers(out):
-            assert killed.poll() is None, killed.communicate()
-            assert time.monotonic() < deadline, "no part completed within 5 minutes"
-            time.sleep(0.01)
-    finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(timeout=60)
-    before = _markers(out)
+    kill_group(start_job(command, env, tmp_path, lambda: part_markers(out)))
+    before = part_markers(out)
     manifest = json.loads((out / "_modelyard_job.json").read_text())
     assert len(manifest["parts"]) == ROWS // PART_ROWS
     assert [p.get("skip", 0) for p in manifest["parts"]] == [k * PART_ROWS for k in range(5)]
@@ -114,7 +86,7 @@ def test_kill_then_rerun_redoes_only_the_incomplete_row_ranges(tmp_path, fitted)
     assert resumed.returncode == 0, resumed.stderr
     record = json.loads(resumed.stdout)
     assert record["params"]["parts_done_before"] == len(before)
-    after = _markers(out)
+    after = part_markers(out)
     assert sorted(after) == [0, 1, 2, 3, 4]
     # The parts finished before the kill were not scored again.
     assert {k: after[k] for k in before} == before

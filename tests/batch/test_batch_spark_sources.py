@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from batch_helpers import COMPARED, ID, MODEL, read_output, write_parts
+from batch_helpers import COMPARED, ID, MODEL, cli_yard, read_output, write_parts
 
 from conftest import POSTGRES_JDBC_JAR
 from modelyard.batch.spark_io import SparkSink, SparkSource, source_from_options
@@ -275,8 +275,6 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
 ) -> None:
     from sqlalchemy import create_engine
 
-    import modelyard
-
     if not Path(POSTGRES_JDBC_JAR).exists():
         require(
             f"the PostgreSQL JDBC driver {POSTGRES_JDBC_JAR}",
@@ -286,22 +284,9 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
     engine = create_engine(postgres_url)
     late.drop(columns=[TARGET]).to_sql("loans_late", engine, index=False)
     engine.dispose()
-    env = {
-        **os.environ,
-        "MODELYARD_HOME": str(tmp_path / "home"),
-        "MODELYARD_STORE_URL": f"sqlite:///{tmp_path / 'yard.db'}",
-        "MODELYARD_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELYARD_USER": "alice",
-        "MODELYARD_JDBC_USER": "postgres",
-    }
+    env, yard = cli_yard(tmp_path, MODELYARD_JDBC_USER="postgres")
     for key in ("MODELYARD_HOME", "MODELYARD_JDBC_USER"):
         monkeypatch.setenv(key, env[key])
-    yard = modelyard.connect(
-        env["MODELYARD_STORE_URL"],
-        artifact_root=env["MODELYARD_ARTIFACT_ROOT"],
-        user="alice",
-        home=env["MODELYARD_HOME"],
-    )
     model, x = oot_model
     yard.models.register(OOT_MODEL, model, example=x)
     url, out = _jdbc_url(postgres_url), tmp_path / "scores"

@@ -23,6 +23,7 @@ from batch_helpers import ID, MODEL, expected_scores
 
 from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput
+from modelyard.testing.object_stores import GcsReached, stop_gcsfs
 
 SECRET = "testing-secret-never-shown"
 
@@ -197,31 +198,18 @@ def test_s3_compatible_endpoint_from_the_settings_alone(
     assert SECRET not in info.stdout and SECRET not in info.stderr
 
 
-class _Reached(Exception):
-    """Raised by the gcsfs stand-in once it has recorded its arguments."""
-
-
 def test_gcs_settings_reach_gcsfs_for_artifacts_and_batch_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by, loans_dir: Path
 ) -> None:
     # A stand-in: GCS cannot run here (no emulator, no network), so the test stops
     # gcsfs at its constructor and checks the arguments the settings produced.
-    import gcsfs
-
     from modelyard.artifacts.store import get_artifact_store
 
-    seen: list[dict[str, Any]] = []
-
-    def constructor(self: Any, *args: Any, **kwargs: Any) -> None:
-        seen.append(kwargs)
-        raise _Reached
-
-    monkeypatch.setattr(gcsfs.GCSFileSystem, "__init__", constructor)
-    gcsfs.GCSFileSystem.clear_instance_cache()
+    seen = stop_gcsfs(monkeypatch)
     settings = by.settings.model_copy(
         update={"gcs_project": "bank-risk", "gcs_credentials": str(tmp_path / "sa.json")}
     )
-    with pytest.raises(_Reached):
+    with pytest.raises(GcsReached):
         get_artifact_store(
             "gs://bank-models/yard",
             storage_options=settings.storage_options("gs://bank-models/yard"),
@@ -231,7 +219,7 @@ def test_gcs_settings_reach_gcsfs_for_artifacts_and_batch_output(
 
     seen.clear()
     monkeypatch.setattr(by.batch, "_settings", settings)
-    with pytest.raises(_Reached):
+    with pytest.raises(GcsReached):
         by.batch.score(f"{MODEL}/1", loans_dir, "gs://bank-scores/run-1", id_column=ID, quiet=True)
     assert seen and seen[-1]["project"] == "bank-risk"
     assert seen[-1]["token"] == str(tmp_path / "sa.json")

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from modelyard.cli import _context
-from modelyard.cli.main import main
 from modelyard.config import load_settings
+from modelyard.testing.cli import CliResult, invoke
 from modelyard.testing.identity import has_users, issue_token
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
 
 
 @pytest.fixture
 def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Result]:
+) -> Callable[..., CliResult]:
     monkeypatch.setenv("COLUMNS", "200")
 
-    def run(*args: str, user: str | None = None, token: str | None = None) -> Result:
+    def run(*args: str, user: str | None = None, token: str | None = None) -> CliResult:
         """``user``: act as them, with a new token of theirs once the store has users;
         ``token``: act with that token."""
         _context.yard.cache_clear()
@@ -43,9 +31,7 @@ def cli(
             url = load_settings().resolved_store_url
             if Path(url.removeprefix("sqlite:///")).exists() and has_users(url):
                 monkeypatch.setenv("MODELYARD_TOKEN", issue_token(url, user))
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return invoke(args, capsys)
 
     yield run
     _context.yard.cache_clear()

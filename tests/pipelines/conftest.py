@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import modelyard
+from modelyard.testing.cli import CliResult, invoke
 
 
 @pytest.fixture
@@ -24,31 +23,13 @@ def pyard(tmp_path: Path) -> Iterator[modelyard.Yard]:
     y.close()
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
-
-
 @pytest.fixture
 def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Result]]:
+) -> Iterator[Callable[..., CliResult]]:
     """Run ``modelyard ...`` in-process against the store the environment names."""
     from modelyard.cli import _context
-    from modelyard.cli.main import main
 
     monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str) -> Result:
-        _context.yard.cache_clear()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    yield run
-    _context.yard.cache_clear()
+    yield lambda *args: invoke(args, capsys)
+    _context.yard.cache_clear()  # no Yard of this test's settings outlives it

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from realistic_pipelines import PIPELINES, split_xy
 
 import modelyard
 from modelyard.data.out_of_time import FEATURES
+from modelyard.testing.asgi import start_server
 
 CHUNK = 500
 
@@ -35,26 +33,6 @@ def _open_yard(root: Path, user: str = "alice") -> modelyard.Yard:
         user=user,
         home=str(root / "home"),
     )
-
-
-def _start(app: Any) -> tuple[Any, threading.Thread, int]:
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, lifespan="on", access_log=False, log_config=None, log_level="warning", ws="none"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300  # a loaded machine can take minutes; a dead thread fails
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    return server, thread, sock.getsockname()[1]
 
 
 def _json_value(value: Any) -> Any:
@@ -99,10 +77,8 @@ def served(
     config = ServingConfig.build(poll_interval_s=0, gc_freeze=False, max_rows=CHUNK)
     refs = [f"{name.replace('_', '-')}@latest" for name in PIPELINES]
     app = create_app([*refs, "strict-channel@latest", strict_route], yard=yard, config=config)
-    server, thread, port = _start(app)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(60)
+    with start_server(app, ws="none") as server:
+        yield server.url
     yard.close()
 
 
@@ -279,19 +255,18 @@ def test_prediction_log_keeps_the_warnings_per_row(
         poll_interval_s=0, gc_freeze=False, prediction_log={"root": log_root}
     )
     app = create_app("hgb@latest", yard=yard, config=config)
-    server, thread, port = _start(app)
+    server = start_server(app, ws="none")
     app_row = _records(_app_row(late))[0]
     in_domain = _records(early[list(FEATURES)].tail(1))[0]
     try:
         response = httpx.post(
-            f"http://127.0.0.1:{port}/v1/models/hgb/predict",
+            f"{server.url}/v1/models/hgb/predict",
             json={"records": [in_domain, app_row]},
             timeout=300,
         )
         assert response.status_code == 200
     finally:
-        server.should_exit = True  # the lifespan's shutdown flushes the log
-        thread.join(60)
+        server.stop()  # the lifespan's shutdown flushes the log
         yard.close()
     logged = read_predictions(log_root, "hgb").to_pandas().sort_values("_row")
     assert logged["_warnings"].iloc[0] is None  # the whole training set is the domain here

@@ -48,20 +48,41 @@ def open_store(store_url: str, tmp_path: Path, user: str = "root") -> modelyard.
     )
 
 
-def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> None:
-    """Add ``users``: the first, an admin, is bootstrapped (the store leaves open mode)
-    and adds the others. Tests then act through ``yard.view_as(name)``, the hook a
-    process that has proven the name itself uses (as the platform server does)."""
+def add_users(yard: modelyard.Yard, users: dict[str, list[str]] = USERS) -> modelyard.Yard:
+    """Add ``users``; returns the first (an admin) acting with their new token.
+
+    ``yard`` claimed the first name while the store was open; bootstrapping
+    ends open mode, so it is refused from then on. The returned Yard shares
+    its store (``with_token``) and leaves closing it to ``yard``: keep
+    ``yard`` to close. Tests act as the others through ``view_as(name)``,
+    the hook a process that has proven the name itself uses (as the platform
+    server does).
+    """
     first, *others = users
     token = yard.users.bootstrap(first, users[first]).secret
-    # ``yard`` claimed the first name in open mode; from now on it acts with their token.
-    yard._token = token
-    yard._build(yard.settings.model_copy(update={"user": first}))
+    admin = yard.with_token(token)
     for name in others:
-        yard.users.add(name, users[name])
+        admin.users.add(name, users[name])
+    return admin
 
 
 def seed_digest(yard: modelyard.Yard) -> str:
     """The artifact digest of one saved model, registered once under the model ``seed``."""
     model, example = tiny_model()
     return yard.models.register("seed", model, example=example.head(20)).artifact_digest
+
+
+def signed_off_champion(store_url: str, tmp_path: Path) -> tuple[modelyard.Yard, modelyard.Yard]:
+    """``(owner, admin)``: the users, and a tier-1 ``credit-risk`` whose v1 (registered by
+    dev) has both sign-offs and is champion. ``admin`` (root, with a token) shares the
+    store that ``owner`` opened; close ``owner``."""
+    owner = open_store(store_url, tmp_path)
+    yard = add_users(owner)
+    digest = seed_digest(yard)
+    dev = yard.view_as("dev")
+    dev.models.create("credit-risk", risk_tier=1)
+    dev.models.register_artifact("credit-risk", digest)
+    yard.view_as("val").models.approve("credit-risk/1", role="validator")
+    yard.view_as("appr").models.approve("credit-risk/1", role="approver")
+    yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
+    return owner, yard

@@ -1,4 +1,4 @@
-"""Helpers of the security tests: a crafted pickle, and a real uvicorn serving server.
+"""Helpers of the security tests: a crafted pickle, and the serving configuration.
 
 (A module name no other test folder uses, so ``from security_support import ...``
 is never another folder's helper.)
@@ -6,15 +6,15 @@ is never another folder's helper.)
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from modelyard.testing.asgi import start_server
+
+__all__ = ["Trojan", "serving_config", "start_server"]
 
 
 class Trojan:
@@ -40,46 +40,6 @@ class Trojan:
     def __reduce__(self) -> tuple[Any, ...]:
         code = f"import os, pathlib; pathlib.Path({self.marker!r}).write_text(str(os.getpid()))"
         return (exec, (code,))
-
-
-@dataclass
-class LiveServer:
-    """A uvicorn server running an ASGI app in a background thread."""
-
-    server: Any
-    thread: threading.Thread
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the server did not stop"
-
-
-def start_server(app: Any) -> LiveServer:
-    """Serve ``app`` on a free localhost port; wait (minutes at most) until it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", access_log=False, log_config=None, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    return LiveServer(server, thread, port)
 
 
 def serving_config() -> Any:

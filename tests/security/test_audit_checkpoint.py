@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from governed import add_users, open_store, seed_digest
+from governed import open_store, signed_off_champion
 from sqlalchemy import delete, func, select
 
 from modelyard.cli import _context
@@ -28,20 +28,6 @@ def sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _governed(store_url: str, tmp_path: Path):
-    """A store with users, a signed-off version and champion on it."""
-    yard = open_store(store_url, tmp_path)
-    add_users(yard)
-    digest = seed_digest(yard)
-    dev = yard.view_as("dev")
-    dev.models.create("credit-risk", risk_tier=1)
-    dev.models.register_artifact("credit-risk", digest)
-    yard.view_as("val").models.approve("credit-risk/1", role="validator")
-    yard.view_as("appr").models.approve("credit-risk/1", role="approver")
-    yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
-    return yard
-
-
 def _delete_last(yard, count: int = 1) -> None:
     with yard.store.write() as session:
         last = session.scalar(select(func.max(AuditEvent.seq)))
@@ -51,7 +37,7 @@ def _delete_last(yard, count: int = 1) -> None:
 def test_deleting_the_last_event_is_reported_with_a_checkpoint(
     store_url: str, tmp_path: Path, sink: Path
 ) -> None:
-    yard = _governed(store_url, tmp_path)
+    owner, yard = signed_off_champion(store_url, tmp_path)
     try:
         head = yard.audit.events(limit=1)[0]
         written = json.loads(sink.read_text())
@@ -67,12 +53,12 @@ def test_deleting_the_last_event_is_reported_with_a_checkpoint(
         assert f"the chain ends at event {head.seq - 1}" in result.problem
         assert "1 event(s) at the tail were deleted" in result.problem
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_a_rewritten_tail_is_reported(store_url: str, tmp_path: Path, sink: Path) -> None:
     """Delete the last event and append a different one: same length, different head."""
-    yard = _governed(store_url, tmp_path)
+    owner, yard = signed_off_champion(store_url, tmp_path)
     try:
         head = yard.audit.events(limit=1)[0]
         _delete_last(yard)
@@ -83,15 +69,16 @@ def test_a_rewritten_tail_is_reported(store_url: str, tmp_path: Path, sink: Path
         assert not result.ok and result.first_bad_seq == head.seq
         assert "rewritten" in result.problem
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_cli_checkpoint_and_verify(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    yard = _governed(store_url, tmp_path)  # no sink configured: the CLI writes the checkpoint
+    # No sink configured: the CLI writes the checkpoint.
+    owner, yard = signed_off_champion(store_url, tmp_path)
     token = yard.tokens.create("root", name="cli", expires_in="1d").secret
-    yard.close()
+    owner.close()
     monkeypatch.setenv("MODELYARD_STORE_URL", store_url)
     monkeypatch.setenv("MODELYARD_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
     monkeypatch.setenv("MODELYARD_USER", "root")
@@ -181,7 +168,7 @@ def test_checkpoint_of_an_empty_trail_is_refused(tmp_path: Path) -> None:
 
 
 def test_alias_events_appear_in_per_model_queries(store_url: str, tmp_path: Path) -> None:
-    yard = _governed(store_url, tmp_path)
+    owner, yard = signed_off_champion(store_url, tmp_path)
     try:
         dev = yard.view_as("dev")
         dev.models.set_alias("credit-risk", "staging", 1)
@@ -197,7 +184,7 @@ def test_alias_events_appear_in_per_model_queries(store_url: str, tmp_path: Path
         assert ("approval.approve", "model/credit-risk/1") in subjects
         assert all(not e.subject.startswith("model/credit-risk-2") for e in events)
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_alias_events_over_the_rest_api_and_remote_verify(site, tmp_path: Path) -> None:

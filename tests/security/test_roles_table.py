@@ -121,10 +121,10 @@ def _prepare_and_act(store: Store, action: str, name: str) -> Callable[[Any], An
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("roles")
-    yard = open_store(f"sqlite:///{root / 'yard.db'}", root, user="setup-admin")
-    add_users(yard, {**SETUP_USERS, **{f"u-{role}": [role] for role in ROLES}})
+    owner = open_store(f"sqlite:///{root / 'yard.db'}", root, user="setup-admin")
+    yard = add_users(owner, {**SETUP_USERS, **{f"u-{role}": [role] for role in ROLES}})
     yield Store(yard, seed_digest(yard.view_as("setup-dev")))
-    yard.close()
+    owner.close()
 
 
 @pytest.mark.parametrize("action", sorted(TABLE))

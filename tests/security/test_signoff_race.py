@@ -52,9 +52,9 @@ def _check_no_double_sign_off(yard, versions: list[int]) -> None:
 def test_twenty_concurrent_sign_off_pairs_through_the_registry(
     store_url: str, tmp_path: Path
 ) -> None:
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         versions = _versions(yard, seed_digest(yard), PAIRS)
         both = yard.view_as("both")
         start = threading.Barrier(2 * PAIRS)
@@ -77,16 +77,16 @@ def test_twenty_concurrent_sign_off_pairs_through_the_registry(
         with pytest.raises(PermissionDenied, match="needs sign-off"):
             yard.models.set_alias("credit-risk", "champion", versions[0])
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_the_database_refuses_a_second_sign_off_by_one_person(
     store_url: str, tmp_path: Path
 ) -> None:
     """The backstop: a code path that forgot the lock still cannot store a double sign-off."""
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         (number,) = _versions(yard, seed_digest(yard), 1)
         version_id = yard.models.get(f"credit-risk/{number}").id
         with pytest.raises(sa_exc.IntegrityError), yard.store.engine.begin() as conn:
@@ -99,13 +99,13 @@ def test_the_database_refuses_a_second_sign_off_by_one_person(
         with yard.store.read() as session:
             assert session.scalars(select(SignOff)).all() == []
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_a_rejection_withdraws_the_standing_sign_off(store_url: str, tmp_path: Path) -> None:
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         (number,) = _versions(yard, seed_digest(yard), 1)
         ref = f"credit-risk/{number}"
         both = yard.view_as("both")
@@ -119,19 +119,19 @@ def test_a_rejection_withdraws_the_standing_sign_off(store_url: str, tmp_path: P
         yard.view_as("val").models.approve(ref, role="validator")
         assert yard.models.missing_sign_offs(ref) == []
     finally:
-        yard.close()
+        owner.close()
 
 
 def test_twenty_concurrent_sign_off_pairs_through_the_server(
     store_url: str, tmp_path: Path
 ) -> None:
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         versions = _versions(yard, seed_digest(yard), PAIRS)
         token = yard.tokens.create("both", name="race", expires_in="1d").secret
     finally:
-        yard.close()
+        owner.close()
     with PlatformServer(store_url, str(tmp_path / "artifacts"), home=tmp_path / "server") as server:
         start = threading.Barrier(2 * PAIRS)
 

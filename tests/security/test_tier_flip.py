@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from governed import add_users, open_store, seed_digest, tiny_model
+from governed import add_users, open_store, seed_digest, signed_off_champion, tiny_model
 
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
@@ -20,18 +20,11 @@ from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 @pytest.fixture
 def store(store_url: str, tmp_path: Path):
     """A tier-1 model whose champion (v1, registered by dev) has both sign-offs; v2 is root's."""
-    yard = open_store(store_url, tmp_path)
-    add_users(yard)
-    digest = seed_digest(yard)
-    dev = yard.view_as("dev")
-    dev.models.create("credit-risk", risk_tier=1)
-    dev.models.register_artifact("credit-risk", digest)
-    yard.view_as("val").models.approve("credit-risk/1", role="validator")
-    yard.view_as("appr").models.approve("credit-risk/1", role="approver")
-    yard.view_as("appr").models.set_alias("credit-risk", "champion", 1)
+    owner, yard = signed_off_champion(store_url, tmp_path)
+    digest = yard.models.get("credit-risk/1").artifact_digest
     yard.models.register_artifact("credit-risk", digest)  # v2, root's own, unapproved
     yield yard
-    yard.close()
+    owner.close()
 
 
 def _actions(yard, after_seq: int) -> list[str]:
@@ -248,9 +241,9 @@ def test_raising_the_tier_and_moving_champion_at_once_never_ends_unqualified(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    yard = open_store(store_url, tmp_path)
+    owner = open_store(store_url, tmp_path)
     try:
-        add_users(yard)
+        yard = add_users(owner)
         digest = seed_digest(yard)
         rounds = 10
         for i in range(rounds):
@@ -280,4 +273,4 @@ def test_raising_the_tier_and_moving_champion_at_once_never_ends_unqualified(
             info = yard.models.get_model(f"race-{i}")
             assert not (info.risk_tier == 1 and "champion" in info.aliases), info
     finally:
-        yard.close()
+        owner.close()

@@ -9,11 +9,10 @@ registrant (tier 1, four eyes). Tests that move aliases build their own yard.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import json
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,9 @@ import modelyard
 from modelyard.data import synthetic
 from modelyard.data.synthetic import FEATURES
 from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
+from modelyard.testing.asgi import LiveServer
+from modelyard.testing.asgi import start_server as serve_app
+from modelyard.testing.process import ChildServer
 
 TRAIN_SEED = 41_001
 HOLDOUT_SEED = 41_002
@@ -113,52 +115,9 @@ def serving_config(**overrides: Any) -> Any:
     return ServingConfig.build(**values)
 
 
-@dataclass
-class LiveServer:
-    """A uvicorn server (uvloop, httptools) running an app in a background thread."""
-
-    app: Any
-    server: Any
-    thread: threading.Thread
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the server did not stop"
-
-
 def start_server(app: Any) -> LiveServer:
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    # A loaded 2-core machine can take minutes; a dead thread fails at once.
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    return LiveServer(app, server, thread, port)
+    """Serve ``app`` as production does (uvloop, httptools) on a free localhost port."""
+    return serve_app(app, loop="uvloop", http="httptools", ws="none")
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +135,43 @@ def live(yard_root: Path) -> Iterator[LiveServer]:
     yield server
     server.stop()
     yard.close()
+
+
+class ServingProcess(ChildServer):
+    """``python <script> <args>`` serving on ``port`` in a child process (a script that
+    calls ``modelyard.serving.server.serve``), ready once ``/v2/health/ready`` answers.
+
+    For the tests that kill a server: :meth:`send` a signal to it (``group=True`` with
+    ``new_session``, to a server and its worker processes at once).
+    """
+
+    name = "the serving server"
+
+    def __init__(
+        self,
+        script: Path,
+        args: list[str],
+        port: int,
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        new_session: bool = False,
+    ) -> None:
+        super().__init__(log, startup_timeout_s=300.0)
+        self.command = [sys.executable, str(script), *args]
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = dict(env) if env is not None else os.environ.copy()
+        self.new_session = new_session
+
+    def start(self) -> ServingProcess:
+        ready = f"{self.url}/v2/health/ready"
+        self._launch(self.command, env=self.env, ready_url=ready, new_session=self.new_session)
+        return self
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The JSON lines of its log (the server logs one JSON object a line)."""
+        text = self._log_path.read_text()
+        return [json.loads(x) for x in text.splitlines() if x[:1] == "{"]
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

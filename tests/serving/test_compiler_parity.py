@@ -621,6 +621,48 @@ def test_an_exact_compiled_scorer_scores_out_of_range_numbers_with_the_contracts
     assert np.array_equal(served.score([mixed]), forest.predict_proba(pd.DataFrame(columns)))
 
 
+class _Recording:
+    """A stand-in exact scorer whose encode takes ``ranges`` and records how it is called."""
+
+    tolerance = 0.0
+    kind = "recording"
+
+    def __init__(self, real: Any, reports_ranges: bool) -> None:
+        self._real = real
+        self.reports_ranges = reports_ranges
+        self.calls: list[bool] = []
+
+    def encode(self, payload: Payload, ranges: list[Any] | None = None) -> Any:
+        self.calls.append(ranges is not None)
+        return self._real.encode(payload, ranges)
+
+
+def test_the_scorer_class_says_whether_it_reports_ranges_not_its_encode_signature(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Both stand-ins have ``ranges`` in their signature; only the declared one gets a list."""
+    from serving_support import open_yard, serving_config
+
+    from modelyard.serving.fastpath import FastScorer
+    from modelyard.serving.models import load_version
+
+    assert FastScorer.reports_ranges is False  # its encode(payload) takes no list
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    with open_yard(tmp_path) as alice:
+        alice.models.create("forest", risk_tier=3)
+        alice.models.register("forest", scaler_forest().fit(x, y), example=x.head(500))
+        served = load_version(alice, "forest@latest", serving_config())
+    real = served.fast
+    assert served.scorer == "forest-compiled" and not hasattr(real, "reports_ranges")
+    records = _out_of_range_records(x, served.contract.rules)
+    for declared in (True, False):
+        served.fast = _Recording(real, reports_ranges=declared)
+        served._set_bounds()
+        served.prepare(Payload.from_records(records))
+        assert served.fast.calls == [declared]
+
+
 def test_a_linear_scorer_scores_out_of_domain_rows_within_its_tolerance(
     tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:

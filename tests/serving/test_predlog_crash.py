@@ -3,20 +3,16 @@ next start recovers the rest from the write-ahead file and counts exactly what w
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from serving_support import records
+from serving_support import ServingProcess, records
 
 from modelyard.serving import read_predictions
+from modelyard.testing.process import free_port
 
 SERVER = """
 import json, sys
@@ -38,41 +34,6 @@ serve(["credit-risk@champion"], port=port, config=config, yard=yard, log_level="
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Server:
-    def __init__(self, script: Path, args: list[str], log: Path) -> None:
-        self.port = int(args[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, str(script), *args],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-        )
-        deadline = time.monotonic() + 300  # loading on a busy machine; a ceiling, not a test
-        while True:
-            assert self.process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
-
-    def stop(self, sig: int) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.wait(300)
-        self._log.close()
-
-
 def _wal_bytes(wal_dir: Path) -> int:
     return sum(p.stat().st_size for p in wal_dir.glob("*/seg-*.wal"))
 
@@ -91,11 +52,12 @@ def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
     script = tmp_path / "server.py"
     script.write_text(SERVER)
     log_root, wal_dir = tmp_path / "log", tmp_path / "wal"
-    args = [str(yard_root), str(_free_port()), str(log_root), str(wal_dir)]
+    port = free_port()
+    args = [str(yard_root), str(port), str(log_root), str(wal_dir)]
     rows = records(holdout)
     answered: list[str] = []  # request ids that got a 200, in order
 
-    server = _Server(script, args, tmp_path / "first.log")
+    server = ServingProcess(script, args, port, tmp_path / "first.log").start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as client:
 
@@ -124,15 +86,18 @@ def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
                 send(i)
                 i += 1
     finally:
-        server.stop(signal.SIGKILL)  # sequential client: no request is in flight here
+        server.send(signal.SIGKILL)  # sequential client: no request is in flight here
     assert server.process.returncode == -signal.SIGKILL
     assert not log_root.exists() or read_predictions(str(log_root), "credit-risk").num_rows == 0
 
-    restarted = _Server(script, [*args[:1], str(_free_port()), *args[2:]], tmp_path / "second.log")
+    port = free_port()
+    restarted = ServingProcess(
+        script, [args[0], str(port), *args[2:]], port, tmp_path / "second.log"
+    ).start()
     try:
         metrics = httpx.get(f"{restarted.url}/metrics", timeout=60).text
     finally:
-        restarted.stop(signal.SIGTERM)
+        restarted.send(signal.SIGTERM)
     lost = _metric(metrics, "modelyard_prediction_log_lost_total")
     recovered = _metric(metrics, "modelyard_prediction_log_recovered_total")
 
@@ -150,10 +115,7 @@ def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
     incomes = dict(zip(logged, table["income"].to_pylist(), strict=True))
     assert incomes[answered[0]] == 20_000.0
     assert incomes[logged[-1]] == 20_000.0 + int(logged[-1].removeprefix("crash-")) * 1.5
-    lines = [
-        json.loads(x) for x in (tmp_path / "second.log").read_text().splitlines() if x[:1] == "{"
-    ]
-    recovery = [x for x in lines if "recovered from a process" in x.get("message", "")]
+    recovery = [x for x in restarted.lines() if "recovered from a process" in x.get("message", "")]
     assert len(recovery) == 1 and recovery[0]["lost_rows"] == lost
     assert recovery[0]["recovered_rows"] == recovered
     # The clean shutdown of the second server leaves no write-ahead file behind.

@@ -5,22 +5,19 @@ rest as lost."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from serving_support import records
+from serving_support import ServingProcess, records
 
 from modelyard.serving import read_predictions
 from modelyard.testing.identity import has_users, issue_token
+from modelyard.testing.process import free_port
 
 SERVER = """
 import sys
@@ -38,52 +35,15 @@ if __name__ == "__main__":  # workers are spawned: they import this file again
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Server:
-    """``serve(workers=2)`` in its own session: the master and its workers, one group."""
-
-    def __init__(self, script: Path, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.url = f"http://127.0.0.1:{args[0]}"
-        self.log_path = log
-        self._log = open(log, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, str(script), *args],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 300  # two workers loading on a busy machine: a ceiling
-        while True:
-            assert self.process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
+def _stop(server: ServingProcess, sig: int) -> None:
+    """Signal the master and its workers (one group); after a SIGTERM, wait until the
+    workers, which flush their logs as they stop, are gone too."""
+    server.send(sig, group=True)
+    if sig == signal.SIGTERM:
+        deadline = time.monotonic() + 300
+        while _group_alive(server.process.pid):
+            assert time.monotonic() < deadline, "workers did not stop"
             time.sleep(0.2)
-
-    def stop(self, sig: int) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)  # the group this test started, by its leader
-        self.process.wait(300)
-        if sig == signal.SIGTERM:
-            # The workers flush their logs as they stop; wait for the last one to be gone.
-            deadline = time.monotonic() + 300
-            while _group_alive(self.process.pid):
-                assert time.monotonic() < deadline, "workers did not stop"
-                time.sleep(0.2)
-        self._log.close()
-
-    def lines(self) -> list[dict]:
-        text = self.log_path.read_text()
-        return [json.loads(x) for x in text.splitlines() if x[:1] == "{"]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -125,7 +85,11 @@ def test_two_workers_keep_their_own_wal_and_a_restart_recovers_every_flushed_row
     rows = records(holdout)
     answered: list[str] = []
 
-    server = _Server(script, [str(_free_port()), str(log_root), str(wal_dir)], env, tmp_path / "a")
+    port = free_port()
+    server = ServingProcess(
+        script, [str(port), str(log_root), str(wal_dir)], port, tmp_path / "a",
+        env=env, new_session=True,
+    ).start()  # fmt: skip
     try:
         with httpx.Client(base_url=server.url, timeout=120) as client:
 
@@ -156,14 +120,16 @@ def test_two_workers_keep_their_own_wal_and_a_restart_recovers_every_flushed_row
         pids = {name.split("-")[-2] for name in directories}
         assert len(directories) == 2 and len(pids) == 2, directories  # one per worker
     finally:
-        server.stop(signal.SIGKILL)
+        _stop(server, signal.SIGKILL)
     assert not log_root.exists() or read_predictions(str(log_root), "credit-risk").num_rows == 0
 
     # Two workers again: both look at the dead directories at once; each is recovered once.
-    restarted = _Server(
-        script, [str(_free_port()), str(log_root), str(wal_dir)], env, tmp_path / "b"
-    )
-    restarted.stop(signal.SIGTERM)
+    port = free_port()
+    restarted = ServingProcess(
+        script, [str(port), str(log_root), str(wal_dir)], port, tmp_path / "b",
+        env=env, new_session=True,
+    ).start()  # fmt: skip
+    _stop(restarted, signal.SIGTERM)
     recoveries = [
         x for x in restarted.lines() if "recovered from a process" in x.get("message", "")
     ]

@@ -65,6 +65,7 @@ class ModelBundle:
             form=self.form,
             trusted_code=self.trusted_code,
             trusted_types=self.trusted_types,
+            files=self.files,
         )
 
     def pack(self) -> dict[str, bytes]:

@@ -31,8 +31,10 @@ is not compiled, the reason are recorded with the job.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import IntegrityError, InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,6 +157,9 @@ class ScoringModel:
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
         self.model_dir: Path | None = None  # where load() found it (the input example)
+        # The input example's digest as the registry recorded it (None: the version has
+        # none); every read of the example is checked against it (see read_example).
+        self.example_digest: str | None = None
         # The native model object the verified load produced: explaining uses it rather
         # than loading the directory again, unverified (and running trusted code twice).
         self._native: Any = None
@@ -172,20 +177,34 @@ class ScoringModel:
         form: str = "auto",
         trusted_code: bool = False,
         trusted_types: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
     ) -> ScoringModel:
         """Load from a verified model directory (see ``_load``), once.
 
         ``trusted_code``: the submitting user may run this pickled model's code
         (checked by the batch service; see ``load_model``); ``trusted_types``:
-        extra skops types allowed (the ``trusted_types`` setting).
+        extra skops types allowed (the ``trusted_types`` setting). ``files``: the
+        registry's ``{path: "sha256:<hex>"}`` for the directory (a
+        :class:`~modelyard.batch.bundle.ModelBundle` passes them); the input
+        example is read only when its bytes hash to the digest recorded there —
+        at load and again when a job first explains, which may be long after the
+        load in a worker that keeps the model. Without ``files`` the caller has
+        just verified the directory, and the example's digest is taken now.
         """
         from modelyard.flavors import load_model
 
         if form not in ("auto", "onnx", "native"):
             raise InvalidInput(f"The form must be one of ('auto', 'onnx', 'native'). Got {form!r}.")
+        path = Path(model_dir) / EXAMPLE_FILE
+        if files is not None:
+            example_digest = files.get(EXAMPLE_FILE)
+        else:
+            example_digest = _sha256(path.read_bytes()) if path.is_file() else None
         loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
-        model = cls._load(loaded, model_dir, compiled_dir, form=form)
+        example = read_example(model_dir, example_digest)
+        model = cls._load(loaded, example, compiled_dir, form=form)
         model.model_dir = Path(model_dir)
+        model.example_digest = example_digest
         model._native = loaded.native
         return model
 
@@ -196,7 +215,12 @@ class ScoringModel:
 
             if self.model_dir is None or self._native is None:
                 raise InvalidInput("this model was not loaded from a directory; cannot explain")
-            background = _example(self.model_dir, self.signature)
+            background = read_example(self.model_dir, self.example_digest)
+            if background is None:
+                raise InvalidInput(
+                    f"explain: the model at {self.model_dir} has no input example to explain "
+                    "against; register the version again with example=<training frame>"
+                )
             try:
                 self._explainer = Explainer(
                     self._native, self.signature.input_names, background=background
@@ -209,7 +233,7 @@ class ScoringModel:
     def _load(
         cls,
         loaded: LoadedModel,
-        model_dir: str | Path,
+        example: pd.DataFrame | None,
         compiled_dir: str | Path | None = None,
         *,
         form: str = "auto",
@@ -217,10 +241,11 @@ class ScoringModel:
         """The scorer for ``loaded``, the model in a verified directory (and its ONNX form).
 
         Args:
-            loaded: The model as ``load_model`` read it from ``model_dir`` (with the
-                trust decision the batch service checked: who may run trusted code,
+            loaded: The model as ``load_model`` read it from a verified directory (with
+                the trust decision the batch service checked: who may run trusted code,
                 the ``trusted_types`` setting).
-            model_dir: A model directory as ``save_model`` wrote it, already verified.
+            example: The version's input example, read with its digest checked
+                (:func:`read_example`), or None when the version has none.
             compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
                 when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
             form: ``"auto"``, ``"onnx"`` or ``"native"``.
@@ -242,7 +267,12 @@ class ScoringModel:
         classes = loaded.classes
         contract = loaded.contract
         if loaded.task == "classification" and classes is None:
-            proba = loaded.predict_proba(_example(model_dir, signature).head(1), validate=True)
+            if example is None:
+                raise InvalidInput(
+                    f"model {loaded.manifest.model_class} has no input example to infer its "
+                    "classes from"
+                )
+            proba = loaded.predict_proba(example.head(1), validate=True)
             classes = list(range(proba.shape[1]))
         if compiled_dir is not None and form != "native":
             from modelyard.errors import IntegrityError
@@ -280,7 +310,7 @@ class ScoringModel:
                 "this version has none"
             )
         if form == "auto":
-            compiled, reason = _compiled_path(loaded, model_dir)
+            compiled, reason = _compiled_path(loaded, example)
         else:
             compiled, reason = None, "form='native' was asked for"
         if compiled is not None:
@@ -297,7 +327,7 @@ class ScoringModel:
                 contract,
                 reason,
             )
-        fast = _booster_path(loaded, model_dir)
+        fast = _booster_path(loaded, example)
         if fast is not None:
             return cls(signature, loaded.task, classes, "lightgbm-booster", fast, contract, reason)
         return cls(
@@ -319,17 +349,48 @@ class ScoringModel:
         return self._labels[np.argmax(proba, axis=1)]
 
 
-def _example(model_dir: str | Path, signature: Signature) -> pd.DataFrame:
+def read_example(model_dir: str | Path, digest: str | None) -> pd.DataFrame | None:
+    """The version's input example, read only if its bytes hash to ``digest``.
+
+    The bytes are hashed and parsed from one read, so a file swapped between
+    the check and the parse is never used. ``digest`` None: the registry
+    recorded no example, and one found in the directory is refused too.
+
+    Raises:
+        IntegrityError: The file's hash is not the recorded one, the recorded
+            file is missing, or a file the registry never recorded is present.
+    """
     import pandas as pd
 
     path = Path(model_dir) / EXAMPLE_FILE
-    if path.exists():
-        return pd.read_parquet(path)
-    raise InvalidInput(f"model at {model_dir} has no input example to infer its classes from")
+    if digest is None:
+        if path.exists():
+            raise IntegrityError(
+                f"model file {EXAMPLE_FILE} at {model_dir} is not in the version's manifest; "
+                "refusing to read it"
+            )
+        return None
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise IntegrityError(
+            f"model file {EXAMPLE_FILE} at {model_dir} is missing; the registry recorded {digest}"
+        ) from exc
+    actual = _sha256(data)
+    if actual != digest:
+        raise IntegrityError(
+            f"model file {EXAMPLE_FILE} at {model_dir} has hash {actual}, expected {digest} "
+            "(recorded by the registry); refusing to read it"
+        )
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _compiled_path(
-    loaded: LoadedModel, model_dir: str | Path
+    loaded: LoadedModel, example: pd.DataFrame | None
 ) -> tuple[tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None, str]:
     """((kind, predict), "compiled") when the compiled pipeline matches the native model,
     else (None, why not).
@@ -359,17 +420,14 @@ def _compiled_path(
         matrix = scorer.encode(Columns(columns, len(frame))) if len(frame) else None
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
-    path = Path(model_dir) / EXAMPLE_FILE
-    if not path.exists():
+    if example is None:
         return None, "the version has no input example to check the compiled form on"
     try:
-        import pandas as pd
-
-        example = loaded.enforce(pd.read_parquet(path))
-        columns = {name: example[name].to_numpy() for name in example.columns}
-        matrix = scorer.encode(Columns(columns, len(example)))
+        checked = loaded.enforce(example)
+        columns = {name: checked[name].to_numpy() for name in checked.columns}
+        matrix = scorer.encode(Columns(columns, len(checked)))
         got = scorer.predict(matrix) if matrix is not None else None
-        same = scorer.matches(got, native(example))
+        same = scorer.matches(got, native(checked))
     except Exception as exc:  # any failure just means "use the general path"
         logger.info("compiled batch path unavailable: %s", exc)
         return None, f"the compiled form failed on the input example: {exc}"
@@ -381,7 +439,7 @@ def _compiled_path(
     return (scorer.kind, predict), "compiled"
 
 
-def _booster_path(loaded: LoadedModel, model_dir: str | Path) -> Callable[..., Any] | None:
+def _booster_path(loaded: LoadedModel, example: pd.DataFrame | None) -> Callable[..., Any] | None:
     """Pipeline transform + LightGBM booster on one thread, if it reproduces predict_proba.
 
     ``LGBMClassifier.predict_proba`` validates its input and calls the same
@@ -404,14 +462,11 @@ def _booster_path(loaded: LoadedModel, model_dir: str | Path) -> Callable[..., A
         raw = booster.predict(head.transform(frame), num_threads=1)
         return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
 
-    path = Path(model_dir) / EXAMPLE_FILE
-    if not path.exists():
+    if example is None:
         return None
     try:
-        import pandas as pd
-
-        example = loaded.enforce(pd.read_parquet(path))
-        same = np.array_equal(proba(example), loaded.predict_proba(example, validate=False))
+        checked = loaded.enforce(example)
+        same = np.array_equal(proba(checked), loaded.predict_proba(checked, validate=False))
     except Exception as exc:  # any failure just means "use the general path"
         logger.info("LightGBM booster path unavailable: %s", exc)
         return None

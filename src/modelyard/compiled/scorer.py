@@ -48,6 +48,9 @@ class CompiledScorer:
         report: What was compiled, shown in the version's compile report.
     """
 
+    keeps_columns = True
+    """Its encode takes ``keep``: the checked input columns, for the prediction log."""
+
     def __init__(
         self,
         signature: Signature,

@@ -513,8 +513,20 @@ def list_alerts(
     version: int | None = None,
     status: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[AlertInfo]:
-    """Alerts, newest first."""
+    """Alerts, newest first: ``limit`` of them after the first ``offset`` (one query).
+
+    The order is served by an index (``ix_alerts_last_seen_id``, or
+    ``ix_alerts_model_name_last_seen_id`` for one model), so a page costs the
+    same however many alerts are stored.
+    """
+    for name, value in (("limit", limit), ("offset", offset)):
+        if type(value) is not int or value < 0:
+            raise InvalidInput(
+                f"The {name!r} of an alert listing must be a whole number >= 0. "
+                f"Got {value!r} instead."
+            )
     query = select(AlertRecord).order_by(AlertRecord.last_seen.desc(), AlertRecord.id.desc())
     if model is not None:
         query = query.where(AlertRecord.model_name == model)
@@ -523,7 +535,7 @@ def list_alerts(
     if status is not None:
         query = query.where(AlertRecord.status == status)
     with store.read() as session:
-        return [_info(r) for r in session.scalars(query.limit(limit)).all()]
+        return [_info(r) for r in session.scalars(query.limit(limit).offset(offset)).all()]
 
 
 # ---------------------------------------------------------------- notification

@@ -447,6 +447,7 @@ class MonitorService:
         now = self.clock()
         t = reference.threshold if threshold is None else float(threshold)
         root = log_root or yard.settings.resolved_artifact_root
+        options = yard.settings.storage_options(root)
         key_columns = list(_collect.KEY_COLUMNS) + ([id_column] if id_column else [])
         scan = LogScan()
         endpoints: list[str] = []
@@ -458,7 +459,9 @@ class MonitorService:
             else:
                 endpoints = list(endpoint) if endpoint else self.endpoints(info.ref)
             # request ids are kept (for the feedback join) only when there is feedback
-            want_keys = want_keys or any(log_files(root, "feedback", e, None) for e in endpoints)
+            want_keys = want_keys or any(
+                log_files(root, "feedback", e, None, storage_options=options) for e in endpoints
+            )
             columns = [*reference.features, "_score", "_ts", "_warnings", *key_columns]
 
             def stream() -> Any:
@@ -471,6 +474,7 @@ class MonitorService:
                     columns=columns,
                     include_shadow=include_shadow,
                     scan=scan,
+                    storage_options=options,
                 )
 
             source: dict[str, Any] = {"kind": "log", "endpoints": endpoints, "root": root}
@@ -747,7 +751,8 @@ class MonitorService:
                 label_column = "label" if "label" in label_frame.columns else label_column
         elif feedback_from is not None:
             root, endpoints, since = feedback_from
-            feedback = read_feedback(root, endpoints, since).to_pandas()
+            options = self._yard.settings.storage_options(root)
+            feedback = read_feedback(root, endpoints, since, storage_options=options).to_pandas()
             if not len(feedback):
                 return None, {"source": "feedback", "feedback_rows": 0}
         else:
@@ -849,8 +854,9 @@ class MonitorService:
         model: str | None = None,
         status: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[alerts.AlertInfo]:
-        """Stored alerts, most recently seen first."""
+        """Stored alerts, most recently seen first: ``limit`` after the first ``offset``."""
         version = None
         if ref is not None:
             info = self._yard.models.get(ref)
@@ -858,7 +864,12 @@ class MonitorService:
         with self._yard.store.read() as session:
             resolve_actor(session, self._yard.user)
         return alerts.list_alerts(
-            self._yard.store, model=model, version=version, status=status, limit=limit
+            self._yard.store,
+            model=model,
+            version=version,
+            status=status,
+            limit=limit,
+            offset=offset,
         )
 
     # -- reports ------------------------------------------------------------

@@ -10,11 +10,16 @@ their Parquet parts as one pyarrow dataset (schemas unified, so a column added b
 later version reads as null in earlier parts) and filters ``_ts``, ``_model``,
 ``_version`` and ``_shadow`` in the scan, a record batch at a time. Shadow rows
 (copies scored by a shadow model, never answered) are left out unless asked for.
+
+Every reader takes ``storage_options``: the fsspec options the object-store
+settings give for the log's root (``Settings.storage_options``), so that the
+log is read through the same endpoint, region and credentials as the
+artifact store and batch jobs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -175,16 +180,23 @@ def split(window: Window, step: str | timedelta) -> list[Window]:
 # ---------------------------------------------------------------- reading the log
 
 
-def _fs(root: str) -> tuple[Any, str]:
+def _fs(root: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
-    fs, path = url_to_fs(root)
+    fs, path = url_to_fs(root, **dict(storage_options or {}))
     return fs, path.rstrip("/")
 
 
-def log_files(root: str, kind: str, endpoint: str, days: Sequence[date] | None) -> list[str]:
+def log_files(
+    root: str,
+    kind: str,
+    endpoint: str,
+    days: Sequence[date] | None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Parquet parts of ``endpoint`` under ``<root>/<kind>/``, only in the given days."""
-    fs, base = _fs(root)
+    fs, base = _fs(root, storage_options)
     folder = f"{base}/{kind}/endpoint={endpoint}"
     wanted = None if days is None else {d.isoformat() for d in days}
     files: list[str] = []
@@ -201,12 +213,12 @@ def log_files(root: str, kind: str, endpoint: str, days: Sequence[date] | None) 
     return files
 
 
-def _dataset(root: str, files: list[str]) -> Any:
+def _dataset(root: str, files: list[str], storage_options: Mapping[str, Any] | None) -> Any:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
     from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 
-    fs, _ = _fs(root)
+    fs, _ = _fs(root, storage_options)
     local = type(fs).__name__ == "LocalFileSystem"
     filesystem = LocalFileSystem() if local else PyFileSystem(FSSpecHandler(fs))
     schemas = [pq.read_schema(path, filesystem=filesystem) for path in files]
@@ -235,6 +247,7 @@ def read_log(
     include_shadow: bool = False,
     scan: LogScan | None = None,
     batch_rows: int = BATCH_ROWS,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``model``/``version``'s logged rows in ``window`` (streaming).
 
@@ -246,11 +259,13 @@ def read_log(
     scan = scan if scan is not None else LogScan()
     ts_type = pa.timestamp("ms", tz="UTC")
     for endpoint in endpoints:
-        files = log_files(root, "predictions", endpoint, window.days())
+        files = log_files(
+            root, "predictions", endpoint, window.days(), storage_options=storage_options
+        )
         if not files:
             continue
         scan.files += len(files)
-        dataset = _dataset(root, files)
+        dataset = _dataset(root, files, storage_options)
         names = dataset.schema.names
         if "_ts" not in names or "_model" not in names:
             raise InvalidInput(f"{files[0]} is not a prediction log part (no _ts/_model column)")
@@ -272,7 +287,13 @@ def read_log(
                 yield batch
 
 
-def read_feedback(root: str, endpoints: Sequence[str], since: datetime | None) -> pa.Table:
+def read_feedback(
+    root: str,
+    endpoints: Sequence[str],
+    since: datetime | None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pa.Table:
     """Every feedback label of ``endpoints`` stored on or after ``since``'s day.
 
     Labels arrive after their predictions, so a window's labels are read from its start
@@ -281,12 +302,12 @@ def read_feedback(root: str, endpoints: Sequence[str], since: datetime | None) -
     columns = ["_request_id", "_row", "_entity", "_ts", "label"]
     tables = []
     for endpoint in endpoints:
-        files = log_files(root, "feedback", endpoint, None)
+        files = log_files(root, "feedback", endpoint, None, storage_options=storage_options)
         if since is not None:
             first = since.date().isoformat()
             files = [f for f in files if f.rsplit("date=", 1)[-1][:10] >= first]
         if files:
-            dataset = _dataset(root, files)
+            dataset = _dataset(root, files, storage_options)
             have = [c for c in columns if c in dataset.schema.names]
             tables.append(dataset.to_table(columns=have))
     if not tables:

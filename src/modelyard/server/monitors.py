@@ -9,7 +9,10 @@ and return plain dicts, or ``None`` when the service offers neither.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.server.pagination import PageParams
 
 RESULT_CALLS = ("results", "list", "history")
 ALERT_CALLS = ("alerts", "list_alerts")
@@ -31,6 +34,27 @@ def call(service: Any, names: Iterable[str], **kwargs: Any) -> list[dict[str, An
             except TypeError:  # a service without these filters
                 found = method()
             return [as_dict(x) for x in found]
+    return None
+
+
+def page(
+    service: Any, names: Iterable[str], pages: PageParams, **kwargs: Any
+) -> dict[str, Any] | None:
+    """One page of a listing, fetched a page at a time when the service pages (``limit``
+    and ``offset``; the real ``yard.monitors.alerts`` does), else cut from the whole list.
+
+    Asking for ``limit + 1`` rows tells whether another page follows without
+    counting every row.
+    """
+    for name in names:
+        method = getattr(service, name, None)
+        if callable(method):
+            try:
+                found = method(**kwargs, limit=pages.limit + 1, offset=pages.offset)
+            except TypeError:  # a service that does not page: the whole list, sliced here
+                whole = call(service, (name,), **kwargs)
+                return pages.slice(whole or [], dict)
+            return pages.page([as_dict(x) for x in found], dict)
     return None
 
 

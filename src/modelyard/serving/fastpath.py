@@ -91,6 +91,9 @@ class FastScorer:
     """
 
     kind = "lightgbm-compiled"
+    # Its encode takes no ``ranges`` list: a number outside the training range sends the
+    # request to the bounds check in serving.models instead (see ServedVersion).
+    reports_ranges = False
 
     def __init__(
         self,

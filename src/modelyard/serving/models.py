@@ -27,7 +27,6 @@ contract's canonical check. Otherwise they stay with the native model.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import tempfile
 import threading
@@ -156,11 +155,12 @@ class ServedVersion:
             self.fast is not None
             and self.contract is not None
             and (getattr(self.fast, "tolerance", None) == 0.0 or self._wide is not None)
-            and "ranges" in inspect.signature(self.fast.encode).parameters
+            # What the scorer's class says, not a probe of its encode: a scorer that
+            # does not say is modelyard.compiled's, whose encode takes ``ranges``.
+            and getattr(self.fast, "reports_ranges", True)
         )
-        self._keeps = (
-            self.fast is not None and "keep" in inspect.signature(self.fast.encode).parameters
-        )
+        # modelyard.compiled's scorers also hand over their checked columns (``keep``).
+        self._keeps = getattr(self.fast, "keeps_columns", False)
         positions = getattr(self.fast, "positions", None)
         if positions is None or self.contract is None:
             return  # a compiled scorer checks the training ranges itself (see its encode)

@@ -382,6 +382,12 @@ class AlertRecord(Base):
     """An alert raised by a rule, deduplicated by fingerprint within its cooldown."""
 
     __tablename__ = "alerts"
+    # Listings read newest first, of everything or of one model (migration
+    # cleanup_alert_listing_index): an index in that order ends a page early.
+    __table_args__ = (
+        Index("ix_alerts_last_seen_id", "last_seen", "id"),
+        Index("ix_alerts_model_name_last_seen_id", "model_name", "last_seen", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     fingerprint: Mapped[str] = mapped_column(String(128), index=True)
     rule: Mapped[str] = mapped_column(String(255))

@@ -48,14 +48,19 @@ class ChildServer(ABC):
         env: dict[str, str],
         ready_url: str,
         cwd: str | os.PathLike[str] | None = None,
+        new_session: bool = False,
     ) -> None:
         """Start ``command`` with its output in the log; return once ``ready_url`` answers 200.
 
         A loaded machine may take minutes, so the ceiling is generous; a child
-        that exits meanwhile fails at once with its log.
+        that exits meanwhile fails at once with its log. ``new_session``: the
+        child leads a process group of its own (a server with worker processes),
+        which :meth:`send` can signal as a whole.
         """
         log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=new_session
+        )
         log.close()
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
@@ -67,7 +72,8 @@ class ChildServer(ABC):
                 if httpx.get(ready_url, timeout=2.0).status_code == 200:
                     return
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)  # not up, or up but still loading (a 503): ask again shortly
         self.stop()
         raise RuntimeError(f"{self.name} did not answer within {self._timeout} s:\n" + self.log())
 
@@ -76,6 +82,18 @@ class ChildServer(ABC):
             return self._log_path.read_text(errors="replace")[-4000:]
         except OSError:
             return ""
+
+    def send(self, sig: int, *, group: bool = False, timeout_s: float = 300.0) -> int:
+        """Send ``sig`` to the child (``group``: to the process group it leads, when it
+        was launched in a new session), wait for the child to exit; its return code."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was never started")
+        if self.process.poll() is None:
+            if group:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout_s)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -107,7 +107,7 @@ def monitor_alerts(
     """Alerts raised by monitoring rules, most recently seen first."""
     service = _service(ctx, "monitors")
     filters = {k: v for k, v in {"model": model, "ref": ref, "status": status}.items() if v}
-    found = monitors.call(service, monitors.ALERT_CALLS, **filters)
+    found = monitors.page(service, monitors.ALERT_CALLS, pages, **filters)
     if found is None:
         raise BackendUnavailable("this Modelyard's monitoring service lists no alerts")
-    return pages.slice(found, dict)
+    return found
