@@ -160,10 +160,15 @@ def _stages(app: Any, name: str, bodies: list[bytes], repeat: int) -> dict[str, 
     if log.enabled:
         entries: list[Any] = []
 
+        import inspect
+
+        kept = "columns" in inspect.signature(log.log).parameters  # the scorer's own columns
+
         def enqueue(i: int) -> None:
             p = prepared[i]
+            extra = {"columns": p.columns} if kept else {}
             log.log(name, route.name, False, served, "r", 0, 1.0, payloads[i], outputs[i], None,
-                    p.data if p.kind == 0 else None, p.warnings)  # fmt: skip
+                    p.data if p.kind == 0 else None, p.warnings, **extra)  # fmt: skip
             entries.append(log._queue.pop())
             log._enqueued -= payloads[i].n
 
