@@ -536,7 +536,10 @@ def _coded_array(column: Coded) -> pa.Array:
 
 def _feature_columns(group: list[tuple[Any, ...]], names: list[str]) -> dict[str, Any]:
     """Each input column's values over the group's rows, in order."""
-    if all(len(e) > 12 and e[12] is not None for e in group):
+    # The scorer's kept columns pay off for requests of many rows; for one-row requests,
+    # joining thousands of tiny arrays costs more than one walk over the records.
+    rows = sum(e[7].n for e in group)
+    if rows >= 8 * len(group) and all(len(e) > 12 and e[12] is not None for e in group):
         kept = [e[12] for e in group]
         if all(name in kept[0] for name in names):
             return {name: _joined([k[name] for k in kept]) for name in names}
