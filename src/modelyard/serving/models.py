@@ -437,17 +437,27 @@ class ServedVersion:
                 variants.append([{**r, spec.name: value} for r in base])
                 mixed[k % len(mixed)][spec.name] = value
         variants.append(mixed)
-        checked = 0
+        accepted: list[list[dict[str, Any]]] = []
         for records in variants:
-            payload = Payload.from_records(records)
             try:
-                columns, _ = contract.check_columns(payload.as_columns())
+                contract.check_columns(Payload.from_records(records).as_columns())
             except InvalidInput:
                 continue  # the contract refuses it: never scored, by any scorer
+            accepted.append(records)
+        # One native call for every accepted variant (a row's answer does not depend on
+        # the rows beside it); one per variant only if the native model refuses some.
+        expected_all = self._native_answers([r for records in accepted for r in records])
+        checked = 0
+        offset = 0
+        for records in accepted:
+            rows = slice(offset, offset + len(records))
+            offset += len(records)
+            payload = Payload.from_records(records)
             matrix = wide.encode(payload)
-            try:
-                expected = self._score_kind(FRAME, [Prepared(FRAME, _frame(columns), len(records))])
-            except Exception:  # the native model refuses the variant
+            expected = (
+                expected_all[rows] if expected_all is not None else self._native_answers(records)
+            )
+            if expected is None:  # the native model refuses the variant
                 if matrix is None:
                     continue
                 self.notes.append("compiled path takes out-of-domain rows the native model refuses")
@@ -470,6 +480,18 @@ class ServedVersion:
             self._set_bounds()
             self.notes.append(f"compiled path checked on {checked} out-of-domain rows")
         return checked
+
+    def _native_answers(self, records: list[dict[str, Any]]) -> np.ndarray | None:
+        """The canonical path's answers (the contract's check, a frame, the native model)
+        for records the contract accepts; None when the check or the native model raises
+        on them together (the caller then asks per variant)."""
+        if not records or self.contract is None:
+            return None
+        try:
+            columns, _ = self.contract.check_columns(Payload.from_records(records).as_columns())
+            return self._score_kind(FRAME, [Prepared(FRAME, _frame(columns), len(records))])
+        except Exception:  # the native model refuses them: the caller decides what it means
+            return None
 
     def warm_synthetic(self) -> None:
         """Score a made-up valid row (and a batch of them) once, to warm the fast path."""
