@@ -809,3 +809,45 @@ def test_the_prediction_log_holds_the_request_values_from_the_compiled_columns(
     (from_json,) = build_tables(walked).values()
     assert from_kept.schema == from_json.schema
     assert from_kept.equals(from_json)
+
+
+def test_a_compiled_scorer_that_differs_out_of_domain_leaves_those_rows_to_the_native_model(
+    tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """The load-time check on out-of-domain rows decides: a widened scorer whose answers
+    there are off by more than its tolerance is not used, and out-of-range rows go back
+    to the native model (the in-domain compiled path stays)."""
+    from serving_support import open_yard, serving_config
+
+    from modelyard.serving.models import FRAME, MATRIX, load_version
+
+    train, _ = data
+    x, y = train[list(FEATURES)], train[TARGET]
+    linear = realistic_pipelines.onehot_logistic().fit(x, y)
+    with open_yard(tmp_path) as alice:
+        alice.models.create("linear", risk_tier=3)
+        alice.models.register("linear", linear, example=x.head(500))
+        served = load_version(alice, "linear@latest", serving_config())
+    records = _out_of_range_records(x, served.contract.rules)
+    assert served.prepare(Payload.from_records(records)).kind == MATRIX
+
+    class _Off:
+        """The widened scorer, 1e-6 away from the native answers."""
+
+        def __init__(self, wide: Any) -> None:
+            self._wide = wide
+
+        def encode(self, *args: Any) -> Any:
+            return self._wide.encode(*args)
+
+        def predict(self, matrix: np.ndarray) -> np.ndarray:
+            return self._wide.predict(matrix) + 1e-6
+
+    widened = served.fast.widened
+    served.fast.widened = lambda: _Off(widened())
+    served._wide = None
+    served._set_bounds()
+    assert served._check_out_of_domain(x.head(500).dropna()) == 0
+    assert any("not within its tolerance" in note for note in served.notes), served.notes
+    assert served.prepare(Payload.from_records(records)).kind == FRAME
+    assert served.prepare(Payload.from_records(records[:3])).kind == MATRIX  # in domain
