@@ -7,6 +7,8 @@ HTTP API on 127.0.0.1, a custom endpoint like MinIO's). Only the settings
 local disk; only the Parquet parts go to the bucket. Monitoring, the serving
 readers and the promotion pipeline's labelled window then read the log back
 from the bucket. A control shows that without the settings it is not reached.
+GCS (no emulator here) is checked with a stand-in that stops gcsfs at its
+constructor and compares its arguments with the settings.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from modelyard.serving import create_app, read_feedback, read_predictions
 from modelyard.serving.config import PredictionLogConfig
 from modelyard.serving.predlog import ParquetSink, make_sink
 from modelyard.testing.object_stores import (
+    GcsReached,
     moto_s3,
     no_machine_credentials,
     settings_environment,
+    stop_gcsfs,
 )
 
 BUCKET = "modelyard-serving-log"
@@ -166,3 +170,22 @@ def test_without_the_settings_the_bucket_is_not_reached(
         )
     with pytest.raises(NoCredentialsError):  # the same for the readers
         read_predictions(root, "credit-risk", storage_options=nothing)
+
+
+def test_gcs_settings_reach_gcsfs_for_the_sink_and_the_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in: GCS cannot run here, so gcsfs is stopped at its constructor.
+    from modelyard.config import Settings
+
+    seen = stop_gcsfs(monkeypatch)
+    settings = Settings(gcs_project="bank-risk", gcs_credentials=str(tmp_path / "sa.json"))
+    root = "gs://bank-log/serving"
+    with pytest.raises(GcsReached):
+        make_sink(PredictionLogConfig(root=root), "unused", settings.storage_options)
+    with pytest.raises(GcsReached):
+        read_predictions(root, "credit-risk", storage_options=settings.storage_options(root))
+    with pytest.raises(GcsReached):
+        read_feedback(root, "credit-risk", storage_options=settings.storage_options(root))
+    expected = {"project": "bank-risk", "token": str(tmp_path / "sa.json")}
+    assert [{k: kw.get(k) for k in expected} for kw in seen] == [expected] * 3
