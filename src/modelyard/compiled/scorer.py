@@ -39,6 +39,7 @@ class CompiledScorer:
 
     Attributes:
         kind: The estimator's scorer name (``"forest-compiled"``, ...).
+        evaluator: What computes the scores (``"numba tree kernel"``, ``"numpy"``, ...).
         tolerance: Largest absolute difference to the native outputs accepted
             (0.0: bit-identical).
         report: What was compiled, shown in the version's compile report.
@@ -53,6 +54,7 @@ class CompiledScorer:
         rules: Mapping[str, Any] | None = None,
     ) -> None:
         self.kind = estimator.kind
+        self.evaluator = estimator.evaluator
         self.tolerance = estimator.tolerance
         self.width = pre.width
         self.report = report
