@@ -215,9 +215,10 @@ def _flatten(
         join(children, np.int32, (0, 2)),
         join(kind, np.uint8),
         join(missing_right, np.int32),
-        join(cat_start, np.int32),
+        np.ascontiguousarray(
+            np.stack([join(cat_start, np.int32), join(cat_len, np.int32)], axis=1)
+        ),
         join(words, np.uint32),
-        join(cat_len, np.int32),
         np.asarray(roots, dtype=np.int32),
         np.arange(len(trees), dtype=np.int32) % per_iteration,
         join(leaves, np.float64),
