@@ -68,6 +68,7 @@ class LightGBMTrees:
             raise NotCompilable("a softmax objective with a tree count per iteration unlike its")
         self._divisor = float(iterations) if "average_output" in header else 1.0
         self._n_out = per_iteration
+        self._base = np.zeros(per_iteration, dtype=np.float64)  # LightGBM's sums start at 0.0
         self._arrays = _flatten(trees, per_iteration, self.num_feature, kernel)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
@@ -79,7 +80,15 @@ class LightGBMTrees:
             )
         out = np.empty((data.shape[0], self._n_out), dtype=np.float64)
         self._kernel.predict_forest(
-            data, *self._arrays, self._n_out, self._divisor, self._transform, self._scale, out
+            data,
+            *self._arrays,
+            self._n_out,
+            self._divisor,
+            self._transform,
+            self._scale,
+            self._base,
+            self._kernel.ZERO,
+            out,
         )
         return out[:, 0] if self._n_out == 1 else out
 
