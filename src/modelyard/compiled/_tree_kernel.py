@@ -111,10 +111,13 @@ def predict_forest(
 
     ``children[node, 0]`` is the left child, ``[node, 1]`` the right one; a child
     ``< 0`` is the leaf ``~child``. A tree whose root is ``< 0`` is a single leaf.
+    ``leaf_value`` is (leaves, 1), a leaf adding to output ``tree_output[tree]``, or
+    (leaves, n_out), a leaf adding to every output. Sums start at ``base``.
     :data:`GROUP` rows walk a tree together (their loads and mispredicted branches overlap).
     """
     n, width = x.shape
     n_trees = roots.shape[0]
+    vector = leaf_value.shape[1] != 1
     buf = np.empty((BLOCK, width), dtype=x.dtype)
     acc = np.empty((BLOCK, n_out), dtype=leaf_value.dtype)
     for start in range(0, n, BLOCK):
@@ -207,14 +210,25 @@ def predict_forest(
                             h = children[h, missing_right[h]]
                         else:
                             h = children[h, 1 if v > threshold[h] else 0]
-                acc[r, k] += leaf_value[~a]
-                acc[r + 1, k] += leaf_value[~b]
-                acc[r + 2, k] += leaf_value[~c]
-                acc[r + 3, k] += leaf_value[~d]
-                acc[r + 4, k] += leaf_value[~e]
-                acc[r + 5, k] += leaf_value[~f]
-                acc[r + 6, k] += leaf_value[~g]
-                acc[r + 7, k] += leaf_value[~h]
+                if vector:  # a leaf holds every output (scikit-learn's forests)
+                    for o in range(n_out):
+                        acc[r, o] += leaf_value[~a, o]
+                        acc[r + 1, o] += leaf_value[~b, o]
+                        acc[r + 2, o] += leaf_value[~c, o]
+                        acc[r + 3, o] += leaf_value[~d, o]
+                        acc[r + 4, o] += leaf_value[~e, o]
+                        acc[r + 5, o] += leaf_value[~f, o]
+                        acc[r + 6, o] += leaf_value[~g, o]
+                        acc[r + 7, o] += leaf_value[~h, o]
+                else:
+                    acc[r, k] += leaf_value[~a, 0]
+                    acc[r + 1, k] += leaf_value[~b, 0]
+                    acc[r + 2, k] += leaf_value[~c, 0]
+                    acc[r + 3, k] += leaf_value[~d, 0]
+                    acc[r + 4, k] += leaf_value[~e, 0]
+                    acc[r + 5, k] += leaf_value[~f, 0]
+                    acc[r + 6, k] += leaf_value[~g, 0]
+                    acc[r + 7, k] += leaf_value[~h, 0]
                 r += GROUP
             while r < m:
                 a = root
@@ -227,7 +241,11 @@ def predict_forest(
                         a = children[a, missing_right[a]]
                     else:
                         a = children[a, 1 if v > threshold[a] else 0]
-                acc[r, k] += leaf_value[~a]
+                if vector:
+                    for o in range(n_out):
+                        acc[r, o] += leaf_value[~a, o]
+                else:
+                    acc[r, k] += leaf_value[~a, 0]
                 r += 1
         for r in range(m):
             row = start + r

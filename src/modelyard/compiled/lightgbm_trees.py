@@ -230,7 +230,7 @@ def _flatten(
         join(words, np.uint32),
         np.asarray(roots, dtype=np.int32),
         np.arange(len(trees), dtype=np.int32) % per_iteration,
-        join(leaves, np.float64),
+        join(leaves, np.float64).reshape(-1, 1),
     )
 
 

@@ -178,5 +178,5 @@ def _flatten(trees: list[dict[str, Any]], groups: list[int], width: int) -> tupl
         np.zeros(1, dtype=np.uint32),
         np.asarray(roots, dtype=np.int32),
         np.asarray(groups, dtype=np.int32),
-        join(leaves, np.float32),
+        join(leaves, np.float32).reshape(-1, 1),
     )
