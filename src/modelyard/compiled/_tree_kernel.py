@@ -2,13 +2,16 @@
 
 Why numba: LightGBM's own predict (``LGBM_BoosterPredictForMat``) builds a
 vector of (feature, value) pairs per row, copies it into a buffer and walks
-every tree for that row before the next one — about 13 µs a row for 200 trees
-of 31 leaves, most of it per-row overhead and cache misses over the trees.
-treelite/tl2cgen would need a C compiler run per model version (minutes on a
-loaded host) and a new dependency; lleaves compiles through LLVM too but keeps
-its own summation and float handling. numba is already a dependency (llvmlite
-included), compiles this one kernel once per machine (``cache=True``) and runs
-it without the GIL.
+every tree for that row before the next one — about 8-13 µs a row for 200 trees
+of 31 leaves on one thread, much of it per-row overhead; XGBoost's
+``inplace_predict`` costs about 0.2 ms a call whatever the rows. treelite/tl2cgen
+would need a C compiler run per model version (minutes on a loaded host) and a
+new dependency; lleaves (LightGBM only) compiles each model version through
+LLVM and pins its own llvmlite beside numba's. numba is already a dependency
+(llvmlite included): this one kernel, whatever the model, is compiled once per
+machine (``cache=True``; a model is data, not code), runs without the GIL on
+the caller's thread, and serves LightGBM, XGBoost (in float32) and
+scikit-learn's forests alike.
 
 The kernel repeats LightGBM's arithmetic exactly (``tree.h``, ``gbdt.cpp``):
 
@@ -21,6 +24,12 @@ The kernel repeats LightGBM's arithmetic exactly (``tree.h``, ``gbdt.cpp``):
 * per row, each output starts at 0.0 and adds its trees' leaves in tree order
   (float64), is divided by the iteration count for averaged (random forest)
   models, then goes through the objective's transform with libm's ``exp``.
+
+The other libraries map onto the same rules (see ``xgboost_trees`` and ``trees``):
+the zero threshold is a parameter (0.0 for them), the input and leaf dtypes are
+theirs (float32 comparisons and sums for XGBoost, float32 inputs against float64
+thresholds for scikit-learn's ``tree_``), and each output's sum starts at ``base``
+(XGBoost's base margin, GradientBoosting's init score, HGB's baseline).
 
 Rows are processed in blocks of :data:`BLOCK` (tree-major within a block): the
 block's values are copied once into a small buffer that stays in L1, and each
