@@ -1,18 +1,29 @@
 """A server SIGKILLed under load loses at most the rows of its last flush interval, and the
-next start recovers the rest from the write-ahead file and counts exactly what was lost."""
+next start recovers the rest from the write-ahead file and counts exactly what was lost.
+
+The log goes to a local directory, or to an S3 bucket (moto's real S3 server)
+reached through the object-store settings alone; the write-ahead file is on
+the local disk either way, and recovery writes into the bucket.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from serving_support import ServingProcess, records
 
 from modelyard.serving import read_predictions
+from modelyard.testing.object_stores import moto_s3, no_machine_credentials, settings_environment
 from modelyard.testing.process import free_port
+
+BUCKET = "modelyard-crash-log"
 
 SERVER = """
 import json, sys
@@ -45,19 +56,33 @@ def _metric(text: str, name: str) -> float:
     raise AssertionError(f"{name} is not in /metrics")
 
 
+@pytest.fixture(params=["local", "s3"])
+def log_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Where the log goes: its root, the servers' environment, the readers' options."""
+    if request.param == "local":
+        yield {"root": str(tmp_path / "log"), "env": None, "options": {}}
+        return
+    with moto_s3(BUCKET) as options:
+        # The servers reach the bucket through the settings only: no AWS_* variables.
+        env = no_machine_credentials(dict(os.environ), str(tmp_path))
+        env.update(settings_environment(options))
+        yield {"root": f"s3://{BUCKET}/crash-log", "env": env, "options": options}
+
+
 @pytest.mark.slow
 def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
-    yard_root, holdout, tmp_path
+    yard_root, holdout, tmp_path, log_store
 ) -> None:
     script = tmp_path / "server.py"
     script.write_text(SERVER)
-    log_root, wal_dir = tmp_path / "log", tmp_path / "wal"
+    log_root, wal_dir = log_store["root"], tmp_path / "wal"
+    env, options = log_store["env"], log_store["options"]
     port = free_port()
-    args = [str(yard_root), str(port), str(log_root), str(wal_dir)]
+    args = [str(yard_root), str(port), log_root, str(wal_dir)]
     rows = records(holdout)
     answered: list[str] = []  # request ids that got a 200, in order
 
-    server = ServingProcess(script, args, port, tmp_path / "first.log").start()
+    server = ServingProcess(script, args, port, tmp_path / "first.log", env=env).start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as client:
 
@@ -88,11 +113,11 @@ def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
     finally:
         server.send(signal.SIGKILL)  # sequential client: no request is in flight here
     assert server.process.returncode == -signal.SIGKILL
-    assert not log_root.exists() or read_predictions(str(log_root), "credit-risk").num_rows == 0
+    assert read_predictions(log_root, "credit-risk", storage_options=options).num_rows == 0
 
     port = free_port()
     restarted = ServingProcess(
-        script, [args[0], str(port), *args[2:]], port, tmp_path / "second.log"
+        script, [args[0], str(port), *args[2:]], port, tmp_path / "second.log", env=env
     ).start()
     try:
         metrics = httpx.get(f"{restarted.url}/metrics", timeout=60).text
@@ -101,7 +126,7 @@ def test_sigkill_mid_load_loses_one_flush_interval_at_most_and_counts_it(
     lost = _metric(metrics, "modelyard_prediction_log_lost_total")
     recovered = _metric(metrics, "modelyard_prediction_log_recovered_total")
 
-    table = read_predictions(str(log_root), "credit-risk")
+    table = read_predictions(log_root, "credit-risk", storage_options=options)
     logged = table["_request_id"].to_pylist()
     assert len(logged) == len(set(logged)) == recovered > 0  # recovered once each
     assert set(logged) <= set(answered)

@@ -85,6 +85,7 @@ def compile_pipeline(
         return None, str(exc)
     report = {
         "scorer": estimator.kind,
+        "evaluator": estimator.evaluator,
         "estimator": type(final).__name__,
         "preprocessing": [
             {

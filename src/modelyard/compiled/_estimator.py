@@ -10,9 +10,11 @@ __all__ = ["Estimator"]
 
 
 class Estimator(ABC):
-    """A compiled final step. ``rejects_nan``: NaN in the matrix goes the canonical way."""
+    """A compiled final step. ``rejects_nan``: NaN in the matrix goes the canonical way;
+    ``evaluator``: what computes the scores (shown in the compile report)."""
 
     kind = "compiled"
+    evaluator = "numpy"
     tolerance = 0.0
     rejects_nan = False
 

@@ -30,6 +30,8 @@ def describe_scorer(details: Mapping[str, Any] | None) -> str:
             "bit-identical to" if not tolerance else f"within {float(tolerance):g} (relative) of"
         )
         rows = details.get("verified_rows") or 0
-        return f"{scorer}: compiled, {exact} the native model on {rows} example rows"
+        evaluator = details.get("evaluator")
+        by = f"; evaluator: {evaluator}" if evaluator else ""
+        return f"{scorer}: compiled, {exact} the native model on {rows} example rows{by}"
     reason = details.get("reason") or "no reason recorded"
     return f"{scorer}: not compiled — {reason}"

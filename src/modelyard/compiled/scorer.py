@@ -43,6 +43,7 @@ class CompiledScorer:
 
     Attributes:
         kind: The estimator's scorer name (``"forest-compiled"``, ...).
+        evaluator: What computes the scores (``"numba tree kernel"``, ``"numpy"``, ...).
         tolerance: Largest absolute difference to the native outputs accepted
             (0.0: bit-identical).
         report: What was compiled, shown in the version's compile report.
@@ -60,6 +61,7 @@ class CompiledScorer:
         rules: Mapping[str, Any] | None = None,
     ) -> None:
         self.kind = estimator.kind
+        self.evaluator = estimator.evaluator
         self.tolerance = estimator.tolerance
         self.width = pre.width
         self.report = report
@@ -201,6 +203,9 @@ class CompiledScorer:
         names = self._numeric
         if not names or n == 0:
             return None
+        arrays = [columns[name] for name in names]
+        if all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays):
+            return self._array_block(arrays, n, ranges)
         if n == 1:
             return self._number_row(columns, ranges)
         flat = list(chain.from_iterable(map(columns.__getitem__, names)))
@@ -260,6 +265,36 @@ class CompiledScorer:
                 return None
             ranges.extend((names[k], block[k]) for k in outside)
         return dict(zip(names, block, strict=True))
+
+    def _array_block(
+        self, arrays: list[np.ndarray], n: int, ranges: list[tuple[str, np.ndarray]] | None
+    ) -> dict[str, np.ndarray] | None:
+        """Numeric columns that are already numpy arrays (a batch frame's): no Python values.
+
+        Each column gets exactly the per-column checks of :meth:`encode`, with the same
+        NaN-propagating reductions, so what this accepts is what they accept, with
+        the same float64 values; None sends the request to them.
+        """
+        block = np.empty((len(arrays), n), dtype=np.float64)
+        for k, array in enumerate(arrays):
+            if array.shape != (n,):
+                return None
+            block[k] = array
+        top = np.abs(block).max(axis=1)
+        low, high = block.min(axis=1), block.max(axis=1)
+        for k, (name, array) in enumerate(zip(self._numeric, arrays, strict=True)):
+            integer = bool(self._integer_rows[k])
+            if top[k] > FLOAT_BOUND:
+                return None
+            if (integer or array.dtype.kind in "iu") and top[k] >= _INT_LIMIT:
+                return None
+            if integer and not np.array_equal(block[k], np.floor(block[k])):
+                return None
+            if low[k] < self._low[k, 0] or high[k] > self._high[k, 0]:
+                if ranges is None:
+                    return None
+                ranges.append((name, block[k]))
+        return dict(zip(self._numeric, block, strict=True))
 
     def _columns(self, payload: Rows) -> dict[str, Any] | None:
         if payload.kind == RECORDS:

@@ -1,7 +1,11 @@
 """scikit-learn's tree ensembles, traversed in numpy exactly as scikit-learn does.
 
 RandomForest, ExtraTrees, GradientBoosting and HistGradientBoosting are
-hand-written here, vectorised over rows and trees at once. treelite/tl2cgen
+evaluated by the numba tree kernel of :mod:`modelyard.compiled._tree_kernel` (the
+trees flattened below, sums in tree order, leaves holding every class for a
+forest) and, where numba is missing or for HistGradientBoosting's native
+categorical splits, by the numpy traversal here, vectorised over rows and trees
+at once — the exactness reference the kernel is tested against. treelite/tl2cgen
 would need a C compiler run per model version (minutes for a deep forest on a
 loaded host) and a new dependency, and its summation and float32 handling are
 its own; these few numpy lines repeat scikit-learn's comparisons (float32 inputs
@@ -23,6 +27,108 @@ from modelyard.compiled.preprocess import NotCompilable
 __all__ = ["GradientBoosting", "HistGradientBoosting", "RandomForest"]
 
 _BITS = 256  # a categorical split's bitset: 8 x uint32, categories 0..255
+
+
+class _Kernel:
+    """The trees as the numba kernel's arrays; :meth:`raw` gives ``base + sum of leaves``.
+
+    Args:
+        trees: The tree dicts of :func:`_sklearn_tree` (no categorical nodes).
+        float32: Compare the input rounded to float32 (scikit-learn's ``tree_``)
+            with the float64 thresholds; else the float64 input.
+        outputs: Per tree, the output its (single) leaf value adds to; None:
+            every leaf holds a value per output.
+        base: Where each output's sum starts.
+        divisor: The sum is divided by it (a forest's mean).
+    """
+
+    def __init__(
+        self,
+        trees: list[dict[str, np.ndarray]],
+        *,
+        float32: bool,
+        outputs: list[int] | None,
+        base: np.ndarray,
+        divisor: float = 1.0,
+    ) -> None:
+        from modelyard.compiled import _tree_kernel as kernel
+
+        self._kernel = kernel
+        feature, threshold, children, missing_right, roots, leaves = [], [], [], [], [], []
+        node_base = leaf_base = 0
+        for tree in trees:
+            leaf = np.asarray(tree["leaf"], dtype=bool)
+            inner, ends = np.flatnonzero(~leaf), np.flatnonzero(leaf)
+            values = np.asarray(tree["value"], dtype=np.float64)
+            leaves.append(values[ends].reshape(len(ends), -1))
+            if leaf[0]:
+                roots.append(~leaf_base)
+                leaf_base += len(ends)
+                continue
+            position = np.zeros(len(leaf), dtype=np.int64)
+            position[inner] = np.arange(len(inner)) + node_base
+            position[ends] = ~(np.arange(len(ends)) + leaf_base)
+            left = np.asarray(tree["left"], dtype=np.int64)[inner]
+            right = np.asarray(tree["right"], dtype=np.int64)[inner]
+            feature.append(np.asarray(tree["feature"], dtype=np.int64)[inner])
+            threshold.append(np.asarray(tree["threshold"], dtype=np.float64)[inner])
+            children.append(np.stack([position[left], position[right]], axis=1))
+            missing_right.append(1 - np.asarray(tree["nan_left"], dtype=np.int64)[inner])
+            roots.append(node_base)
+            node_base += len(inner)
+            leaf_base += len(ends)
+        width = leaves[0].shape[1] if leaves else 1
+        self._n_out = len(base)
+        if outputs is None and width != self._n_out:
+            raise NotCompilable(f"leaves of {width} values for {self._n_out} outputs")
+        self._arrays = (
+            _join(feature, np.int32),
+            _join(threshold, np.float64),
+            _join(children, np.int32, (0, 2)),
+            np.zeros(node_base, dtype=np.uint8),  # numerical splits only
+            _join(missing_right, np.int32),
+            np.zeros((max(node_base, 1), 2), dtype=np.int32),
+            np.zeros(1, dtype=np.uint32),
+            np.asarray(roots, dtype=np.int32),
+            np.asarray(outputs if outputs is not None else [0] * len(trees), dtype=np.int32),
+            np.ascontiguousarray(np.concatenate(leaves) if leaves else np.zeros((0, width))),
+        )
+        self._base = np.ascontiguousarray(base, dtype=np.float64)
+        self._divisor = float(divisor)
+        self._dtype = np.float32 if float32 else np.float64
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows, outputs) sums for ``matrix``."""
+        data = np.ascontiguousarray(matrix, dtype=self._dtype)
+        out = np.empty((data.shape[0], self._n_out), dtype=np.float64)
+        self._kernel.predict_forest(
+            data,
+            *self._arrays,
+            self._n_out,
+            self._divisor,
+            self._kernel.IDENTITY,
+            1.0,
+            self._base,
+            0.0,  # no value is read as zero
+            out,
+        )
+        return out
+
+
+def _join(parts: list[np.ndarray], dtype: Any, shape: tuple[int, ...] = (0,)) -> np.ndarray:
+    if not parts:
+        return np.zeros(shape, dtype=dtype)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+
+
+def _kernel(trees: list[dict[str, np.ndarray]], **options: Any) -> _Kernel | None:
+    """The kernel for these trees, or None (numba unavailable, categorical nodes)."""
+    if any(t.get("cat_table") is not None for t in trees):
+        return None
+    try:
+        return _Kernel(trees, **options)
+    except ImportError:
+        return None
 
 
 class _Forest:
@@ -147,8 +253,16 @@ class RandomForest(Estimator):
                 _sklearn_tree(est, value[:, : model.n_classes_] if classifier else value[:, :1])
             )
         self._forest = _Forest(trees, float32=True)
+        outputs = model.n_classes_ if classifier else 1
+        self._kernel = _kernel(
+            trees, float32=True, outputs=None, base=np.zeros(outputs), divisor=self._n
+        )
+        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
+        if self._kernel is not None:
+            total = self._kernel.raw(matrix)
+            return total if self._classifier else total[:, 0]
         values = self._forest.leaf_values(matrix)  # (n, trees, classes)
         # np.cumsum adds strictly in order, like the forest's `out += prediction` per tree.
         total = np.cumsum(values, axis=1)[:, -1, :]
@@ -184,14 +298,23 @@ class GradientBoosting(Estimator):
         probe = np.zeros((1, model.n_features_in_), dtype=np.float32)
         self._init = np.asarray(model._raw_predict_init(probe), dtype=np.float64)[0]
         self._rate = float(model.learning_rate)
+        # scikit-learn adds learning_rate * leaf: the same product, computed once.
+        scaled = [{**t, "value": self._rate * t["value"]} for t in trees]
+        self._kernel = _kernel(
+            scaled, float32=True, outputs=[i % k for i in range(len(trees))], base=self._init
+        )
+        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         n = matrix.shape[0]
-        leaves = self._forest.leaf_values(matrix)[:, :, 0].reshape(n, self._stages, self._k)
-        steps = np.empty((n, self._stages + 1, self._k), dtype=np.float64)
-        steps[:, 0, :] = self._init
-        steps[:, 1:, :] = self._rate * leaves
-        raw = np.cumsum(steps, axis=1)[:, -1, :]
+        if self._kernel is not None:
+            raw = self._kernel.raw(matrix)
+        else:
+            leaves = self._forest.leaf_values(matrix)[:, :, 0].reshape(n, self._stages, self._k)
+            steps = np.empty((n, self._stages + 1, self._k), dtype=np.float64)
+            steps[:, 0, :] = self._init
+            steps[:, 1:, :] = self._rate * leaves
+            raw = np.cumsum(steps, axis=1)[:, -1, :]
         if raw.shape[1] == 1:
             raw = raw.ravel()
         if not self._classifier:
@@ -245,16 +368,27 @@ class HistGradientBoosting(Estimator):
                 trees.append(tree)
         self._forest = _Forest(trees, float32=False)
         self._baseline = np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
+        self._kernel = _kernel(
+            trees,
+            float32=False,
+            outputs=[i % self._k for i in range(len(trees))],
+            base=0.0 + self._baseline,  # scikit-learn adds the baseline to zeros
+        )
+        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if self._inner is not None:
             matrix = self._inner(matrix)
         n = matrix.shape[0]
-        leaves = self._forest.leaf_values(matrix)[:, :, 0].reshape(n, self._iterations, self._k)
-        steps = np.empty((n, self._iterations + 1, self._k), dtype=np.float64)
-        steps[:, 0, :] = 0.0 + self._baseline
-        steps[:, 1:, :] = leaves
-        raw = np.cumsum(steps, axis=1)[:, -1, :]
+        if self._kernel is not None:
+            raw = self._kernel.raw(matrix)
+        else:
+            leaves = self._forest.leaf_values(matrix)[:, :, 0]
+            leaves = leaves.reshape(n, self._iterations, self._k)
+            steps = np.empty((n, self._iterations + 1, self._k), dtype=np.float64)
+            steps[:, 0, :] = 0.0 + self._baseline
+            steps[:, 1:, :] = leaves
+            raw = np.cumsum(steps, axis=1)[:, -1, :]
         if self._classifier:
             return self._model._loss.predict_proba(raw)
         return self._model._loss.link.inverse(raw.ravel())

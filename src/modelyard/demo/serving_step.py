@@ -183,7 +183,8 @@ def run_serving_demo(
     # ends with -SIGTERM; the flushed prediction log below is the proof of a clean stop.
     if code not in (0, -signal.SIGTERM):
         raise BackendUnavailable(f"the server stopped with exit code {code}")
-    logged = read_predictions(yard.settings.resolved_artifact_root, name)
+    root = yard.settings.resolved_artifact_root
+    logged = read_predictions(root, name, storage_options=yard.settings.storage_options(root))
     ours = set(request_ids)
     found = sum(1 for rid in logged["_request_id"].to_pylist() if rid in ours)
     if found != len(request_ids):

@@ -289,8 +289,11 @@ def labelled_window(
     from modelyard.monitoring.performance import to_binary
 
     root = yard.settings.resolved_artifact_root
-    predictions = read_predictions(root, endpoint, since, until).to_pandas()
-    feedback = read_feedback(root, endpoint, since, until).to_pandas()
+    # The log in an object store is reached as the artifacts are: the same settings.
+    options = yard.settings.storage_options(root)
+    predictions = read_predictions(root, endpoint, since, until, storage_options=options)
+    feedback = read_feedback(root, endpoint, since, until, storage_options=options)
+    predictions, feedback = predictions.to_pandas(), feedback.to_pandas()
     columns = ["arm", "request_id", "row", "score", "label"]
     if predictions.empty or feedback.empty:
         return pd.DataFrame(columns=columns)

@@ -84,6 +84,7 @@ def create_app(
             app.include_router(sso.router)
     _document_permissions(app)
     app.add_middleware(MediaTypeCheck, fastapi=app, prefix=API_PREFIX)
+    app.add_middleware(errors.UnexpectedErrors)  # added last: the outermost (see its docstring)
     return app
 
 

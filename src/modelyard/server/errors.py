@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.errors import ModelyardError
 
@@ -113,7 +114,44 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, body)
 
 
+class UnexpectedErrors:
+    """Answer an unexpected exception with the 500 body and end the request normally.
+
+    Starlette's own handler for ``Exception`` (in ``ServerErrorMiddleware``) sends
+    that response and then re-raises so that the server logs it; uvicorn then
+    closes the connection under the response, and a client that reuses it (every
+    pooled client does) gets a reset on its next, unrelated request. Caught here,
+    inside that middleware, the error is logged once and the connection stays
+    usable. A response already started cannot be mended: it is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
+    """Register the error handlers (the app adds :class:`UnexpectedErrors` last,
+    as the outermost of its own middleware, so that it also catches what they raise)."""
     app.add_exception_handler(ModelyardError, _modelyard_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

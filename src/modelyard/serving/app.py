@@ -588,9 +588,11 @@ def create_app(
         for endpoint in endpoints.values():
             manager.load_endpoint(endpoint)
         artifact_root = yard.settings.resolved_artifact_root
-        sink = make_sink(config.prediction_log, artifact_root)
+        # The log reaches an object store as the artifacts do: the same settings.
+        options = yard.settings.storage_options
+        sink = make_sink(config.prediction_log, artifact_root, options)
         wal = open_write_ahead_log(
-            config.prediction_log, artifact_root, yard.settings.home, metrics
+            config.prediction_log, artifact_root, yard.settings.home, metrics, options
         )
         predlog = PredictionLog(sink, config.prediction_log, metrics, wal)
     except BaseException:

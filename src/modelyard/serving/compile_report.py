@@ -22,6 +22,7 @@ def compile_report(served: Any, digest: str, reason: str, verified: int) -> dict
     summary: dict[str, Any] = {
         "model_digest": digest,
         "scorer": served.scorer,
+        "evaluator": getattr(fast, "evaluator", None) if compiled else None,
         "compiled": compiled,
         "reason": "compiled" if compiled else _reason(served, reason),
         "verified_rows": verified if compiled else 0,

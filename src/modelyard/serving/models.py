@@ -735,6 +735,7 @@ def _store_compiled(
     details = {
         "model_digest": digest,
         "scorer": fast.kind,
+        "evaluator": fast.evaluator,
         "verified_rows": verified_rows,
         "exact": True,
     }

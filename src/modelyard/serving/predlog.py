@@ -35,6 +35,12 @@ or null (the row's out-of-domain values that were scored, as JSON
 ``[{"column": "channel", "kind": "unseen_category"}]``; the value itself is in
 the row's input column).
 
+A log in an object store (``s3://``, ``gs://``) is reached with the fsspec
+options the object-store settings give for its root
+(``Settings.storage_options``): the same endpoint, region and credentials as
+the artifact store, batch jobs and monitoring's readers. The write-ahead file
+stays on the local disk; only the Parquet parts go to the store.
+
 Feedback (ground truth) goes to ``<root>/feedback/endpoint=<E>/date=<D>/``
 with ``_request_id``, ``_row``, ``_entity``, ``_ts`` and ``label`` (string).
 """
@@ -63,6 +69,8 @@ from modelyard.serving.inputs import RECORDS
 from modelyard.serving.predlog_wal import WriteAheadLog, recover
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     import pyarrow as pa
 
     from modelyard.serving.config import PredictionLogConfig
@@ -602,14 +610,18 @@ def _feedback_table(labels: list[dict[str, Any]]) -> pa.Table:
 
 
 class ParquetSink:
-    """Parquet files under ``<root>/<kind>/endpoint=<E>/date=<D>/`` on any fsspec filesystem."""
+    """Parquet files under ``<root>/<kind>/endpoint=<E>/date=<D>/`` on any fsspec filesystem.
 
-    def __init__(self, root: str) -> None:
+    ``storage_options`` are the fsspec options that reach ``root`` (endpoint,
+    region, keys), from the object-store settings.
+    """
+
+    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
         from fsspec.core import url_to_fs
         from fsspec.implementations.local import LocalFileSystem
 
         self.root = root
-        self._fs, self._path = url_to_fs(root)
+        self._fs, self._path = url_to_fs(root, **dict(storage_options or {}))
         self._path = self._path.rstrip("/")
         self._local = isinstance(self._fs, LocalFileSystem)
 
@@ -682,13 +694,23 @@ class RedisStreamSink:
         self._client.close()
 
 
-def make_sink(config: PredictionLogConfig, artifact_root: str) -> Sink | None:
-    """The sink the configuration names (None when logging is off)."""
+def make_sink(
+    config: PredictionLogConfig,
+    artifact_root: str,
+    storage_options: Callable[[str], Mapping[str, Any]] | None = None,
+) -> Sink | None:
+    """The sink the configuration names (None when logging is off).
+
+    ``storage_options`` gives the fsspec options for the log's root (pass
+    ``Settings.storage_options``): a function of the root, because the root is
+    decided here (``config.root``, else the artifact root).
+    """
     if config.sink == "none":
         return None
     if config.sink == "redis":
         return RedisStreamSink(config.redis_url, config.redis_stream, config.redis_maxlen)
-    return ParquetSink(config.root or artifact_root)
+    root = config.root or artifact_root
+    return ParquetSink(root, storage_options(root) if storage_options is not None else None)
 
 
 def open_write_ahead_log(
@@ -696,11 +718,15 @@ def open_write_ahead_log(
     artifact_root: str,
     home: str | os.PathLike[str],
     metrics: ServingMetrics | None = None,
+    storage_options: Callable[[str], Mapping[str, Any]] | None = None,
 ) -> WriteAheadLog | None:
     """Recover what stopped processes left in the write-ahead root, then open this process's.
 
     None when logging or the write-ahead file is off. The root is ``wal_dir``,
     by default ``<home>/predlog-wal`` (a local disk: it is fsync'd every flush).
+    Recovered rows reach an object store with ``storage_options`` (as for
+    :func:`make_sink`): this process's settings, so no credential is ever
+    written to the write-ahead file's metadata.
     """
     from pathlib import Path
 
@@ -712,7 +738,7 @@ def open_write_ahead_log(
 
     def open_sink(meta: dict[str, Any]) -> Sink | None:
         settings = PredictionLogConfig.model_validate(meta["config"])
-        return make_sink(settings, meta["artifact_root"])
+        return make_sink(settings, meta["artifact_root"], storage_options)
 
     recover(root, open_sink, metrics)
     meta = {"config": config.model_dump(mode="json"), "artifact_root": artifact_root}
@@ -745,6 +771,7 @@ def _read_kind(
     since: Any,
     until: Any,
     columns: Sequence[str],
+    storage_options: Mapping[str, Any] | None,
 ) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -752,7 +779,7 @@ def _read_kind(
     from fsspec.core import url_to_fs
 
     start, stop = _as_datetime(since, "since"), _as_datetime(until, "until")
-    fs, root = url_to_fs(artifact_root)
+    fs, root = url_to_fs(artifact_root, **dict(storage_options or {}))
     base = f"{root.rstrip('/')}/{kind}/endpoint={endpoint}"
     tables = []
     if fs.exists(base):
@@ -781,20 +808,39 @@ def _read_kind(
 
 
 def read_predictions(
-    artifact_root: str, endpoint: str, since: Any = None, until: Any = None
+    artifact_root: str,
+    endpoint: str,
+    since: Any = None,
+    until: Any = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """Every logged prediction row of ``endpoint`` with ``since <= _ts < until``.
 
     ``since``/``until`` take datetimes (naive = UTC), dates or ISO strings.
+    ``storage_options`` reach a log in an object store
+    (``Settings.storage_options(artifact_root)``).
     """
-    return _read_kind(_PREDICTIONS, artifact_root, endpoint, since, until, META_COLUMNS)
+    return _read_kind(
+        _PREDICTIONS, artifact_root, endpoint, since, until, META_COLUMNS, storage_options
+    )
 
 
 def read_feedback(
-    artifact_root: str, endpoint: str, since: Any = None, until: Any = None
+    artifact_root: str,
+    endpoint: str,
+    since: Any = None,
+    until: Any = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pa.Table:
-    """Ground-truth labels of ``endpoint``; join on ``_request_id`` + ``_row`` or ``_entity``."""
-    return _read_kind(_FEEDBACK, artifact_root, endpoint, since, until, FEEDBACK_COLUMNS)
+    """Ground-truth labels of ``endpoint``; join on ``_request_id`` + ``_row`` or ``_entity``.
+
+    ``storage_options`` as for :func:`read_predictions`.
+    """
+    return _read_kind(
+        _FEEDBACK, artifact_root, endpoint, since, until, FEEDBACK_COLUMNS, storage_options
+    )
 
 
 def read_stream(url: str, stream: str, *, count: int | None = None) -> pa.Table:

@@ -18,7 +18,15 @@ from typing import Any
 
 from modelyard.testing.process import free_port
 
-__all__ = ["BUCKET", "REGION", "GcsReached", "moto_s3", "stop_gcsfs"]
+__all__ = [
+    "BUCKET",
+    "REGION",
+    "GcsReached",
+    "moto_s3",
+    "no_machine_credentials",
+    "settings_environment",
+    "stop_gcsfs",
+]
 
 BUCKET = "modelyard-test"
 REGION = "eu-west-1"  # moto refuses a LocationConstraint of us-east-1
@@ -56,6 +64,28 @@ def moto_s3(bucket: str = BUCKET, region: str = REGION) -> Iterator[dict[str, An
         }
     finally:
         server.stop()
+
+
+def settings_environment(options: dict[str, Any]) -> dict[str, str]:
+    """The ``MODELYARD_ARTIFACT_*`` settings that reach the bucket of :func:`moto_s3`'s
+    ``options``: how a process is pointed at the store through its settings alone."""
+    client = options["client_kwargs"]
+    return {
+        "MODELYARD_ARTIFACT_ENDPOINT_URL": client["endpoint_url"],
+        "MODELYARD_ARTIFACT_REGION": client["region_name"],
+        "MODELYARD_ARTIFACT_ACCESS_KEY_ID": options["key"],
+        "MODELYARD_ARTIFACT_SECRET_ACCESS_KEY": options["secret"],
+    }
+
+
+def no_machine_credentials(environ: dict[str, str], nowhere: str) -> dict[str, str]:
+    """``environ`` without anything the machine could reach S3 with: no ``AWS_*`` or
+    ``BOTO*`` variable, and AWS config and credential files pointed at ``nowhere``
+    (a path that does not exist). Only the settings can then reach a bucket."""
+    kept = {k: v for k, v in environ.items() if not k.startswith(("AWS_", "BOTO"))}
+    kept["AWS_CONFIG_FILE"] = f"{nowhere}/no-aws-config"
+    kept["AWS_SHARED_CREDENTIALS_FILE"] = f"{nowhere}/no-aws-credentials"
+    return kept
 
 
 class GcsReached(Exception):
