@@ -101,10 +101,10 @@ class Explainer:
     @property
     def method(self) -> str:
         return {
-            "lightgbm": "LightGBM TreeSHAP (pred_contrib)",
-            "xgboost": "exact TreeSHAP in float64 over XGBoost's trees",
-            "hgb": "exact path-dependent TreeSHAP over HistGradientBoosting's trees",
-            "shap-tree": "shap.TreeExplainer",
+            "lightgbm": "exact TreeSHAP (tabulated) over LightGBM's trees",
+            "xgboost": "exact TreeSHAP in float64 over XGBoost's trees (tabulated)",
+            "hgb": "exact path-dependent TreeSHAP (tabulated) over HistGradientBoosting's trees",
+            "sklearn-tree": "exact path-dependent TreeSHAP (tabulated) over scikit-learn's trees",
             "linear": "coefficient x (value - training mean)",
         }[self.kind]
 
