@@ -69,6 +69,7 @@ CAT_RIGHT, CAT_LEFT, CAT_DEFAULT = 0, 1, 2
 _ZERO = 1.0000000180025095e-35
 
 MAX_PATH_FEATURES = 16
+_FEW_ROWS = 8
 TABLE_BUDGET = 1 << 23  # float64 entries over all tables of a model: 64 MiB
 # Leaves with at most this many path features get every term tabulated (k * 2**k
 # entries: k additions a row instead of O(k) multiplications), while the model's tables
@@ -298,10 +299,17 @@ def _shap(
             base = leaf_table_at[leaf]
             if leaf_vectors[leaf]:
                 # Every term tabulated: k additions a row, rows innermost (contiguous).
-                for i in range(k):
-                    out = phi[path_feature[p0 + i]]
+                if n_rows < _FEW_ROWS:
+                    # Few rows: no loop over rows to set up per term.
                     for r in range(n_rows):
-                        out[r] += table[base + (mask[node, r] & full) * k + i]
+                        at = base + (mask[node, r] & full) * k
+                        for i in range(k):
+                            phi[path_feature[p0 + i], r] += table[at + i]
+                    continue
+                for i in range(k):
+                    f = path_feature[p0 + i]
+                    for r in range(n_rows):
+                        phi[f, r] += table[base + (mask[node, r] & full) * k + i]
                 continue
             for r in range(n_rows):
                 followed = mask[node, r] & full
