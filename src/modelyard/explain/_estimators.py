@@ -36,7 +36,7 @@ import numpy as np
 
 from modelyard.errors import InvalidInput
 
-__all__ = ["estimator_contributions", "estimator_kind"]
+__all__ = ["estimator_contributions", "estimator_kind", "prepare"]
 
 Result = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -76,6 +76,28 @@ def estimator_kind(estimator: Any) -> str | None:
         if hasattr(estimator, "coef_") and hasattr(estimator, "intercept_"):
             return "linear"
     return None
+
+
+def prepare(kind: str, estimator: Any, width: int) -> None:
+    """Build a tree model's TreeSHAP tables now (when its explainer is made), not on the
+    first rows explained; ``width`` is the number of columns the estimator reads."""
+    if kind == "lightgbm":
+        from modelyard.explain._lightgbm_trees import lightgbm_fast
+
+        _binary_only(estimator, "LightGBM model")
+        booster = getattr(estimator, "booster_", estimator)
+        lightgbm_fast(booster, booster.num_feature())
+    elif kind == "xgboost":
+        from modelyard.explain._xgboost_trees import _parsed
+
+        _binary_only(estimator, "XGBoost model")
+        _parsed(estimator)
+    elif kind == "hgb":
+        _binary_only(estimator, "HistGradientBoosting model")
+        _cached(estimator, lambda: _hgb_trees(estimator, width))
+    elif kind == "sklearn-tree":
+        _binary_only(estimator, type(estimator).__name__)
+        _cached(estimator, lambda: _sklearn_trees(estimator, width))
 
 
 def estimator_contributions(

@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 from modelyard.errors import InvalidInput
-from modelyard.explain._estimators import SUPPORTED, estimator_contributions, estimator_kind
+from modelyard.explain._estimators import (
+    SUPPORTED,
+    estimator_contributions,
+    estimator_kind,
+    prepare,
+)
 from modelyard.explain.columns import column_map
 
 __all__ = ["Contributions", "Explainer", "explainable"]
@@ -89,6 +94,9 @@ class Explainer:
         self._matrix = np.zeros((len(self._map), len(self.columns)))
         self._matrix[np.arange(len(self._map)), self._map] = 1.0
         self._mean: np.ndarray | None = None
+        # A tree model's TreeSHAP tables (and the compiled kernels) are built here, once,
+        # so that no explained request pays for them.
+        prepare(self.kind, self._estimator, len(self._map))
         if self.kind == "linear":
             if background is None or background.empty:
                 raise InvalidInput(

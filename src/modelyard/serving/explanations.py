@@ -3,16 +3,20 @@
 Every protocol asks the same way (``"explain": k`` in the plain body, the V2
 request parameter ``explain``) and gets the same reasons for the same row,
 because both call :func:`reasons_for` on the signature-checked rows. The
-explainer is built once per served version, on the first request that asks
-(requests that do not ask pay nothing); the version's registered reason
-table and input example (a linear model's reference point) are read when the
-version is loaded. The work runs in a worker thread so that a slow
+explainer (for a tree model, its TreeSHAP tables: a few seconds and some
+megabytes) is built once per served version: when the version is loaded if
+it has a registered reason table (it is meant to be explained), otherwise on
+the first request that asks (servers of models nobody explains pay nothing).
+The version's registered reason table is read when the version is loaded,
+its input example (a linear model's reference point) when the explainer is
+built. The work runs in a worker thread so that a slow
 explanation does not hold up other requests on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from modelyard.serving.models import Prepared, ServedVersion
 
 __all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
+
+logger = logging.getLogger(__name__)
 
 
 def explain_count(value: Any, field: str = "explain") -> int:
@@ -81,6 +87,14 @@ class ExplainSource:
                     self._matrix_ok = _matrix_agrees(served, explainer, background)
                     self._explainer = explainer
         return self._explainer
+
+    def prepare(self, served: ServedVersion) -> None:
+        """Build the explainer now; a model that cannot be explained is left to say so
+        on the requests that ask (the version still serves plain requests)."""
+        try:
+            self.explainer(served)
+        except InvalidInput as exc:
+            logger.warning("%s: explanations unavailable: %s", served.key, exc.message)
 
     def use_matrix(self, served: ServedVersion) -> bool:
         """Whether the compiled path's matrix may stand in for the native preprocessing."""
