@@ -65,6 +65,7 @@ def test_tables_equal_the_recursive_algorithm_and_add_up(
 
     fast = _tabulated(explainer)
     assert fast.fallback_trees == []
+    assert fast._unit_split.any() and not fast._unit_split.all()  # leaf pairs and single leaves
     matrix = np.asarray(model[:-1].transform(rows), dtype=np.float64)
     if name == "native_categorical_hgb":
         matrix = np.asarray(model[-1]._preprocess_X(matrix, reset=False), dtype=np.float64)
@@ -181,7 +182,7 @@ def test_wide_paths_fall_back_to_the_recursive_algorithm_per_tree(
     monkeypatch.setattr(_fasttreeshap, "MAX_PATH_FEATURES", 16)
     monkeypatch.setattr(_fasttreeshap, "VECTOR_BUDGET", 0)
     subsets = _read(booster, booster.num_feature())
-    assert subsets is not None and not subsets._leaf_vectors.any()
+    assert subsets is not None and not subsets._unit_vectors.any()
     np.testing.assert_allclose(subsets.contributions(matrix), reference, rtol=0, atol=EXACT)
     # A table budget of nothing: every tree recursive.
     monkeypatch.setattr(_fasttreeshap, "TABLE_BUDGET", 0)

@@ -259,16 +259,23 @@ def _decisions(
 @njit(nogil=True, cache=False)
 def _shap(
     x, fast_trees, start, left, right, feature, kind, threshold, missing, default_left, cat_row,
-    cat_table, cat_other, negative_fraction, float32, slot, leaf_start, leaf_node, leaf_k,
-    leaf_vectors, leaf_feature_at, path_feature, path_zero, leaf_table_at, table, phi,
+    cat_table, cat_other, negative_fraction, float32, slot, unit_start, unit_node, unit_k,
+    unit_bits, unit_split, unit_vectors, unit_feature_at, path_feature, path_zero,
+    unit_table_at, table, phi,
 ):  # pragma: no cover  # fmt: skip
-    """Adds the contributions of the tabulated trees to ``phi`` (features, rows)."""
+    """Adds the contributions of the tabulated trees to ``phi`` (features, rows).
+
+    A unit is a leaf, or two sibling leaves tabulated together: its table row is
+    picked by the followed-set bits at ``unit_node`` (``unit_bits`` of them) and, for
+    a pair, the row's direction at that node as one more bit.
+    """
     n_rows = x.shape[0]
     width = 1
     for t in fast_trees:
         width = max(width, start[t + 1] - start[t])
     mask = np.zeros((width, n_rows), dtype=np.int64)
     g = np.zeros((width, n_rows), dtype=np.int64)
+    at = np.zeros(n_rows, dtype=np.int64)
     for t in fast_trees:
         a, b = start[t], start[t + 1]
         _tree_decisions(
@@ -289,30 +296,35 @@ def _shap(
                 m = mask[i, r]
                 mask[lc - a, r] = m & ~(bit * (1 - g[i, r]))
                 mask[rc - a, r] = m & ~(bit * g[i, r])
-        for leaf in range(leaf_start[t], leaf_start[t + 1]):
-            k = leaf_k[leaf]
+        for u in range(unit_start[t], unit_start[t + 1]):
+            k = unit_k[u]
             if k == 0:
                 continue
-            node = leaf_node[leaf] - a
-            full = (np.int64(1) << k) - 1
-            p0 = leaf_feature_at[leaf]
-            base = leaf_table_at[leaf]
-            if leaf_vectors[leaf]:
-                # Every term tabulated: k additions a row, rows innermost (contiguous).
-                if n_rows < _FEW_ROWS:
-                    # Few rows: no loop over rows to set up per term.
+            node = unit_node[u] - a
+            bits = unit_bits[u]
+            low = (np.int64(1) << bits) - 1
+            p0 = unit_feature_at[u]
+            base = unit_table_at[u]
+            if unit_vectors[u]:
+                # Every term tabulated: k additions a row.
+                if unit_split[u]:
                     for r in range(n_rows):
-                        at = base + (mask[node, r] & full) * k
+                        at[r] = base + ((mask[node, r] & low) | (g[node, r] << bits)) * k
+                else:
+                    for r in range(n_rows):
+                        at[r] = base + (mask[node, r] & low) * k
+                if n_rows < _FEW_ROWS:
+                    for r in range(n_rows):
                         for i in range(k):
-                            phi[path_feature[p0 + i], r] += table[at + i]
+                            phi[path_feature[p0 + i], r] += table[at[r] + i]
                     continue
                 for i in range(k):
                     f = path_feature[p0 + i]
                     for r in range(n_rows):
-                        phi[f, r] += table[base + (mask[node, r] & full) * k + i]
+                        phi[f, r] += table[at[r] + i]
                 continue
             for r in range(n_rows):
-                followed = mask[node, r] & full
+                followed = mask[node, r] & low
                 z_out = 1.0  # Z(F \ A)
                 for i in range(k):
                     z = path_zero[p0 + i]
@@ -325,6 +337,28 @@ def _shap(
                         * table[base + (followed ^ (np.int64(1) << i))]
                     )
                     phi[path_feature[p0 + i], r] += hit if (followed >> i) & 1 else missed
+
+
+@njit(nogil=True, cache=False)
+def _pair_vectors(left_terms, right_terms, k, bits, s, out):  # pragma: no cover
+    """Two sibling leaves' terms summed, indexed by ``A_p | left << bits``: ``A_p`` the
+    followed set at their parent (``bits`` bits), ``left`` whether the row goes left.
+
+    The parent splits on slot ``s``: a slot new to the path (``s == bits``) is followed
+    into the child the row goes to; a slot already on it stays followed only there.
+    """
+    bit = np.int64(1) << s
+    for index in range(np.int64(1) << (bits + 1)):
+        above = index & ((np.int64(1) << bits) - 1)
+        goes_left = (index >> bits) & 1
+        if s == bits:  # the parent's feature is new to the path
+            a_left = above | bit if goes_left else above
+            a_right = above if goes_left else above | bit
+        else:
+            a_left = above if goes_left else above & ~bit
+            a_right = above & ~bit if goes_left else above
+        for i in range(k):
+            out[index * k + i] = left_terms[a_left * k + i] + right_terms[a_right * k + i]
 
 
 @njit(nogil=True, cache=False)
@@ -398,64 +432,97 @@ class FastTreeShap:
         t = self.trees
         n_nodes = len(t.left)
         slot = np.zeros(n_nodes, dtype=np.int64)
-        leaf_start = [0]
-        leaf_node: list[int] = []
-        leaf_k: list[int] = []
-        leaf_vectors: list[bool] = []
-        feature_at: list[int] = []
+        depth_k = np.zeros(n_nodes, dtype=np.int64)  # distinct path features above a node
+        units: dict[str, list[Any]] = {
+            name: [] for name in ("node", "k", "bits", "split", "vectors", "feature_at", "table_at")
+        }
+        unit_start = [0]
         path_feature: list[int] = []
         path_zero: list[float] = []
-        table_at: list[int] = []
         tables: list[np.ndarray] = []
         used = 0
         fast: list[int] = []
         slow: list[int] = []
+
+        def add(node: int, k: int, bits: int, split: bool, vectors: bool, features: list[int],
+                zeros: list[float], out: np.ndarray) -> None:  # fmt: skip
+            nonlocal used
+            for name, value in (("node", node), ("k", k), ("bits", bits), ("split", split),
+                                ("vectors", vectors), ("feature_at", len(path_feature)),
+                                ("table_at", used)):  # fmt: skip
+                units[name].append(value)
+            path_feature.extend(features)
+            path_zero.extend(zeros)
+            tables.append(out)
+            used += len(out)
+
         for tree in range(t.n_trees):
-            leaves = self._paths(tree, slot)
+            leaves = self._paths(tree, slot, depth_k)
             need = sum(1 << len(features) for _, features, _ in leaves)
             widest = max((len(features) for _, features, _ in leaves), default=0)
             if widest > MAX_PATH_FEATURES or used + need > TABLE_BUDGET:
                 slow.append(tree)
-                leaf_start.append(len(leaf_node))
+                unit_start.append(len(units["node"]))
                 continue
             fast.append(tree)
+            vectors: dict[int, tuple[list[int], list[float], np.ndarray]] = {}
             for node, features, zeros in leaves:
                 k = len(features)
-                leaf_node.append(node)
-                leaf_k.append(k)
-                feature_at.append(len(path_feature))
-                path_feature.extend(features)
-                path_zero.extend(zeros)
-                table_at.append(used)
                 out = np.zeros(1 << k)
                 z = np.asarray(zeros, dtype=np.float64)
                 if k:
                     _leaf_table(z, k, t.value[node], out)
-                vectors = k > 0 and k <= VECTOR_PATH_FEATURES and used + (k << k) <= VECTOR_BUDGET
-                leaf_vectors.append(vectors)
-                if vectors:
+                if 0 < k <= VECTOR_PATH_FEATURES and used + (k << k) <= VECTOR_BUDGET:
                     terms = np.zeros(k << k)
                     _leaf_vectors(z, k, out, terms)
-                    out = terms
-                tables.append(out)
-                used += len(out)
-            leaf_start.append(len(leaf_node))
+                    vectors[node] = (features, zeros, terms)
+                else:
+                    add(node, k, k, False, False, features, zeros, out)
+            # Sibling leaves with every term tabulated: one table for the two, indexed by
+            # the followed set at their parent and the row's direction there.
+            paired: set[int] = set()
+            for parent in range(int(t.start[tree]), int(t.start[tree + 1])):
+                lc, rc = int(t.left[parent]), int(t.right[parent])
+                if lc < 0 or lc not in vectors or rc not in vectors:
+                    continue
+                features, zeros, left_terms = vectors[lc]
+                right_terms = vectors[rc][2]
+                k, bits, s = len(features), int(depth_k[parent]), int(slot[parent])
+                size = np.int64(1) << (bits + 1)
+                if used + size * k > VECTOR_BUDGET:
+                    continue
+                out = np.zeros(size * k)
+                _pair_vectors(left_terms, right_terms, k, bits, s, out)
+                add(parent, k, bits, True, True, features, zeros, out)
+                paired.update((lc, rc))
+            for node, (features, zeros, terms) in vectors.items():
+                if node not in paired:
+                    add(node, len(features), len(features), False, True, features, zeros, terms)
+            unit_start.append(len(units["node"]))
         self._slot = slot
         self._fast = np.asarray(fast, dtype=np.int64)
         self.fallback_trees = slow
-        self._leaf_start = np.asarray(leaf_start, dtype=np.int64)
-        self._leaf_node = np.asarray(leaf_node, dtype=np.int64)
-        self._leaf_k = np.asarray(leaf_k, dtype=np.int64)
-        self._leaf_vectors = np.asarray(leaf_vectors, dtype=np.bool_)
-        self._feature_at = np.asarray(feature_at, dtype=np.int64)
+        self._unit_start = np.asarray(unit_start, dtype=np.int64)
+        self._unit_node = np.asarray(units["node"], dtype=np.int64)
+        self._unit_k = np.asarray(units["k"], dtype=np.int64)
+        self._unit_bits = np.asarray(units["bits"], dtype=np.int64)
+        self._unit_split = np.asarray(units["split"], dtype=np.bool_)
+        self._unit_vectors = np.asarray(units["vectors"], dtype=np.bool_)
+        self._feature_at = np.asarray(units["feature_at"], dtype=np.int64)
         self._path_feature = np.asarray(path_feature, dtype=np.int64)
         self._path_zero = np.asarray(path_zero, dtype=np.float64)
-        self._table_at = np.asarray(table_at, dtype=np.int64)
+        self._table_at = np.asarray(units["table_at"], dtype=np.int64)
         self._table = np.concatenate(tables) if tables else np.zeros(1)
         self.table_entries = used
 
-    def _paths(self, tree: int, slot: np.ndarray) -> list[tuple[int, list[int], list[float]]]:
-        """Per leaf: its node, the distinct features on its path (slot order), their z."""
+    def _paths(
+        self, tree: int, slot: np.ndarray, depth_k: np.ndarray
+    ) -> list[tuple[int, list[int], list[float]]]:
+        """Per leaf: its node, the distinct features on its path (slot order), their z.
+
+        Sets each inner node's ``slot`` (its feature's position among the path's
+        distinct features) and ``depth_k`` (how many distinct features lie above it).
+        """
         t = self.trees
         out = []
         stack: list[tuple[int, list[int], list[float]]] = [(int(t.start[tree]), [], [])]
@@ -465,6 +532,7 @@ class FastTreeShap:
                 out.append((node, features, zeros))
                 continue
             f = int(t.feature[node])
+            depth_k[node] = len(features)
             if f in features:
                 s = features.index(f)
             else:
@@ -491,8 +559,8 @@ class FastTreeShap:
         if len(self._fast):
             _shap(
                 x, self._fast, t.start, t.left, t.right, t.feature, *common, self._slot,
-                self._leaf_start, self._leaf_node, self._leaf_k, self._leaf_vectors,
-                self._feature_at,
+                self._unit_start, self._unit_node, self._unit_k, self._unit_bits,
+                self._unit_split, self._unit_vectors, self._feature_at,
                 self._path_feature, self._path_zero, self._table_at, self._table, phi_t,
             )  # fmt: skip
         phi = np.ascontiguousarray(phi_t.T)
