@@ -18,8 +18,12 @@ leaf for all ``2**k`` subsets (from the elementary symmetric polynomials of the
 ``z_j``, O(k 2**k)), and a row costs, per leaf, the bit mask ``A`` (carried down
 the tree from the root, one decision per node) and O(k) table reads — against
 O(k**2) per leaf for the recursive algorithm (Lundberg et al. 2018, Algorithm 2)
-that LightGBM's ``pred_contrib`` and ``shap`` run. Rows are processed tree by
-tree, so a tree's tables stay in cache across the rows of a request.
+that LightGBM's ``pred_contrib`` and ``shap`` run. Where the budget allows,
+each leaf's terms themselves are tabulated (``k * 2**k`` entries: ``k``
+additions a row), and two sibling leaves share one table indexed by the
+followed set at their parent and the row's direction there (one lookup for
+both). Rows are processed tree by tree, all rows of a request together, so a
+tree's tables stay in cache across them.
 
 Bounded memory: a tree any of whose leaves has more than ``MAX_PATH_FEATURES``
 distinct features on its path, and every tree once the model's tables reach
@@ -69,7 +73,7 @@ CAT_RIGHT, CAT_LEFT, CAT_DEFAULT = 0, 1, 2
 _ZERO = 1.0000000180025095e-35
 
 MAX_PATH_FEATURES = 16
-_FEW_ROWS = 8
+_FEW_ROWS = 8  # below this many rows, a leaf's terms are added row by row
 TABLE_BUDGET = 1 << 23  # float64 entries over all tables of a model: 64 MiB
 # Leaves with at most this many path features get every term tabulated (k * 2**k
 # entries: k additions a row instead of O(k) multiplications), while the model's tables
