@@ -20,10 +20,11 @@ the tree from the root, one decision per node) and O(k) table reads — against
 O(k**2) per leaf for the recursive algorithm (Lundberg et al. 2018, Algorithm 2)
 that LightGBM's ``pred_contrib`` and ``shap`` run. Where the budget allows,
 each leaf's terms themselves are tabulated (``k * 2**k`` entries: ``k``
-additions a row), and two sibling leaves share one table indexed by the
-followed set at their parent and the row's direction there (one lookup for
-both). Rows are processed tree by tree, all rows of a request together, so a
-tree's tables stay in cache across them.
+additions a row), and a small subtree shares one table indexed by the
+followed set at its root and the row's direction at each of its inner nodes
+(one lookup for all its leaves: the sums of their terms are tabulated). Rows
+are processed tree by tree, all rows of a request together, so a tree's
+tables stay in cache across them.
 
 Bounded memory: a tree any of whose leaves has more than ``MAX_PATH_FEATURES``
 distinct features on its path, and every tree once the model's tables reach
@@ -80,6 +81,9 @@ TABLE_BUDGET = 1 << 23  # float64 entries over all tables of a model: 64 MiB
 # stay under VECTOR_BUDGET entries.
 VECTOR_PATH_FEATURES = 10
 VECTOR_BUDGET = 1 << 22
+# A subtree is tabulated as one unit when the followed-set bits at its root plus its
+# inner nodes (one direction bit each) come to at most this many index bits.
+SUBTREE_INDEX_BITS = 9
 
 
 @dataclass
@@ -264,14 +268,14 @@ def _decisions(
 def _shap(
     x, fast_trees, start, left, right, feature, kind, threshold, missing, default_left, cat_row,
     cat_table, cat_other, negative_fraction, float32, slot, unit_start, unit_node, unit_k,
-    unit_bits, unit_split, unit_vectors, unit_feature_at, path_feature, path_zero,
-    unit_table_at, table, phi,
+    unit_bits, unit_d, unit_inner_at, unit_inner, unit_vectors, unit_feature_at, path_feature,
+    path_zero, unit_table_at, table, phi,
 ):  # pragma: no cover  # fmt: skip
     """Adds the contributions of the tabulated trees to ``phi`` (features, rows).
 
-    A unit is a leaf, or two sibling leaves tabulated together: its table row is
-    picked by the followed-set bits at ``unit_node`` (``unit_bits`` of them) and, for
-    a pair, the row's direction at that node as one more bit.
+    A unit is a leaf, or a small subtree tabulated as one: its table row is picked by
+    the followed-set bits at ``unit_node`` (``unit_bits`` of them) and the row's
+    direction at each of the subtree's ``unit_d`` inner nodes, one more bit each.
     """
     n_rows = x.shape[0]
     width = 1
@@ -311,12 +315,15 @@ def _shap(
             base = unit_table_at[u]
             if unit_vectors[u]:
                 # Every term tabulated: k additions a row.
-                if unit_split[u]:
+                for r in range(n_rows):
+                    at[r] = mask[node, r] & low
+                for j in range(unit_d[u]):
+                    inner = unit_inner[unit_inner_at[u] + j] - a
+                    shift = bits + j
                     for r in range(n_rows):
-                        at[r] = base + ((mask[node, r] & low) | (g[node, r] << bits)) * k
-                else:
-                    for r in range(n_rows):
-                        at[r] = base + (mask[node, r] & low) * k
+                        at[r] |= g[inner, r] << shift
+                for r in range(n_rows):
+                    at[r] = base + at[r] * k
                 if n_rows < _FEW_ROWS:
                     for r in range(n_rows):
                         for i in range(k):
@@ -344,25 +351,45 @@ def _shap(
 
 
 @njit(nogil=True, cache=False)
-def _pair_vectors(left_terms, right_terms, k, bits, s, out):  # pragma: no cover
-    """Two sibling leaves' terms summed, indexed by ``A_p | left << bits``: ``A_p`` the
-    followed set at their parent (``bits`` bits), ``left`` whether the row goes left.
+def _subtree_terms(
+    bits, d, sub_left, sub_right, sub_slot, sub_bit, sub_leaf, leaf_k, terms_at, terms, pos_at,
+    pos, k, out,
+):  # pragma: no cover  # fmt: skip
+    """A subtree's leaves' terms summed, for every index ``A_root | decisions << bits``.
 
-    The parent splits on slot ``s``: a slot new to the path (``s == bits``) is followed
-    into the child the row goes to; a slot already on it stays followed only there.
+    ``A_root`` is the followed set at the subtree's root (``bits`` bits); bit ``j`` of
+    the decisions says whether the row goes left at the inner node with ``sub_bit`` j.
+    Each leaf's followed set is carried down from the root as the kernel carries it
+    (slots new to the path start followed; the branch not taken clears its slot) and
+    its tabulated terms land at the unit's position of each of its features.
     """
-    bit = np.int64(1) << s
-    for index in range(np.int64(1) << (bits + 1)):
-        above = index & ((np.int64(1) << bits) - 1)
-        goes_left = (index >> bits) & 1
-        if s == bits:  # the parent's feature is new to the path
-            a_left = above | bit if goes_left else above
-            a_right = above if goes_left else above | bit
-        else:
-            a_left = above if goes_left else above & ~bit
-            a_right = above & ~bit if goes_left else above
-        for i in range(k):
-            out[index * k + i] = left_terms[a_left * k + i] + right_terms[a_right * k + i]
+    low = (np.int64(1) << bits) - 1
+    n_sub = len(sub_left)
+    stack_node = np.zeros(n_sub, dtype=np.int64)
+    stack_mask = np.zeros(n_sub, dtype=np.int64)
+    for index in range(np.int64(1) << (bits + d)):
+        stack_node[0] = 0
+        stack_mask[0] = (index & low) | ~low
+        top = 1
+        while top > 0:
+            top -= 1
+            n = stack_node[top]
+            m = stack_mask[top]
+            if sub_left[n] < 0:
+                leaf = sub_leaf[n]
+                kl = leaf_k[leaf]
+                t0 = terms_at[leaf] + (m & ((np.int64(1) << kl) - 1)) * kl
+                p0 = pos_at[leaf]
+                for i in range(kl):
+                    out[index * k + pos[p0 + i]] += terms[t0 + i]
+                continue
+            bit = np.int64(1) << sub_slot[n]
+            goes_left = (index >> (bits + sub_bit[n])) & 1
+            stack_node[top] = sub_left[n]
+            stack_mask[top] = m if goes_left else m & ~bit
+            stack_node[top + 1] = sub_right[n]
+            stack_mask[top + 1] = m & ~bit if goes_left else m
+            top += 2
 
 
 @njit(nogil=True, cache=False)
@@ -437,9 +464,9 @@ class FastTreeShap:
         n_nodes = len(t.left)
         slot = np.zeros(n_nodes, dtype=np.int64)
         depth_k = np.zeros(n_nodes, dtype=np.int64)  # distinct path features above a node
-        units: dict[str, list[Any]] = {
-            name: [] for name in ("node", "k", "bits", "split", "vectors", "feature_at", "table_at")
-        }
+        names = ("node", "k", "bits", "d", "inner_at", "vectors", "feature_at", "table_at")
+        units: dict[str, list[Any]] = {name: [] for name in names}
+        unit_inner: list[int] = []
         unit_start = [0]
         path_feature: list[int] = []
         path_zero: list[float] = []
@@ -448,13 +475,14 @@ class FastTreeShap:
         fast: list[int] = []
         slow: list[int] = []
 
-        def add(node: int, k: int, bits: int, split: bool, vectors: bool, features: list[int],
-                zeros: list[float], out: np.ndarray) -> None:  # fmt: skip
+        def add(node: int, k: int, bits: int, inner: list[int], vectors: bool,
+                features: list[int], zeros: list[float], out: np.ndarray) -> None:  # fmt: skip
             nonlocal used
-            for name, value in (("node", node), ("k", k), ("bits", bits), ("split", split),
-                                ("vectors", vectors), ("feature_at", len(path_feature)),
-                                ("table_at", used)):  # fmt: skip
+            for name, value in (("node", node), ("k", k), ("bits", bits), ("d", len(inner)),
+                                ("inner_at", len(unit_inner)), ("vectors", vectors),
+                                ("feature_at", len(path_feature)), ("table_at", used)):  # fmt: skip
                 units[name].append(value)
+            unit_inner.extend(inner)
             path_feature.extend(features)
             path_zero.extend(zeros)
             tables.append(out)
@@ -481,27 +509,25 @@ class FastTreeShap:
                     _leaf_vectors(z, k, out, terms)
                     vectors[node] = (features, zeros, terms)
                 else:
-                    add(node, k, k, False, False, features, zeros, out)
-            # Sibling leaves with every term tabulated: one table for the two, indexed by
-            # the followed set at their parent and the row's direction there.
-            paired: set[int] = set()
-            for parent in range(int(t.start[tree]), int(t.start[tree + 1])):
-                lc, rc = int(t.left[parent]), int(t.right[parent])
-                if lc < 0 or lc not in vectors or rc not in vectors:
+                    add(node, k, k, [], False, features, zeros, out)
+            # Small subtrees whose leaves all have their terms tabulated: one table for
+            # the whole subtree, indexed by the followed set at its root and the row's
+            # direction at each of its inner nodes (a leaf alone is the subtree of none).
+            stack = [int(t.start[tree])]
+            while stack:
+                node = stack.pop()
+                if t.left[node] < 0:
+                    if node in vectors:
+                        features, zeros, terms = vectors[node]
+                        add(node, len(features), len(features), [], True, features, zeros, terms)
                     continue
-                features, zeros, left_terms = vectors[lc]
-                right_terms = vectors[rc][2]
-                k, bits, s = len(features), int(depth_k[parent]), int(slot[parent])
-                size = np.int64(1) << (bits + 1)
-                if used + size * k > VECTOR_BUDGET:
+                unit = self._subtree_unit(node, depth_k, slot, vectors, used)
+                if unit is None:
+                    stack += [int(t.right[node]), int(t.left[node])]
                     continue
-                out = np.zeros(size * k)
-                _pair_vectors(left_terms, right_terms, k, bits, s, out)
-                add(parent, k, bits, True, True, features, zeros, out)
-                paired.update((lc, rc))
-            for node, (features, zeros, terms) in vectors.items():
-                if node not in paired:
-                    add(node, len(features), len(features), False, True, features, zeros, terms)
+                inner, features, out = unit
+                add(node, len(features), int(depth_k[node]), inner, True, features,
+                    [0.0] * len(features), out)  # fmt: skip
             unit_start.append(len(units["node"]))
         self._slot = slot
         self._fast = np.asarray(fast, dtype=np.int64)
@@ -510,7 +536,9 @@ class FastTreeShap:
         self._unit_node = np.asarray(units["node"], dtype=np.int64)
         self._unit_k = np.asarray(units["k"], dtype=np.int64)
         self._unit_bits = np.asarray(units["bits"], dtype=np.int64)
-        self._unit_split = np.asarray(units["split"], dtype=np.bool_)
+        self._unit_d = np.asarray(units["d"], dtype=np.int64)
+        self._unit_inner_at = np.asarray(units["inner_at"], dtype=np.int64)
+        self._unit_inner = np.asarray([*unit_inner, 0], dtype=np.int64)
         self._unit_vectors = np.asarray(units["vectors"], dtype=np.bool_)
         self._feature_at = np.asarray(units["feature_at"], dtype=np.int64)
         self._path_feature = np.asarray(path_feature, dtype=np.int64)
@@ -518,6 +546,58 @@ class FastTreeShap:
         self._table_at = np.asarray(units["table_at"], dtype=np.int64)
         self._table = np.concatenate(tables) if tables else np.zeros(1)
         self.table_entries = used
+
+    def _subtree_unit(
+        self,
+        root: int,
+        depth_k: np.ndarray,
+        slot: np.ndarray,
+        vectors: dict[int, tuple[list[int], list[float], np.ndarray]],
+        used: int,
+    ) -> tuple[list[int], list[int], np.ndarray] | None:
+        """The table of the subtree at ``root`` as one unit, or None when it is too large
+        (more than ``SUBTREE_INDEX_BITS`` index bits, over the budget) or has a leaf
+        without tabulated terms. Returns (inner nodes in index-bit order, features, table).
+        """
+        t = self.trees
+        nodes, stack = [], [root]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            if t.left[node] >= 0:
+                stack += [int(t.right[node]), int(t.left[node])]
+        inner = [n for n in nodes if t.left[n] >= 0]
+        leaves = [n for n in nodes if t.left[n] < 0]
+        bits = int(depth_k[root])
+        if bits + len(inner) > SUBTREE_INDEX_BITS or any(n not in vectors for n in leaves):
+            return None
+        features = list(vectors[leaves[0]][0][:bits])
+        for leaf in leaves:
+            features += [f for f in vectors[leaf][0][bits:] if f not in features]
+        k = len(features)
+        size = (1 << (bits + len(inner))) * k
+        if used + size > VECTOR_BUDGET:
+            return None
+        local = {n: i for i, n in enumerate(nodes)}
+        sub_left = np.array([local.get(int(t.left[n]), -1) for n in nodes], dtype=np.int64)
+        sub_right = np.array([local.get(int(t.right[n]), -1) for n in nodes], dtype=np.int64)
+        sub_slot = np.array([int(slot[n]) for n in nodes], dtype=np.int64)
+        sub_bit = np.zeros(len(nodes), dtype=np.int64)
+        sub_bit[[local[n] for n in inner]] = np.arange(len(inner))
+        sub_leaf = np.full(len(nodes), -1, dtype=np.int64)
+        sub_leaf[[local[n] for n in leaves]] = np.arange(len(leaves))
+        leaf_k = np.array([len(vectors[n][0]) for n in leaves], dtype=np.int64)
+        terms = [vectors[n][2] for n in leaves]
+        terms_at = np.cumsum([0] + [len(x) for x in terms[:-1]]).astype(np.int64)
+        positions = [[features.index(f) for f in vectors[n][0]] for n in leaves]
+        pos_at = np.cumsum([0] + [len(x) for x in positions[:-1]]).astype(np.int64)
+        out = np.zeros(size)
+        _subtree_terms(
+            bits, len(inner), sub_left, sub_right, sub_slot, sub_bit, sub_leaf, leaf_k,
+            terms_at, np.concatenate(terms), pos_at,
+            np.asarray([p for ps in positions for p in ps], dtype=np.int64), k, out,
+        )  # fmt: skip
+        return inner, features, out
 
     def _paths(
         self, tree: int, slot: np.ndarray, depth_k: np.ndarray
@@ -564,7 +644,8 @@ class FastTreeShap:
             _shap(
                 x, self._fast, t.start, t.left, t.right, t.feature, *common, self._slot,
                 self._unit_start, self._unit_node, self._unit_k, self._unit_bits,
-                self._unit_split, self._unit_vectors, self._feature_at,
+                self._unit_d, self._unit_inner_at, self._unit_inner, self._unit_vectors,
+                self._feature_at,
                 self._path_feature, self._path_zero, self._table_at, self._table, phi_t,
             )  # fmt: skip
         phi = np.ascontiguousarray(phi_t.T)
