@@ -36,7 +36,7 @@ import numpy as np
 
 from modelyard.errors import InvalidInput
 
-__all__ = ["estimator_contributions", "estimator_kind", "prepare"]
+__all__ = ["estimator_contributions", "estimator_kind", "estimator_values", "prepare"]
 
 Result = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -98,6 +98,35 @@ def prepare(kind: str, estimator: Any, width: int) -> None:
     elif kind == "sklearn-tree":
         _binary_only(estimator, type(estimator).__name__)
         _cached(estimator, lambda: _sklearn_trees(estimator, width))
+
+
+def estimator_values(
+    kind: str, estimator: Any, matrix: Any, background_mean: np.ndarray | None
+) -> np.ndarray:
+    """The contributions alone, (rows, features), without the raw score: what reasons
+    need. Tree models skip the estimator's own scoring pass; the numbers are the same
+    as ``estimator_contributions``'s."""
+    if kind in ("lightgbm", "xgboost", "hgb", "sklearn-tree"):
+        _binary_only(estimator, type(estimator).__name__)
+        x = np.asarray(matrix, dtype=np.float64)
+        fast: Any = None
+        if kind == "lightgbm":
+            from modelyard.explain._lightgbm_trees import lightgbm_fast
+
+            booster = getattr(estimator, "booster_", estimator)
+            fast = lightgbm_fast(booster, booster.num_feature())
+        elif kind == "xgboost":
+            from modelyard.explain._xgboost_trees import _parsed
+
+            parsed = _parsed(estimator)
+            fast = parsed.shap if parsed is not None else None
+        elif kind == "hgb":
+            return _hgb_values(estimator, x)[0]
+        else:
+            fast = _cached(estimator, lambda: _sklearn_trees(estimator, x.shape[1]))[0]
+        if fast is not None:
+            return fast.contributions(x)
+    return estimator_contributions(kind, estimator, matrix, background_mean)[0]
 
 
 def estimator_contributions(
@@ -250,6 +279,14 @@ def _linear(estimator: Any, matrix: Any, mean: np.ndarray) -> Result:
 def _hgb(estimator: Any, matrix: Any) -> Result:
     _binary_only(estimator, "HistGradientBoosting model")
     x = np.asarray(matrix, dtype=np.float64)
+    values, fast = _hgb_values(estimator, x)
+    base = float(np.ravel(estimator._baseline_prediction)[0]) + fast.base
+    raw = np.asarray(estimator._raw_predict(x), dtype=np.float64)[:, 0]
+    return values, np.full(len(x), base), raw
+
+
+def _hgb_values(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """HistGradientBoosting's contributions in ``x``'s column order, and its tables."""
     pre = np.asarray(estimator._preprocess_X(x, reset=False), dtype=np.float64)
     n_features = pre.shape[1]
     # The model's own preprocessor puts categorical columns first: map back to x's order.
@@ -260,11 +297,9 @@ def _hgb(estimator: Any, matrix: Any) -> Result:
         order = np.arange(n_features)
     fast = _cached(estimator, lambda: _hgb_trees(estimator, n_features))
     values = fast.contributions(pre)
-    base = float(np.ravel(estimator._baseline_prediction)[0]) + fast.base
-    raw = np.asarray(estimator._raw_predict(x), dtype=np.float64)[:, 0]
     mapped = np.zeros_like(values)
     mapped[:, order] = values
-    return mapped, np.full(len(pre), base), raw
+    return mapped, fast
 
 
 _TABULATED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()

@@ -27,6 +27,7 @@ from modelyard.explain._estimators import (
     SUPPORTED,
     estimator_contributions,
     estimator_kind,
+    estimator_values,
     prepare,
 )
 from modelyard.explain.columns import column_map
@@ -131,13 +132,24 @@ class Explainer:
             raise InvalidInput(f"cannot explain: the rows lack column(s) {missing}")
         return self.contributions_of_matrix(self._transform(frame[self.columns]))
 
-    def contributions_of_matrix(self, matrix: Any) -> Contributions:
-        """Contributions for rows already transformed by the model's preprocessing.
+    def values(self, frame: pd.DataFrame) -> np.ndarray:
+        """Contributions (rows, input columns) only, without the estimator's raw score.
 
-        Serving passes the matrix its compiled path encoded (checked to give
-        exactly the native pipeline's answers), which skips pandas and
-        scikit-learn's preprocessing.
+        What reasons need: the same numbers as ``contributions(frame).values``, without
+        the estimator's own scoring pass that ``contributions`` adds as a check.
         """
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise InvalidInput(f"cannot explain: the rows lack column(s) {missing}")
+        return self.values_of_matrix(self._transform(frame[self.columns]))
+
+    def values_of_matrix(self, matrix: Any) -> np.ndarray:
+        """``values`` for rows already transformed (see ``contributions_of_matrix``)."""
+        matrix = self._checked(matrix)
+        values = estimator_values(self.kind, self._estimator, matrix, self._mean)
+        return np.asarray(values @ self._matrix)
+
+    def _checked(self, matrix: Any) -> Any:
         if self.kind != "linear" and hasattr(matrix, "toarray"):
             matrix = matrix.toarray()
         width = matrix.shape[1]
@@ -145,6 +157,16 @@ class Explainer:
             raise InvalidInput(
                 f"cannot explain: the preprocessing gave {width} columns, expected {len(self._map)}"
             )
+        return matrix
+
+    def contributions_of_matrix(self, matrix: Any) -> Contributions:
+        """Contributions for rows already transformed by the model's preprocessing.
+
+        Serving passes the matrix its compiled path encoded (checked to give
+        exactly the native pipeline's answers), which skips pandas and
+        scikit-learn's preprocessing.
+        """
+        matrix = self._checked(matrix)
         values, base, raw = estimator_contributions(self.kind, self._estimator, matrix, self._mean)
         return Contributions(
             columns=list(self.columns),
