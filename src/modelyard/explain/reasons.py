@@ -165,7 +165,7 @@ def _json_value(value: Any) -> Any:
 def top_reasons(
     values: np.ndarray,
     columns: Sequence[str],
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, Sequence[Any]],
     table: ReasonTable | None,
     k: int,
 ) -> list[list[dict[str, Any]]]:
@@ -173,7 +173,8 @@ def top_reasons(
 
     ``values`` are the rows' contributions (rows, columns) on the model's raw
     score; a reason is given only for a column pushing towards the adverse
-    outcome, strongest first.
+    outcome, strongest first. ``frame`` holds the rows' values (a frame, or
+    column name to values in row order).
     """
     if k < 1:
         return [[] for _ in range(len(values))]

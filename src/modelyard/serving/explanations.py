@@ -156,6 +156,20 @@ def _has_nulls(payload: Payload) -> bool:
     return False
 
 
+def _shown(payload: Payload) -> dict[str, list[Any]]:
+    """The rows' values per column as a frame of them would type them (the values the
+    reasons show), without building one: a column mixing whole and fractional numbers
+    reads as floats, as in a float64 column. Called on null-free rows only."""
+    out: dict[str, list[Any]] = {}
+    for name, column in payload.as_columns().items():
+        values = list(column)
+        numbers = all(type(v) is int or type(v) is float for v in values)
+        if numbers and any(type(v) is float for v in values):
+            values = [float(v) for v in values]
+        out[name] = values
+    return out
+
+
 def _frame(served: ServedVersion, payload: Payload, contract: Any) -> pd.DataFrame:
     """The rows as the canonical path scores them: through the route's contract."""
     import pandas as pd
@@ -190,8 +204,7 @@ def _explain(
         # The compiled path's matrix, checked to be the preprocessing's own output: no
         # pandas and no scikit-learn preprocessing on the way to the booster.
         values = explainer.values_of_matrix(prepared.data)
-        frame = pd.DataFrame(payload.as_columns())
-        return top_reasons(values, explainer.columns, frame, source.table, k)
+        return top_reasons(values, explainer.columns, _shown(payload), source.table, k)
     if prepared is not None and prepared.kind == FRAME:
         frame = prepared.data
     elif prepared is not None and prepared.kind == COLUMNS:
