@@ -236,6 +236,24 @@ def _tree_decisions(
         t = threshold[n]
         rule = missing[n]
         strict = kind[n] == LT
+        if rule == MISSING_DEFAULT and not strict and not float32:
+            # The common rule (LightGBM's NaN type, scikit-learn), as a select the
+            # compiler can vectorise: no branch on the row's value.
+            for r in range(n_rows):
+                v = x[r, f]
+                out[i, r] = dl if v != v else np.int64(v <= t)
+            continue
+        if rule == MISSING_DEFAULT and strict and float32:
+            for r in range(n_rows):  # XGBoost
+                v = np.float64(np.float32(x[r, f]))
+                out[i, r] = dl if v != v else np.int64(v < t)
+            continue
+        if rule == MISSING_NONE and not strict and not float32:
+            zero_left = np.int64(t >= 0.0)  # LightGBM's None type: NaN reads as 0.0
+            for r in range(n_rows):
+                v = x[r, f]
+                out[i, r] = zero_left if v != v else np.int64(v <= t)
+            continue
         for r in range(n_rows):
             v = x[r, f]
             if float32:
