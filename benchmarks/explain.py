@@ -10,17 +10,23 @@ process on a free localhost port:
    ``shap.TreeExplainer(model).shap_values`` and returns the top four columns
    per row — what a team writes by hand today.
 
-For 1-row and 100-row bodies it sends ``--requests`` sequential requests to
-each (after a warm-up, interleaved in rounds) and reports p50 and p99 latency
-and the ratio of (2) to (1), which the issue asks to keep under 3x for the
-compiled tree models. Before timing, the reasons of (2) are checked against
-the contributions computed in-process.
+For 1-row and 100-row bodies (``--rows``) it sends ``--requests`` sequential
+requests to each (after a warm-up, interleaved in rounds) and reports p50 and
+p99 latency and the ratio of (2) to (1), which the issue asks to keep under 3x
+for the compiled tree models. Before timing, the reasons of (2) are checked
+against the contributions computed in-process.
+
+In-process, on the same model, it also times the contributions alone at 1, 10
+and 100 rows (interleaved rounds, the median of every call, microseconds a
+row): Modelyard's tabulated TreeSHAP (``Explainer.values_of_matrix``, what
+served reasons use), LightGBM's own ``pred_contrib`` (one thread) and
+``shap.TreeExplainer``, checking first that the three agree to 1e-9.
 
     .venv/bin/python benchmarks/explain.py --quick     # a smoke run: few requests
-    .venv/bin/python benchmarks/explain.py             # the figures (an idle machine)
+    .venv/bin/python benchmarks/explain.py --write     # the figures, into docs/benchmarks.md
 
-The figures are printed and, with ``--output``, written as JSON; publishing
-them in docs/benchmarks.md is left to a run on a quiet machine.
+The figures are printed, with ``--output`` written as JSON, and with
+``--write`` written as the ``explanations`` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -177,7 +183,7 @@ def measure(servers: dict[str, Any], setup: dict[str, Any], args: argparse.Names
     results: dict[str, dict[str, list[float]]] = {}
     predict = f"{servers['modelyard']}/v1/models/credit-risk/predict"
     with httpx.Client(timeout=120) as client:
-        for rows in (1, 100):
+        for rows in args.rows:
             records = json.loads(setup["holdout"].head(rows).to_json(orient="records"))
             cases = {
                 "modelyard": (predict, {"records": records}),
@@ -212,6 +218,58 @@ def measure(servers: dict[str, Any], setup: dict[str, Any], args: argparse.Names
     return summary
 
 
+def in_process(setup: dict[str, Any], rounds: int, repeat: int) -> dict[str, Any]:
+    """Microseconds a row of the contributions alone, three ways, at 1, 10 and 100 rows."""
+    import shap
+
+    from modelyard.explain import Explainer
+
+    model = setup["model"]
+    head, booster = model[:-1], model[-1].booster_
+    explainer = Explainer(model, list(setup["holdout"].columns))
+    tree_explainer = shap.TreeExplainer(model[-1])
+    matrix = np.asarray(head.transform(setup["holdout"].head(100)), dtype=np.float64)
+    ours = explainer.contributions_of_matrix(matrix).values
+    own = booster.predict(matrix, pred_contrib=True, num_threads=1)[:, :-1]
+    theirs = np.asarray(tree_explainer.shap_values(matrix))
+    theirs = theirs[..., -1] if theirs.ndim == 3 else theirs
+    # The ordinal pipeline keeps one matrix column per input column (numeric, then
+    # categorical): compare on the matrix's columns.
+    order = [list(setup["holdout"].columns).index(c) for c in head.get_feature_names_out()]
+    for name, other in (("pred_contrib", own), ("shap.TreeExplainer", theirs)):
+        gap = float(np.abs(ours[:, order] - other).max())
+        if gap > 1e-9:
+            raise AssertionError(f"tabulated TreeSHAP differs from {name} by {gap:.1e}")
+    cases = {
+        "Modelyard tabulated TreeSHAP": lambda x: explainer.values_of_matrix(x),
+        "LightGBM pred_contrib (1 thread)": lambda x: booster.predict(
+            x, pred_contrib=True, num_threads=1
+        ),
+        "shap.TreeExplainer": lambda x: tree_explainer.shap_values(x),
+        "LightGBM raw score (no explanation)": lambda x: booster.predict(
+            x, raw_score=True, num_threads=1
+        ),
+    }
+    times: dict[int, dict[str, list[float]]] = {}
+    for _ in range(rounds):
+        for rows in (1, 10, 100):
+            x = np.ascontiguousarray(matrix[:rows])
+            for name, call in cases.items():
+                # Let another library's worker threads (OpenMP spins after a parallel
+                # region) go idle before timing the next case on the shared cores.
+                time.sleep(0.2)
+                call(x)
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    call(x)
+                    elapsed = (time.perf_counter() - started) / rows * 1e6
+                    times.setdefault(rows, {}).setdefault(name, []).append(elapsed)
+    return {
+        str(rows): {name: statistics.median(values) for name, values in by_case.items()}
+        for rows, by_case in times.items()
+    }
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were taken: CPU count, load, and the versions that matter."""
     from importlib.metadata import version
@@ -231,12 +289,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=4, help="Interleaved rounds.")
     parser.add_argument("--quick", action="store_true", help="A smoke run: 40 requests a case.")
     parser.add_argument("--output", type=Path, help="Write the figures here as JSON.")
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1, 100], help="Rows a request (default 1 100)."
+    )
+    parser.add_argument(
+        "--in-process-rounds", type=int, default=7, help="Interleaved in-process rounds."
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="Write the explanations section of the docs."
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.requests, args.warmup, args.rounds = 40, 5, 2
+        args.requests, args.warmup, args.rounds, args.in_process_rounds = 40, 5, 2, 2
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-explain-") as tmp:
         workdir = Path(tmp)
         setup = prepare(workdir)
+        inside = in_process(setup, args.in_process_rounds, repeat=5 if args.quick else 20)
         servers = start_servers(workdir, setup)
         try:
             check_reasons(servers["modelyard"], setup)
@@ -255,11 +324,96 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"  {name:<30} p50 {figures['p50_ms']:8.2f} ms  "
                     f"p99 {figures['p99_ms']:8.2f} ms  ({figures['requests']} requests)"
                 )
+    summary["in_process_us_per_row"] = inside
+    for rows, by_case in inside.items():
+        print(
+            f"in-process, {rows} row(s): "
+            + ", ".join(f"{k} {v:.1f} us/row" for k, v in by_case.items())
+        )
     summary["machine"] = machine()
+    summary["machine"]["load_average_before"] = [round(x, 2) for x in load_before]
     print(f"machine: {summary['machine']}")
     if args.output is not None:
         args.output.write_text(json.dumps(summary, indent=2))
+    if args.write:
+        write_docs(summary, args)
     return summary
+
+
+def write_docs(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    """The ``explanations`` section of docs/benchmarks.md, from this run's figures."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import write_section
+
+    m = summary["machine"]
+    lines = [
+        f"`benchmarks/explain.py --requests {args.requests} --warmup {args.warmup} "
+        f"--rounds {args.rounds} --rows {' '.join(map(str, args.rows))} --write`. "
+        f"Load average (1/5/15 min) {m['load_average_before']} at the start and "
+        f"{m['load_average']} at the end, on {m['cpus']} cores shared with other jobs: "
+        "absolute figures move with the load; the ratios of cases timed in interleaved "
+        "rounds carry less of it.",
+        "",
+        "One LightGBM credit pipeline (`lightgbm_pipeline()`: ColumnTransformer with an "
+        "OrdinalEncoder, LGBMClassifier 200 trees x 31 leaves), trained on 20,000 synthetic "
+        "rows. Explanations are exact path-dependent TreeSHAP computed from per-leaf tables "
+        "built once when the explainer is made (`modelyard.explain._fasttreeshap`, the Fast "
+        "TreeSHAP v2 idea): O(leaves x depth) a row instead of the recursive algorithm's "
+        "O(leaves x depth^2), the same numbers to 1e-9 (checked before timing).",
+        "",
+        "### In-process: contributions alone, microseconds a row (median of every call "
+        f"over {args.in_process_rounds} interleaved rounds)",
+        "",
+    ]
+    inside = summary["in_process_us_per_row"]
+    names = list(next(iter(inside.values())))
+    lines.append("| rows | " + " | ".join(names) + " | pred_contrib / tabulated |")
+    lines.append("|---:|" + "---:|" * (len(names) + 1))
+    for rows, by_case in inside.items():
+        ratio = by_case[names[1]] / by_case[names[0]]
+        cells = " | ".join(f"{by_case[n]:,.1f}" for n in names)
+        lines.append(f"| {rows} | {cells} | {ratio:.1f}x |")
+    lines += [
+        "",
+        "### Served: the same request with and without `explain: 4` (vs a hand-written "
+        "FastAPI + shap.TreeExplainer endpoint)",
+        "",
+        "Three servers, each its own process; sequential requests (concurrency 1), "
+        f"{args.requests} timed per case after {args.warmup} warm-up, in {args.rounds} "
+        "interleaved rounds. Before timing, the served reasons were checked against the "
+        "in-process contributions (to 1e-9).",
+        "",
+        "| body | `modelyard serve` p50 / p99 ms | + `explain: 4` p50 / p99 ms | "
+        "FastAPI + shap.TreeExplainer p50 / p99 ms | explain / plain (p50) | target |",
+        "|---|---:|---:|---:|---:|:---:|",
+    ]
+    for key, by_server in summary.items():
+        if not key.endswith("row(s)"):
+            continue
+        plain = by_server["modelyard"]
+        explain = by_server["modelyard + explain"]
+        hand = by_server["FastAPI + shap.TreeExplainer"]
+        ratio = by_server["explain_over_plain_p50"]
+        met = "met" if ratio < 3 else "**not met**"
+        lines.append(
+            f"| {key} | {plain['p50_ms']:.1f} / {plain['p99_ms']:.1f} | "
+            f"{explain['p50_ms']:.1f} / {explain['p99_ms']:.1f} | "
+            f"{hand['p50_ms']:.1f} / {hand['p99_ms']:.1f} | **{ratio:.2f}x** | < 3x - {met} |"
+        )
+    lines += [
+        "",
+        "For reference, not measured in this run: before the tabulated TreeSHAP (served "
+        "explanations through LightGBM's `pred_contrib`, commit e695a08, load 25.8) this "
+        "benchmark gave 1.88x at 1 row and 28.5x at 100 rows. The in-process table above "
+        "separates the two costs: the tabulated contributions against `pred_contrib` on "
+        "the same rows, and both against scoring alone (LightGBM's raw score).",
+    ]
+    write_section(
+        "explanations",
+        "Explanations: a served request with and without `explain` (vs shap.TreeExplainer by hand)",
+        "\n".join(lines),
+        packages=["lightgbm", "shap", "numba", "numpy", "scikit-learn", "uvicorn"],
+    )
 
 
 if __name__ == "__main__":

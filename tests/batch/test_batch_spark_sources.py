@@ -79,10 +79,10 @@ def test_sources_and_sinks_refuse_bad_names_and_credentials_in_clear() -> None:
 def test_spark_sources_need_the_spark_engine(by) -> None:
     with pytest.raises(InvalidInput, match="engine"):
         by.batch.score(f"{MODEL}/1", SparkSource.table("bank.loans"), "out", quiet=True)
-    # Reason columns are not built on this path: refused by name, never silently left out.
+    # A bad number of reasons is refused by name before Spark starts.
     with pytest.raises(InvalidInput, match=r"^explain: "):
         by.batch.score(
-            f"{MODEL}/1", SparkSource.table("bank.loans"), "out", engine="spark", explain=3
+            f"{MODEL}/1", SparkSource.table("bank.loans"), "out", engine="spark", explain=99
         )
 
 
@@ -189,6 +189,43 @@ def test_catalog_table_scored_into_a_partitioned_table(by, spark, loans, tmp_pat
     assert replaced.id != job.id and replaced.rows_out == 5_998
     partitions = sorted(r[0] for r in spark.sql("SHOW PARTITIONS bank.scores").collect())
     assert partitions == ["batch_part=0"]
+
+
+def test_catalog_table_explained_with_the_local_engines_reasons(by, spark, loans, tmp_path) -> None:
+    """Spark adds the reason columns inside mapInArrow: the same reasons, row for row, as
+    the local engine gives the same rows from Parquet files."""
+    frame = loans.head(3_000).copy()
+    frame.loc[[7, 2_000], "region"] = "Atlantis"  # rejected by version 1: no reasons
+    spark.sql("CREATE DATABASE IF NOT EXISTS bank")
+    spark.sql("DROP TABLE IF EXISTS bank.loans_to_explain")
+    spark.createDataFrame(frame).write.format("parquet").saveAsTable("bank.loans_to_explain")
+    job = by.batch.score(
+        f"{MODEL}/1",
+        SparkSource.table("bank.loans_to_explain"),
+        SparkSink.table("bank.explained", buckets=2),
+        engine="spark",
+        id_column=ID,
+        engine_options={"session": spark},
+        explain=3,
+        quiet=True,
+    )
+    assert job.status == "FINISHED" and (job.rows_out, job.rows_rejected) == (2_998, 2)
+    assert job.params["explain"] == 3
+    scored = _by_id(spark.table("bank.explained").toPandas())
+
+    write_parts(frame, tmp_path / "files", files=2, row_group=1_000)
+    by.batch.score(
+        f"{MODEL}/1", tmp_path / "files", tmp_path / "local", id_column=ID, explain=3, quiet=True
+    )
+    reference = read_output(tmp_path / "local")
+    reasons = [f"reason_{r}_{k}" for r in (1, 2, 3) for k in
+               ("code", "text", "column", "value", "contribution")]  # fmt: skip
+    assert set(reasons) <= set(scored.columns)
+    assert scored[ID].tolist() == reference[ID].tolist()
+    assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
+    pd.testing.assert_frame_equal(scored[reasons], reference[reasons], check_dtype=False)
+    # Rows with an adverse contribution have a first reason (the others none, as locally).
+    assert scored["reason_1_column"].notna().mean() > 0.5
 
 
 # ---------------------------------------------------------------- JDBC, out of time, kill

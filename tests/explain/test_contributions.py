@@ -259,20 +259,42 @@ def test_rows_missing_a_column_are_refused(data: Any) -> None:
         Explainer(model, COLUMNS).contributions(frame.drop(columns=["age"]).head(3))
 
 
-def test_the_vectorised_treeshap_gives_the_compiled_numbers(
-    data: Any, monkeypatch: pytest.MonkeyPatch
+def test_the_tables_give_the_recursive_algorithms_numbers_on_native_categories(
+    data: Any,
 ) -> None:
-    from modelyard.explain import _estimators
+    from modelyard.explain._estimators import _TABULATED
     from modelyard.explain._treeshap import tree_shap
 
     frame, y, _ = data
     model = _native_hgb().fit(frame, y)
-    rows = frame.head(40)
-    compiled = Explainer(model, COLUMNS).contributions(rows)
-    monkeypatch.setattr(_estimators, "_tree_shap", lambda: tree_shap)
-    vectorised = Explainer(model, COLUMNS).contributions(rows)
-    np.testing.assert_allclose(vectorised.values, compiled.values, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(vectorised.base, compiled.base, rtol=0, atol=1e-12)
+    rows = frame.head(40).copy()
+    rows.loc[rows.index[:5], "region"] = "unseen"  # an unknown category: the default child
+    Explainer(model, COLUMNS).contributions(rows)
+    fast = _TABULATED[model[-1]]
+    pre = model[-1]._preprocess_X(model[:-1].transform(rows), reset=False)
+    tabulated = fast.contributions(pre)
+    np.testing.assert_allclose(tabulated, fast.recursive(pre), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tabulated, fast.recursive(pre, tree_shap=tree_shap), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name", ["random_forest", "extra_trees", "gradient_boosting", "random_forest_regressor"]
+)
+def test_scikit_learn_trees_equal_shaps_exact_tree_explainer(name: str, data: Any) -> None:
+    import shap
+
+    frame, y, value = data
+    shapes = {**CLASSIFIERS, **REGRESSORS}
+    model = shapes[name]().fit(frame, value if name.endswith("regressor") else y)
+    c = Explainer(model, COLUMNS).contributions(frame.head(120))
+    matrix = model[:-1].transform(frame.head(120))
+    explanation = shap.TreeExplainer(model[-1])(matrix, check_additivity=False)
+    values, base = explanation.values, np.asarray(explanation.base_values)
+    if values.ndim == 3:
+        values, base = values[..., -1], base[..., -1]
+    # The ordinal encoder keeps one matrix column per input column, in order.
+    np.testing.assert_allclose(c.values, values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(c.base, np.broadcast_to(base.ravel(), (120,)), rtol=0, atol=1e-9)
 
 
 def _xgboost_margin(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -310,12 +332,11 @@ def test_an_xgboost_regressor_has_the_identity_link(data: Any) -> None:
 def test_xgboost_shapes_not_read_from_the_trees_use_its_own_contributions(data: Any) -> None:
     from xgboost import XGBClassifier
 
-    from modelyard.explain._estimators import _tree_shap
     from modelyard.explain._xgboost_trees import xgboost_float64
 
     frame, y, _ = data
     dart = XGBClassifier(booster="dart", n_estimators=10, max_depth=3, n_jobs=1, random_state=1)
     model = Pipeline([("encode", _ordinal()), ("model", dart)]).fit(frame, y)
-    assert xgboost_float64(model[-1], model[:-1].transform(frame.head(5)), _tree_shap()) is None
+    assert xgboost_float64(model[-1], model[:-1].transform(frame.head(5))) is None
     # XGBoost's own TreeSHAP then: additive to its float32 rounding only.
     _check_sum(model, frame, XGBOOST_FLOAT32)

@@ -280,3 +280,25 @@ def test_a_matrix_is_never_trusted_for_rows_with_nulls(
         for reason in row:
             j = FEATURES.index(reason["column"])
             assert reason["contribution"] == pytest.approx(contributions.values[i, j], abs=1e-9)
+
+
+def test_the_values_reasons_show_are_those_of_a_frame_of_the_rows() -> None:
+    """Small explained requests skip building a frame: the values shown stay the same."""
+
+    from modelyard.explain import top_reasons
+    from modelyard.serving.explanations import _shown
+    from modelyard.serving.inputs import Payload
+
+    records = [
+        {"whole": 1, "mixed": 1, "text": "a", "flag": True, "big": 3},
+        {"whole": 2, "mixed": 2.5, "text": "b", "flag": False, "big": 4.0},
+    ]
+    payload = Payload.from_records(records)
+    columns = list(records[0])
+    values = np.ones((2, len(columns)))
+    shown = top_reasons(values, columns, _shown(payload), None, len(columns))
+    framed = top_reasons(values, columns, pd.DataFrame(payload.as_columns()), None, 5)
+    assert shown == framed
+    as_json = [[(r["value"], type(r["value"])) for r in row] for row in shown]
+    assert as_json == [[(r["value"], type(r["value"])) for r in row] for row in framed]
+    assert shown[0][1]["value"] == 1.0 and type(shown[0][1]["value"]) is float

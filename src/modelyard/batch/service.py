@@ -186,13 +186,6 @@ class BatchService:
         with self._store.read() as session:
             resolve_actor(session, self._user).require("run.write", "run batch scoring jobs")
         if isinstance(input, SparkSource) or isinstance(output, SparkSink):
-            if explain:
-                # Reason columns are built by the file engines' scorer; Spark's mapInArrow
-                # plan does not add them yet, and a silently missing column is worse.
-                raise InvalidInput(
-                    "explain: reasons are not available for Spark tables, JDBC or connector "
-                    "sources yet; score Parquet/CSV paths (any engine) with explain instead"
-                )
             return self._score_spark_sources(
                 ref,
                 input,
@@ -207,6 +200,7 @@ class BatchService:
                 overwrite=overwrite,
                 progress=progress or make_progress(quiet),
                 max_reject_rate=float(max_reject_rate),
+                explain=explain,
             )
         name, version, digest = self._models.resolve_digest(ref)
         bundle = self._bundle(f"{name}/{version}", digest, form)

@@ -52,8 +52,14 @@ def score_on_spark(
     overwrite: bool,
     progress: Progress,
     max_reject_rate: float,
+    explain: int = 0,
 ) -> BatchJobInfo:
-    """Run (or resume) one Spark-source job; see the module's docstring."""
+    """Run (or resume) one Spark-source job; see the module's docstring.
+
+    ``explain`` adds each row's top adverse reasons as ``reason_<rank>_*`` columns,
+    computed inside ``mapInArrow`` by the same scorer and explainer as the local
+    engine, so the same rows get the same reasons.
+    """
     from modelyard.batch.engines import get_engine
     from modelyard.batch.service import _signature_of
 
@@ -65,6 +71,8 @@ def score_on_spark(
     get_engine("spark")  # a missing PySpark is reported with the extra that installs it
     name, version, digest = service._models.resolve_digest(ref)
     bundle = service._bundle(f"{name}/{version}", digest, form)
+    # Checks the count and that the model can be explained, before Spark starts.
+    reason_table = service._reason_table(f"{name}/{version}", bundle, explain)
     signature = _signature_of(bundle)
     from modelyard.batch.engines import spark_sources as sx
     from modelyard.batch.engines.spark import spark_session
@@ -85,7 +93,13 @@ def score_on_spark(
         frame = sx.read_source(session, source)
         framed = sx.with_buckets(frame, sink, id_column)
         scoring = ScoringSpec(
-            name, version, id_column, (*passthrough, sink.partition_column), now_ms()
+            name,
+            version,
+            id_column,
+            (*passthrough, sink.partition_column),
+            now_ms(),
+            explain,
+            reason_table,
         )
         arrow_schema = sx.spark_arrow_schema(session, framed.schema)
         check_schema(
@@ -94,7 +108,7 @@ def score_on_spark(
         wanted = list(dict.fromkeys([*signature.input_names, *scoring.kept_columns]))
         framed = framed.select(*[sx.col(c) for c in wanted])
         lineage = sx.source_lineage(session, source, frame)
-        job_id = _job_id(digest, bundle, lineage, sink, id_column, passthrough)
+        job_id = _job_id(digest, bundle, lineage, sink, id_column, passthrough, scoring)
         record = service._find(job_id)
         if record is not None and record.status == "FINISHED" and not overwrite:
             return record
@@ -116,6 +130,8 @@ def score_on_spark(
                 (record.params.get("scored_at") if record and done else None)
                 or scoring.scored_at_ms
             ),
+            explain,
+            reason_table,
         )
         model = bundle.load()  # verified on the driver too: the plan needs its output columns
         plan = sx.make_plan(session, sx.output_schema_of(model), framed, scoring, sink)
@@ -138,6 +154,7 @@ def score_on_spark(
             "scored_at": scoring.scored_at_ms,
             "attempts": (int(record.params.get("attempts", 0)) if record else 0) + 1,
             "max_reject_rate": max_reject_rate,
+            "explain": explain,
             "groups_done": [g.to_dict() for g in done],
         }
         _record_start(service, job_id, name, version, source, sink, params, record is not None)
@@ -201,8 +218,9 @@ def _job_id(
     sink: SparkSink,
     id_column: str | None,
     passthrough: Sequence[str],
+    scoring: ScoringSpec,
 ) -> str:
-    identity = {
+    identity: dict[str, Any] = {
         "engine": "spark-sources",
         "model_digest": digest,
         "form": "onnx" if bundle.compiled_dir is not None else "native",
@@ -214,6 +232,9 @@ def _job_id(
         "id_column": id_column,
         "passthrough": list(passthrough),
     }
+    if scoring.explain:  # jobs that do not explain keep the ids they always had
+        identity["explain"] = scoring.explain
+        identity["reason_table"] = scoring.reason_table
     body = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(body).hexdigest()[:32]
 

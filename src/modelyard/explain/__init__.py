@@ -46,8 +46,7 @@ def explain_reasons(
     explainer: Explainer, frame: pd.DataFrame, table: ReasonTable | None, k: int
 ) -> list[list[dict[str, Any]]]:
     """The top ``k`` adverse reasons of every row of ``frame`` (see ``top_reasons``)."""
-    contributions = explainer.contributions(frame)
-    return top_reasons(contributions.values, contributions.columns, frame, table, k)
+    return top_reasons(explainer.values(frame), explainer.columns, frame, table, k)
 
 
 def table_of(info: Any) -> ReasonTable | None:

@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from modelyard.errors import InvalidInput
-from modelyard.explain._estimators import SUPPORTED, estimator_contributions, estimator_kind
+from modelyard.explain._estimators import (
+    SUPPORTED,
+    estimator_contributions,
+    estimator_kind,
+    estimator_values,
+    prepare,
+)
 from modelyard.explain.columns import column_map
 
 __all__ = ["Contributions", "Explainer", "explainable"]
@@ -89,6 +95,9 @@ class Explainer:
         self._matrix = np.zeros((len(self._map), len(self.columns)))
         self._matrix[np.arange(len(self._map)), self._map] = 1.0
         self._mean: np.ndarray | None = None
+        # A tree model's TreeSHAP tables (and the compiled kernels) are built here, once,
+        # so that no explained request pays for them.
+        prepare(self.kind, self._estimator, len(self._map))
         if self.kind == "linear":
             if background is None or background.empty:
                 raise InvalidInput(
@@ -101,10 +110,10 @@ class Explainer:
     @property
     def method(self) -> str:
         return {
-            "lightgbm": "LightGBM TreeSHAP (pred_contrib)",
-            "xgboost": "exact TreeSHAP in float64 over XGBoost's trees",
-            "hgb": "exact path-dependent TreeSHAP over HistGradientBoosting's trees",
-            "shap-tree": "shap.TreeExplainer",
+            "lightgbm": "exact TreeSHAP (tabulated) over LightGBM's trees",
+            "xgboost": "exact TreeSHAP in float64 over XGBoost's trees (tabulated)",
+            "hgb": "exact path-dependent TreeSHAP (tabulated) over HistGradientBoosting's trees",
+            "sklearn-tree": "exact path-dependent TreeSHAP (tabulated) over scikit-learn's trees",
             "linear": "coefficient x (value - training mean)",
         }[self.kind]
 
@@ -123,13 +132,24 @@ class Explainer:
             raise InvalidInput(f"cannot explain: the rows lack column(s) {missing}")
         return self.contributions_of_matrix(self._transform(frame[self.columns]))
 
-    def contributions_of_matrix(self, matrix: Any) -> Contributions:
-        """Contributions for rows already transformed by the model's preprocessing.
+    def values(self, frame: pd.DataFrame) -> np.ndarray:
+        """Contributions (rows, input columns) only, without the estimator's raw score.
 
-        Serving passes the matrix its compiled path encoded (checked to give
-        exactly the native pipeline's answers), which skips pandas and
-        scikit-learn's preprocessing.
+        What reasons need: the same numbers as ``contributions(frame).values``, without
+        the estimator's own scoring pass that ``contributions`` adds as a check.
         """
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise InvalidInput(f"cannot explain: the rows lack column(s) {missing}")
+        return self.values_of_matrix(self._transform(frame[self.columns]))
+
+    def values_of_matrix(self, matrix: Any) -> np.ndarray:
+        """``values`` for rows already transformed (see ``contributions_of_matrix``)."""
+        matrix = self._checked(matrix)
+        values = estimator_values(self.kind, self._estimator, matrix, self._mean)
+        return np.asarray(values @ self._matrix)
+
+    def _checked(self, matrix: Any) -> Any:
         if self.kind != "linear" and hasattr(matrix, "toarray"):
             matrix = matrix.toarray()
         width = matrix.shape[1]
@@ -137,6 +157,16 @@ class Explainer:
             raise InvalidInput(
                 f"cannot explain: the preprocessing gave {width} columns, expected {len(self._map)}"
             )
+        return matrix
+
+    def contributions_of_matrix(self, matrix: Any) -> Contributions:
+        """Contributions for rows already transformed by the model's preprocessing.
+
+        Serving passes the matrix its compiled path encoded (checked to give
+        exactly the native pipeline's answers), which skips pandas and
+        scikit-learn's preprocessing.
+        """
+        matrix = self._checked(matrix)
         values, base, raw = estimator_contributions(self.kind, self._estimator, matrix, self._mean)
         return Contributions(
             columns=list(self.columns),

@@ -165,7 +165,7 @@ def _json_value(value: Any) -> Any:
 def top_reasons(
     values: np.ndarray,
     columns: Sequence[str],
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, Sequence[Any]],
     table: ReasonTable | None,
     k: int,
 ) -> list[list[dict[str, Any]]]:
@@ -173,22 +173,26 @@ def top_reasons(
 
     ``values`` are the rows' contributions (rows, columns) on the model's raw
     score; a reason is given only for a column pushing towards the adverse
-    outcome, strongest first.
+    outcome, strongest first. ``frame`` holds the rows' values (a frame, or
+    column name to values in row order).
     """
     if k < 1:
         return [[] for _ in range(len(values))]
     sign = -1.0 if table is not None and table.adverse_outcome == "low" else 1.0
     excluded = set(table.excluded) if table is not None else set()
     allowed = np.array([c not in excluded for c in columns])
-    toward = values * sign
+    scores = np.where(allowed, values * sign, -np.inf)
+    # One sort for all rows, and each column's values read once: per-row pandas indexing
+    # and sorting cost more than the explanation itself on a many-row request.
+    orders = np.argsort(-scores, axis=1, kind="stable").tolist()
+    score_rows, value_rows = scores.tolist(), np.asarray(values, dtype=np.float64).tolist()
+    cells: dict[str, list[Any]] = {}
     out: list[list[dict[str, Any]]] = []
     for row in range(len(values)):
-        scores = np.where(allowed, toward[row], -np.inf)
-        order = np.argsort(-scores, kind="stable")
         chosen: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for i in order:
-            if len(chosen) == k or not scores[i] > 0:
+        for i in orders[row]:
+            if len(chosen) == k or not score_rows[row][i] > 0:
                 break
             column = columns[i]
             entry = table.reasons.get(column) if table is not None else None
@@ -196,13 +200,15 @@ def top_reasons(
             if code in seen:
                 continue
             seen.add(code)
+            if column not in cells:
+                cells[column] = list(frame[column])
             chosen.append(
                 {
                     "code": code,
                     "text": entry["text"] if entry else default_text(column),
                     "column": column,
-                    "value": _json_value(frame[column].iloc[row]),
-                    "contribution": float(values[row, i]),
+                    "value": _json_value(cells[column][row]),
+                    "contribution": value_rows[row][i],
                 }
             )
         out.append(chosen)

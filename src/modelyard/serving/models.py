@@ -654,6 +654,11 @@ def load_version(
         # Warm without reading the example: no pickle is hashed, no Parquet reader is opened.
         served.warm_synthetic()
     served.explain_source = _explain_source(yard, info)
+    if served.explain_source.table is not None:
+        # A version registered with a reviewed reason table is meant to be explained:
+        # its explainer (a tree model's TreeSHAP tables) is built at load, not by the
+        # first request that asks. Without a table that first request builds it.
+        served.explain_source.prepare(served)
     batching = config.batching
     served.batcher = MicroBatcher(
         served.score,
