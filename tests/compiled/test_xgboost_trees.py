@@ -92,6 +92,6 @@ def test_a_model_with_another_missing_value_keeps_inplace_predict(data: dict[str
     x = np.nan_to_num(data["train"])
     model = xgboost.XGBClassifier(n_estimators=10, missing=-999.0, n_jobs=1).fit(x, data["y"])
     estimator = compile_estimator(model, x.shape[1])
-    assert estimator.evaluator == "XGBoost inplace_predict (missing=-999.0)"
+    assert estimator.evaluator == "XGBoost C API (missing=-999.0)"
     score = np.nan_to_num(data["score"], nan=-999.0)
     assert np.array_equal(estimator.predict(score), model.predict_proba(score))

@@ -95,14 +95,14 @@ class LightGBM(Estimator):
 
 class XGBoost(Estimator):
     """The numba tree kernel on the dense matrix, else ``Booster.inplace_predict``'s C call
-    (made directly; ``evaluator`` names it ``XGBoost inplace_predict``, the computation).
+    (``XGBoosterPredictFromDense``, made directly; ``evaluator`` says which one scores).
 
     ``sparse``: the native pipeline hands XGBoost a sparse matrix, whose absent
     entries — every 0.0, since scipy stores only non-zeros — XGBoost reads as
     missing; the dense matrix then gets NaN (missing) wherever it holds 0.0.
     """
 
-    evaluator = "XGBoost inplace_predict"
+    evaluator = "XGBoost C API (XGBoosterPredictFromDense)"
 
     def __init__(self, model: Any, *, sparse: bool = False) -> None:
         self.kind = "xgboost-compiled"
@@ -123,7 +123,7 @@ class XGBoost(Estimator):
             raise NotCompilable("an XGBoost multi:softmax model gives no probabilities")
         self._trees: Any = None
         if not (isinstance(model.missing, float) and np.isnan(model.missing)):
-            self.evaluator = f"XGBoost inplace_predict (missing={model.missing!r})"
+            self.evaluator = f"XGBoost C API (missing={model.missing!r})"
             return
         try:
             from modelyard.compiled.xgboost_trees import XGBoostTrees
@@ -131,9 +131,9 @@ class XGBoost(Estimator):
             self._trees = XGBoostTrees(booster, self._range, int(model.n_features_in_))
             self.evaluator = "numba tree kernel"
         except NotCompilable as exc:
-            self.evaluator = f"XGBoost inplace_predict ({exc})"
+            self.evaluator = f"XGBoost C API ({exc})"
         except ImportError as exc:  # numba missing or broken
-            self.evaluator = f"XGBoost inplace_predict (numba is unavailable: {exc})"
+            self.evaluator = f"XGBoost C API (numba is unavailable: {exc})"
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if self._zeros_missing:
