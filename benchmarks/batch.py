@@ -332,7 +332,8 @@ def mode_command(mode: str, setup: dict[str, Any], work: Path, mlflow: Path | No
             "--json",
         ]
         if mode == "spark-read-2":  # Spark's reader: its own splits, no parts
-            command += ["--input-format", "parquet", "--spark-conf", SPARK_READ_CONF]
+            # --overwrite: a finished job of the same command is otherwise returned as is.
+            command += ["--input-format", "parquet", "--spark-conf", SPARK_READ_CONF, "--overwrite"]
         else:
             command += ["--part-rows", str(setup["part_rows"])]
         if engine != "spark":  # Spark's cores come from its master, local[2]
