@@ -7,8 +7,10 @@ partitioning); each row gets a bucket number ``pmod(xxhash64(id), buckets)``
 batches on the executors with the same :func:`~modelyard.batch.scoring.score_batch`
 as every engine, the model loaded once per Python worker from files shipped
 with ``addFile`` and verified against the registry's digests (the registry's
-safe formats; no pickle unless the version is trusted code). Spark's writer
-then commits a group of buckets at a time with dynamic partition overwrite —
+safe formats; no pickle unless the version is trusted code). One pass scores
+every bucket still to do (the source is read once) and keeps the result,
+memory then disk; Spark's writer then commits from it a group of buckets at a
+time with dynamic partition overwrite —
 partitioned files, ``saveAsTable``/``insertInto`` — so a group is either
 wholly in the output or not at all, and writing it again replaces it: that is
 what makes a resumed job idempotent. JDBC and connector sinks have no
