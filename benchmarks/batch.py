@@ -18,7 +18,11 @@ its Python workers) every 0.2 s:
   1 and 2 workers (streaming, one thread per worker);
 - ``dask-2``: the Dask engine on its own LocalCluster of 2 single-threaded
   worker processes;
-- ``spark-2``: the Spark engine on ``local[2]``;
+- ``spark-2``: the Spark engine on ``local[2]`` with a plain ``--input``: Spark
+  schedules the parts, each task reads and writes Parquet with pyarrow;
+- ``spark-read-2``: the Spark engine on Spark's data sources (``--input-format
+  parquet``): Spark's Parquet reader, ``mapInArrow`` scoring, Spark's writer
+  (partitioned Parquet, a commit per group of buckets), ``local[2]``;
 - ``mlflow``: MLflow 3.17 ``mlflow.pyfunc`` (``predict_proba``) on the whole
   frame, in its own virtual environment (skipped with ``--no-mlflow``).
 
@@ -38,7 +42,12 @@ first file is checked against the model's ``predict_proba``; in the first
 round every engine's output is checked to equal the local engine's.
 
     .venv/bin/python benchmarks/batch.py [--rows 5000000] [--repeat 3] [--no-mlflow]
-        [--modes raw,local-1,local-2,dask-2,spark-2] [--part-rows 250000]
+        [--modes raw,local-1,local-2,dask-2,spark-2,spark-read-2] [--part-rows 250000]
+        [--supplement "LABEL"]
+
+``--supplement`` keeps the section's main table and adds this run below it
+as a labelled table with its own date, commit and load (replacing an earlier
+supplement), for runs of a few modes only.
 """
 
 from __future__ import annotations
@@ -83,13 +92,24 @@ PACKAGES = [
     "pyspark",
     "mlflow",
 ]
-MODES = ("raw", "local-1", "local-2", "dask-2", "spark-2")
+MODES = ("raw", "local-1", "local-2", "dask-2", "spark-2", "spark-read-2")
 ENGINE_NAMES = {
     "local-1": "Modelyard local engine, 1 worker",
     "local-2": "Modelyard local engine, 2 workers",
     "dask-2": "Modelyard Dask engine, LocalCluster of 2 workers",
     "spark-2": "Modelyard Spark engine, local[2]",
+    "spark-read-2": "Modelyard Spark engine on Spark's reader and writer, local[2]",
 }
+# Spark's Parquet reader refuses the nanosecond timestamps pandas writes (the input's
+# application_date, not a model input) unless it reads them as longs.
+SPARK_READ_CONF = "spark.sql.legacy.parquet.nanosAsLong=true"
+
+
+def mode_cores(mode: str) -> int:
+    """Workers (cores) of a mode: the number its name ends with; 1 for the baselines."""
+    return int(mode.rsplit("-", 1)[1]) if mode in ENGINE_NAMES else 1
+
+
 # Whole-frame modes hold the input in memory (BENCHMARKING.md: ~0.9 and ~1.4 GB per M rows).
 WHOLE_FRAME_GIB_PER_M = {"raw": 0.95, "mlflow": 1.5}
 
@@ -291,7 +311,7 @@ def mode_command(mode: str, setup: dict[str, Any], work: Path, mlflow: Path | No
             columns,
         ]
     if mode in ENGINE_NAMES:
-        engine, workers = mode.split("-")
+        engine, workers = mode.split("-")[0], str(mode_cores(mode))
         out = work / "out" / mode
         shutil.rmtree(out, ignore_errors=True)
         command = [
@@ -309,10 +329,13 @@ def mode_command(mode: str, setup: dict[str, Any], work: Path, mlflow: Path | No
             engine,
             "--form",
             setup["form"],
-            "--part-rows",
-            str(setup["part_rows"]),
             "--json",
         ]
+        if mode == "spark-read-2":  # Spark's reader: its own splits, no parts
+            # --overwrite: a finished job of the same command is otherwise returned as is.
+            command += ["--input-format", "parquet", "--spark-conf", SPARK_READ_CONF, "--overwrite"]
+        else:
+            command += ["--part-rows", str(setup["part_rows"])]
         if engine != "spark":  # Spark's cores come from its master, local[2]
             command += ["--workers", workers]
         return command
@@ -524,6 +547,7 @@ def report(
     repeat: int,
     notes: list[str],
     write: bool = True,
+    supplement: str | None = None,
 ) -> dict[str, Any]:
     import _report
 
@@ -549,7 +573,7 @@ def report(
         if mode not in med:
             continue
         m = med[mode]
-        cores = int(mode.split("-")[1]) if mode in ENGINE_NAMES else 1
+        cores = mode_cores(mode)
         per_core[mode] = m["rows_per_s"] / cores / raw
         workers_cpu = f"{m['cpu_us_per_row']:.2f} µs"
         lines.append(
@@ -612,6 +636,9 @@ def report(
     if not write:
         print(body)
         return med
+    if supplement:
+        write_supplement(supplement, body)
+        return med
     _report.write_section(
         "batch-engines",
         "Batch scoring engines: local, Dask and Spark vs whole-frame predict_proba",
@@ -619,6 +646,35 @@ def report(
         packages=PACKAGES,
     )
     return med
+
+
+SECTION = "batch-engines"
+
+
+def write_supplement(label: str, body: str) -> None:
+    """Add ``body`` below the section's main table (replacing an earlier supplement).
+
+    A run of a few modes (e.g. ``raw,spark-2,spark-read-2``) must not erase the
+    full table: it goes, with its own date, commit and packages, between
+    ``<!-- supplement -->`` markers at the end of the section.
+    """
+    import _report
+
+    text = _report.DOC.read_text()
+    start, end = f"<!-- section:{SECTION} -->", f"<!-- /section:{SECTION} -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"--supplement: docs/benchmarks.md has no section {SECTION!r} to add to")
+    before, rest = text.split(start, 1)
+    inside, after = rest.split(end, 1)
+    inside = re.sub(r"\n*<!-- supplement -->.*?<!-- /supplement -->\n*", "\n", inside, flags=re.S)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = (
+        f"<!-- supplement -->\n### {label}\n\n"
+        f"Measured {stamp} at commit {_report.git_sha()} on {_report.machine()}.  \n"
+        f"Packages: {_report.versions(['modelyard', *PACKAGES])}.\n\n"
+        f"{body.strip()}\n<!-- /supplement -->"
+    )
+    _report.DOC.write_text(f"{before}{start}{inside.rstrip()}\n\n{block}\n{end}{after}")
 
 
 def main() -> None:
@@ -631,6 +687,11 @@ def main() -> None:
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/.")
     parser.add_argument("--note", action="append", default=[], help="A line for the report.")
+    parser.add_argument(
+        "--supplement",
+        metavar="LABEL",
+        help="Keep the section's main table; add this run below it under the heading LABEL.",
+    )
     parser.add_argument("--run-raw", nargs=3, metavar=("MODEL", "INPUT", "COLUMNS"))
     parser.add_argument(
         "--evaluators-only",
@@ -656,7 +717,7 @@ def main() -> None:
         f"rows differ from `predict_proba`'s by at most {difference:.1e}.",
         *args.note,
         "",
-        *evaluators,
+        *([] if args.supplement else evaluators),
         "",
     ]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -712,7 +773,9 @@ def main() -> None:
                 flush=True,
             )
     results = {m: r for m, r in results.items() if r}
-    med = report(results, args.rows, args.repeat, notes, write=not args.no_write)
+    med = report(
+        results, args.rows, args.repeat, notes, write=not args.no_write, supplement=args.supplement
+    )
     print(json.dumps(med, indent=1))
 
 

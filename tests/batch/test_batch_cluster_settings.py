@@ -24,3 +24,13 @@ def test_cluster_addresses_from_modelyard_toml_and_the_environment(tmp_path: Pat
     monkeypatch.setenv("MODELYARD_SPARK_MASTER", "spark://head:7077")
     with modelyard.connect() as yard:  # the environment beats the file
         assert yard.batch._engine_options("spark", None, None) == {"master": "spark://head:7077"}
+
+
+def test_local_spark_sessions_get_lean_jvm_defaults_that_the_caller_can_replace() -> None:
+    from modelyard.batch.engines.spark import LOCAL_DEFAULTS, session_settings
+
+    options = LOCAL_DEFAULTS["spark.driver.extraJavaOptions"]
+    assert session_settings("local[2]")["spark.driver.extraJavaOptions"] == options
+    mine = {"spark.driver.extraJavaOptions": "-Xmx2g", "spark.jars": "a.jar"}
+    assert session_settings("local[*]", mine) == mine
+    assert session_settings("yarn", {"spark.jars": "a.jar"}) == {"spark.jars": "a.jar"}

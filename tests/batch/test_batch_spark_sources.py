@@ -228,6 +228,38 @@ def test_catalog_table_explained_with_the_local_engines_reasons(by, spark, loans
     assert scored["reason_1_column"].notna().mean() > 0.5
 
 
+def test_one_scoring_pass_commits_each_group_with_its_own_counts(by, spark, loans, tmp_path):
+    """The source is scored in one pass; each committed group records its own rows,
+    rejects and reasons (rows of a batch split by their bucket's group)."""
+    frame = loans.head(4_000).copy()
+    frame.loc[[3, 1_500, 2_200, 3_900], "region"] = "Atlantis"
+    (tmp_path / "in").mkdir()
+    # Microseconds: Spark's Parquet reader refuses the nanosecond timestamps pandas writes.
+    frame.to_parquet(tmp_path / "in" / "loans.parquet", index=False, coerce_timestamps="us")
+    job = by.batch.score(
+        f"{MODEL}/1",
+        SparkSource.path(tmp_path / "in"),
+        SparkSink.path(tmp_path / "out", buckets=4),
+        engine="spark",
+        id_column=ID,
+        engine_options={"session": spark, "buckets_per_commit": 1},
+        batch_rows=4_000,  # one Arrow batch holds every bucket
+        quiet=True,
+    )
+    assert (job.status, job.rows_out, job.rows_rejected) == ("FINISHED", 3_996, 4)
+    groups = job.params["groups_done"]
+    assert [g["buckets"] for g in groups] == [[0], [1], [2], [3]]
+    for group in groups:
+        rejected = sum(group["rows_rejected"].values())
+        assert sum(group["rejects"].values()) == rejected
+        assert group["rejects"] == ({"region: unseen category": rejected} if rejected else {})
+    assert job.rejects_by_reason == {"region: unseen category": 4}
+    assert sum(sum(g["rows_out"].values()) for g in groups) == 3_996
+    assert job.params["worker_cpu_us_per_row"] > 0 and job.params["load_seconds"] >= 0
+    scored = read_output(tmp_path / "out")
+    assert scored[ID].is_unique and len(scored) == 3_996
+
+
 # ---------------------------------------------------------------- JDBC, out of time, kill
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard._util.clock import now_ms
 from modelyard.batch.entities import BatchJobInfo
+from modelyard.batch.parts import peak_rss_mb
 from modelyard.batch.progress import Progress
 from modelyard.batch.scoring import BatchChecks, ScoringSpec, check_schema
 from modelyard.batch.spark_io import SparkSink, SparkSource
@@ -63,6 +64,7 @@ def score_on_spark(
     from modelyard.batch.engines import get_engine
     from modelyard.batch.service import _signature_of
 
+    begun = time.perf_counter()
     per_commit = engine_options.pop("buckets_per_commit", DEFAULT_BUCKETS_PER_COMMIT)
     if isinstance(per_commit, bool) or not isinstance(per_commit, int) or per_commit < 1:
         raise InvalidInput(
@@ -160,21 +162,30 @@ def score_on_spark(
         _record_start(service, job_id, name, version, source, sink, params, record is not None)
         started = time.perf_counter()
         rows_this_attempt = 0
+        accumulator = None
         try:
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             progress.start(None, sum(g.rows_in for g in done), f"scoring {name}/{version}")
             with sx.job_settings(session, batch_rows):
-                for group in groups:
-                    accumulator = session.sparkContext.accumulator(
-                        {"warnings": {}, "rejects": {}}, sx._ChecksParam()
-                    )
-                    score = sx.scorer(bundle, model_name, compiled_name, plan, accumulator)
-                    result = sx.write_group(session, framed, plan, group, score, accumulator)
-                    progress.advance(result.rows_in)
-                    rows_this_attempt += result.rows_in
-                    done.append(result)
-                    params["groups_done"] = [g.to_dict() for g in done]
-                    _record_progress(service, job_id, params)
+                if groups:
+                    # One pass scores every remaining bucket (the source is read once);
+                    # the groups are then committed, and recorded, one at a time.
+                    accumulator = sx.new_accumulator(session)
+                    score = sx.scorer(bundle, model_name, compiled_name, plan, accumulator, groups)
+                    mapped, rows_out, rows_rejected = sx.score_pass(framed, plan, remaining, score)
+                    try:
+                        for number, group in enumerate(groups):
+                            result = sx.write_group(
+                                session, mapped, plan, group, number, rows_out, rows_rejected,
+                                accumulator,
+                            )  # fmt: skip
+                            progress.advance(result.rows_in)
+                            rows_this_attempt += result.rows_in
+                            done.append(result)
+                            params["groups_done"] = [g.to_dict() for g in done]
+                            _record_progress(service, job_id, params)
+                    finally:
+                        mapped.unpersist()
             progress.stop()
         except BaseException as exc:
             progress.stop()
@@ -185,11 +196,23 @@ def score_on_spark(
                 raise error from exc
             raise
         seconds = time.perf_counter() - started
+        workers_cpu = float(accumulator.value["cpu_seconds"]) if accumulator else 0.0
         params.update(
             rows_this_attempt=rows_this_attempt,
             seconds=round(seconds, 3),
+            load_seconds=round(started - begun, 3),
             rows_per_s=round(rows_this_attempt / seconds, 1) if seconds > 0 else None,
             workers=int(session.sparkContext.defaultParallelism),
+            # The Python workers' CPU from their first batch to their last (model load
+            # excluded; Spark's JVM reading and writing is not in it) and their peak RSS.
+            worker_cpu_seconds=round(workers_cpu, 3),
+            worker_cpu_us_per_row=(
+                round(workers_cpu / rows_this_attempt * 1e6, 3) if rows_this_attempt else None
+            ),
+            worker_peak_rss_mb=(
+                round(float(accumulator.value["peak_rss_mb"]), 1) if accumulator else None
+            ),
+            driver_peak_rss_mb=peak_rss_mb(),
         )
         return _record_end(service, job_id, params, done, "FINISHED", None)
     finally:

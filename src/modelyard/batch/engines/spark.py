@@ -46,6 +46,25 @@ _STATS_SCHEMA = (
 _POLL_S = 1.0
 
 
+# A local master runs the whole job in one short-lived JVM on the job's own cores: its
+# start-up (class loading, JIT compilation, the collector's threads) costs more CPU than
+# the scoring (measured on 1M rows read by Spark: ~32 JVM CPU-seconds against ~5 in the
+# Python workers). The C1 compiler alone and the serial collector cut the whole run's CPU
+# by about a sixth on 1M rows (49 -> 41 us a row) and 2-5% on 2M (the start-up, not
+# the per-row work, is what they save: session start 23-24 s -> 12-16 s at load 5-10).
+# Not applied to cluster masters (long-lived executors), nor when the caller sets the key.
+LOCAL_DEFAULTS = {
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+}
+
+
+def session_settings(master: str, config: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings a session for ``master`` is built with: ``config`` over the local defaults."""
+    settings = dict(LOCAL_DEFAULTS) if master.startswith("local") else {}
+    settings.update(config or {})
+    return settings
+
+
 def spark_session(
     master: str | None = None,
     app_name: str = "modelyard-batch",
@@ -72,7 +91,7 @@ def spark_session(
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.python.worker.reuse", "true")
         )
-        for key, value in (config or {}).items():
+        for key, value in session_settings(master, config).items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
     except Exception as exc:  # Py4J and the JVM raise their own types

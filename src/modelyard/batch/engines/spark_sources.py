@@ -7,8 +7,10 @@ partitioning); each row gets a bucket number ``pmod(xxhash64(id), buckets)``
 batches on the executors with the same :func:`~modelyard.batch.scoring.score_batch`
 as every engine, the model loaded once per Python worker from files shipped
 with ``addFile`` and verified against the registry's digests (the registry's
-safe formats; no pickle unless the version is trusted code). Spark's writer
-then commits a group of buckets at a time with dynamic partition overwrite —
+safe formats; no pickle unless the version is trusted code). One pass scores
+every bucket still to do (the source is read once) and keeps the result,
+memory then disk; Spark's writer then commits from it a group of buckets at a
+time with dynamic partition overwrite —
 partitioned files, ``saveAsTable``/``insertInto`` — so a group is either
 wholly in the output or not at all, and writing it again replaces it: that is
 what makes a resumed job idempotent. JDBC and connector sinks have no
@@ -22,6 +24,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +51,7 @@ __all__ = [
     "SparkPlan",
     "present_buckets",
     "read_source",
+    "score_pass",
     "sink_exists",
     "source_lineage",
     "write_group",
@@ -243,18 +247,30 @@ def output_schema_of(model: ScoringModel) -> Callable[[pa.Schema, ScoringSpec], 
 
 
 class _ChecksParam:
-    """Accumulator of one group's warnings and reject reasons (dicts of counts)."""
+    """Accumulator of a scoring pass: per commit group, warning and reject-reason counts;
+    and the Python workers' CPU seconds and peak RSS (for the job's record)."""
 
-    def zero(self, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-        return {"warnings": {}, "rejects": {}}
+    def zero(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0}
 
     def addInPlace(  # noqa: N802 (PySpark's AccumulatorParam API)
-        self, a: dict[str, dict[str, int]], b: dict[str, dict[str, int]]
-    ) -> dict[str, dict[str, int]]:
-        for kind in ("warnings", "rejects"):
-            for key, n in (b.get(kind) or {}).items():
-                a[kind][key] = a[kind].get(key, 0) + int(n)
+        self, a: dict[str, Any], b: dict[str, Any]
+    ) -> dict[str, Any]:
+        for group, counts in (b.get("groups") or {}).items():
+            into = a["groups"].setdefault(group, {"warnings": {}, "rejects": {}})
+            for kind in ("warnings", "rejects"):
+                for key, n in (counts.get(kind) or {}).items():
+                    into[kind][key] = into[kind].get(key, 0) + int(n)
+        a["cpu_seconds"] = a.get("cpu_seconds", 0.0) + float(b.get("cpu_seconds") or 0.0)
+        a["peak_rss_mb"] = max(a.get("peak_rss_mb", 0.0), float(b.get("peak_rss_mb") or 0.0))
         return a
+
+
+def new_accumulator(session: Any) -> Any:
+    """A fresh accumulator for one scoring pass (see :class:`_ChecksParam`)."""
+    return session.sparkContext.accumulator(
+        {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0}, _ChecksParam()
+    )
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -271,31 +287,78 @@ def scorer(
     compiled_name: str | None,
     plan: SparkPlan,
     accumulator: Any,
+    groups: Sequence[Sequence[int]],
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function: Arrow batches in, scored and rejected rows out."""
+    """The ``mapInArrow`` function: Arrow batches in, scored and rejected rows out.
+
+    One pass scores every bucket of ``groups``; the warnings and reject reasons
+    are counted per commit group (rows of a batch split by their bucket's group
+    when a batch holds several), so that each committed group records its own.
+    """
     input_schema, mapped, spec = plan.input_schema, plan.mapped_schema, plan.scoring
     kept, extra = plan.kept, plan.reject_inputs
+    column = plan.sink.partition_column
+    group_of = {b: n for n, group in enumerate(groups) for b in group}
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import resource
+        import time
+
+        import numpy as np
         from pyspark import SparkFiles
 
         local = bundle.at(
             SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
         )
         model = load_cached(local)  # verified, once per Python worker
-        checks = BatchChecks()
+        cpu_started = time.process_time()
+        lookup = np.full(max(group_of, default=0) + 1, -1, dtype=np.int64)
+        for bucket, number in group_of.items():
+            lookup[bucket] = number
+        checks: dict[int, BatchChecks] = {}
         for batch in batches:
             table = pa.Table.from_batches([batch]).rename_columns(input_schema.names)
             table = _conform(table, input_schema)
-            scored, rejected = score_batch(model, table, spec, checks)
-            if scored.num_rows:
-                yield from _as_mapped(scored, mapped, {}).to_batches()
-            if rejected.num_rows:
-                renamed = {INPUT_PREFIX + name: name for name in extra}
-                yield from _as_mapped(rejected, mapped, renamed, kept).to_batches()
-        accumulator.add({"warnings": checks.warnings, "rejects": checks.rejects})
+            for number, piece in _by_group(table, column, lookup):
+                scored, rejected = score_batch(
+                    model, piece, spec, checks.setdefault(number, BatchChecks())
+                )
+                if scored.num_rows:
+                    yield from _as_mapped(scored, mapped, {}).to_batches()
+                if rejected.num_rows:
+                    renamed = {INPUT_PREFIX + name: name for name in extra}
+                    yield from _as_mapped(rejected, mapped, renamed, kept).to_batches()
+        accumulator.add(
+            {
+                "groups": {
+                    str(n): {"warnings": c.warnings, "rejects": c.rejects}
+                    for n, c in checks.items()
+                },
+                "cpu_seconds": time.process_time() - cpu_started,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
 
     return score
+
+
+def _by_group(table: pa.Table, column: str, lookup: Any) -> Iterator[tuple[int, pa.Table]]:
+    """The rows of ``table`` split by commit group (in one piece when they share one)."""
+    import numpy as np
+
+    buckets = table.column(column).to_numpy()
+    groups = lookup[buckets]
+    first = int(groups[0]) if len(groups) else 0
+    if not len(groups) or bool((groups == first).all()):
+        yield first, table
+        return
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.diff(ordered)) + 1
+    taken = table.take(pa.array(order))
+    bounds = [0, *starts.tolist(), len(order)]
+    for start, end in itertools.pairwise(bounds):
+        yield int(ordered[start]), taken.slice(start, end - start)
 
 
 def _as_mapped(
@@ -363,20 +426,26 @@ def ship_bundle(session: Any, bundle: ModelBundle) -> tuple[str, str | None]:
     return Path(bundle.model_dir).name, compiled
 
 
-def write_group(
-    session: Any,
+def score_pass(
     frame: Any,
     plan: SparkPlan,
-    group: Sequence[int],
+    buckets: Sequence[int],
     score: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
-    accumulator: Any,
-) -> GroupResult:
-    """Score buckets ``group`` of ``frame`` and commit them (rejects first, then scores)."""
+) -> tuple[Any, dict[int, int], dict[int, int]]:
+    """Score buckets ``buckets`` of ``frame`` in one pass, kept (memory, then disk) for
+    the commits; rows out and rows rejected per bucket.
+
+    One pass reads the source once, whatever the number of commit groups (a
+    group scored on its own would read the whole source again to find its
+    buckets). Call ``unpersist()`` on the frame when the groups are committed.
+    """
     from pyspark import StorageLevel
     from pyspark.sql.pandas.types import from_arrow_schema
 
     column = plan.sink.partition_column
-    subset = frame.where(col(column).isin(list(group))) if plan.sink.partial_resume else frame
+    subset = frame
+    if plan.sink.partial_resume and len(buckets) < plan.sink.buckets:
+        subset = frame.where(col(column).isin(list(buckets)))
     # Positional names going in: PySpark's mapInArrow resolves each input column by
     # name, and a name with a dot ("bureau.score") would be read as a struct field.
     # The scorer gives the columns their names back (the plan's input schema).
@@ -385,28 +454,52 @@ def write_group(
     mapped = mapped.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = mapped.groupBy(column, col(REASON).isNotNull().alias("rejected")).count().collect()
-        rows_out = {b: 0 for b in group}
-        rows_rejected = {b: 0 for b in group}
-        for row in counts:
-            target = rows_rejected if row["rejected"] else rows_out
-            target[int(row[column])] = int(row["count"])
-        if sum(rows_rejected.values()):
-            rejects = mapped.where(col(REASON).isNotNull()).select(
-                *[col(c) for c in plan.kept if c != column],
-                *[col(INPUT_PREFIX + c).alias(c) for c in plan.reject_inputs],
-                col(REASON),
-                col(column),
-            )
-            write_frame(session, rejects, plan.rejects)
-        scores = mapped.where(col(REASON).isNull()).select(
-            *[col(f.name) for f in plan.output_schema if f.name != column], col(column)
-        )
-        write_frame(session, scores, plan.sink)
-    finally:
+    except BaseException:
         mapped.unpersist()
-    value = accumulator.value
+        raise
+    rows_out = {b: 0 for b in buckets}
+    rows_rejected = {b: 0 for b in buckets}
+    for row in counts:
+        target = rows_rejected if row["rejected"] else rows_out
+        target[int(row[column])] = int(row["count"])
+    return mapped, rows_out, rows_rejected
+
+
+def write_group(
+    session: Any,
+    mapped: Any,
+    plan: SparkPlan,
+    group: Sequence[int],
+    number: int,
+    rows_out: dict[int, int],
+    rows_rejected: dict[int, int],
+    accumulator: Any,
+) -> GroupResult:
+    """Commit buckets ``group`` (commit group ``number``) of a :func:`score_pass` result:
+    rejects first, then scores, each with the sink's commit protocol."""
+    column = plan.sink.partition_column
+    rows = mapped.where(col(column).isin(list(group))) if plan.sink.partial_resume else mapped
+    out = {b: rows_out.get(b, 0) for b in group}
+    rejected = {b: rows_rejected.get(b, 0) for b in group}
+    if sum(rejected.values()):
+        rejects = rows.where(col(REASON).isNotNull()).select(
+            *[col(c) for c in plan.kept if c != column],
+            *[col(INPUT_PREFIX + c).alias(c) for c in plan.reject_inputs],
+            col(REASON),
+            col(column),
+        )
+        write_frame(session, rejects, plan.rejects)
+    scores = rows.where(col(REASON).isNull()).select(
+        *[col(f.name) for f in plan.output_schema if f.name != column], col(column)
+    )
+    write_frame(session, scores, plan.sink)
+    checks = (accumulator.value.get("groups") or {}).get(str(number)) or {}
     return GroupResult(
-        tuple(group), rows_out, rows_rejected, dict(value["warnings"]), dict(value["rejects"])
+        tuple(group),
+        out,
+        rejected,
+        dict(checks.get("warnings") or {}),
+        dict(checks.get("rejects") or {}),
     )
 
 
