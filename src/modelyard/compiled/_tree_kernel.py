@@ -9,9 +9,12 @@ would need a C compiler run per model version (minutes on a loaded host) and a
 new dependency; lleaves (LightGBM only) compiles each model version through
 LLVM and pins its own llvmlite beside numba's. numba is already a dependency
 (llvmlite included): this one kernel, whatever the model, is compiled once per
-machine (``cache=True``; a model is data, not code), runs without the GIL on
-the caller's thread, and serves LightGBM, XGBoost (in float32) and
-scikit-learn's forests alike.
+process (a model is data, not code), runs without the GIL on the caller's
+thread, and serves LightGBM, XGBoost (in float32) and scikit-learn's forests
+alike. It is not cached on disk: numba reads its cache index and compiled code
+back with ``pickle``, and no pickle is loaded in a serving or batch process;
+the compilation (2-3 s per input dtype here) is paid when a model is loaded
+and warmed, never on a request.
 
 The kernel repeats LightGBM's arithmetic exactly (``tree.h``, ``gbdt.cpp``):
 
@@ -77,7 +80,7 @@ ZERO = float(np.float32(1e-35))
 _INT_LIMIT = 2147483648.0  # static_cast<int> beyond int32 gives INT_MIN on x86: "negative"
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=False, nogil=True)
 def _categorical_child(
     node: int, v: float, children: np.ndarray, cat_bounds: np.ndarray, cat_words: np.ndarray
 ) -> int:  # pragma: no cover - compiled by numba
@@ -95,7 +98,7 @@ def _categorical_child(
     return children[node, 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=False, nogil=True)
 def predict_forest(
     x: np.ndarray,
     feature: np.ndarray,
