@@ -400,12 +400,16 @@ def _compiled_path(
     the compiled decoder refuses (a value only the native model decides about) is
     scored natively, so answers never depend on which path took a chunk.
     """
-    from modelyard.compiled import compile_pipeline
+    from modelyard.compiled import BATCH_KERNEL_AFTER_ROWS, compile_pipeline, kernel_after_rows
     from modelyard.compiled.rows import Columns
 
     if loaded.flavor != "sklearn":
         return None, f"the {loaded.flavor} flavor has no compiled form"
-    scorer, reason = compile_pipeline(loaded.native, loaded.signature, loaded.task, loaded.classes)
+    # A worker compiles the tree kernel only once it has scored enough rows to repay it.
+    with kernel_after_rows(BATCH_KERNEL_AFTER_ROWS):
+        scorer, reason = compile_pipeline(
+            loaded.native, loaded.signature, loaded.task, loaded.classes
+        )
     if scorer is None:
         logger.info("no compiled batch path: %s", reason)
         return None, reason

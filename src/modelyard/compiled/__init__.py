@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from modelyard.compiled._deferred import BATCH_KERNEL_AFTER_ROWS, kernel_after_rows
 from modelyard.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
 from modelyard.compiled.preprocess import NotCompilable, compile_preprocessor
 from modelyard.compiled.scorer import CompiledScorer
@@ -23,7 +24,14 @@ from modelyard.compiled.scorer import CompiledScorer
 if TYPE_CHECKING:
     from modelyard.flavors.signature import Signature
 
-__all__ = ["LINEAR_TOLERANCE", "CompiledScorer", "NotCompilable", "compile_pipeline"]
+__all__ = [
+    "BATCH_KERNEL_AFTER_ROWS",
+    "LINEAR_TOLERANCE",
+    "CompiledScorer",
+    "NotCompilable",
+    "compile_pipeline",
+    "kernel_after_rows",
+]
 
 _SUPPORTED_TYPES = frozenset({"float", "integer", "string", "category"})
 

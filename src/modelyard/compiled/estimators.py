@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.compiled._deferred import deferred
 from modelyard.compiled._estimator import Estimator
 from modelyard.compiled._xgboost_capi import DensePredictor
 from modelyard.compiled.preprocess import NotCompilable
@@ -128,8 +129,10 @@ class XGBoost(Estimator):
         try:
             from modelyard.compiled.xgboost_trees import XGBoostTrees
 
-            self._trees = XGBoostTrees(booster, self._range, int(model.n_features_in_))
-            self.evaluator = "numba tree kernel"
+            trees = XGBoostTrees(booster, self._range, int(model.n_features_in_))
+            self._trees, self.evaluator = deferred(
+                trees.predict, self._dense.predict, "XGBoost C API"
+            )
         except NotCompilable as exc:
             self.evaluator = f"XGBoost C API ({exc})"
         except ImportError as exc:  # numba missing or broken
@@ -139,7 +142,7 @@ class XGBoost(Estimator):
         if self._zeros_missing:
             matrix = np.where(matrix == 0.0, np.nan, matrix)
         trees = self._trees
-        pred = trees.predict(matrix) if trees is not None else self._dense.predict(matrix)
+        pred = trees(matrix) if trees is not None else self._dense.predict(matrix)
         if not self._classifier:
             return pred
         if pred.ndim == 2 and pred.shape[1] == self._n_classes:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.compiled._deferred import deferred, deferring
 from modelyard.compiled.preprocess import NotCompilable
 
 __all__ = ["C_API", "NUMBA", "LightGBMTrees", "load_lightgbm"]
@@ -257,10 +258,23 @@ def load_lightgbm(
         reason = f"predict parameters {', '.join(extra)} are applied by LightGBM itself"
     else:
         try:
-            return LightGBMTrees(model_text, num_iteration=num_iteration), NUMBA
+            trees = LightGBMTrees(model_text, num_iteration=num_iteration)
         except NotCompilable as exc:
             reason = str(exc)
         except ImportError as exc:  # numba missing or broken: LightGBM's own predict
             reason = f"numba is unavailable ({exc})"
+        else:
+            if not deferring():
+                return trees, NUMBA
+            booster = CBooster(model_text, num_iteration=num_iteration, parameters=parameters)
+            predict, evaluator = deferred(trees.predict, booster.predict, C_API)
+            return _Deferred(predict, trees.num_class, trees.num_feature), evaluator
     booster = CBooster(model_text, num_iteration=num_iteration, parameters=parameters)
     return booster, f"{C_API} ({reason})"
+
+
+class _Deferred:
+    """The kernel behind :func:`modelyard.compiled._deferred.deferred`, shaped as a booster."""
+
+    def __init__(self, predict: Any, num_class: int, num_feature: int) -> None:
+        self.predict, self.num_class, self.num_feature = predict, num_class, num_feature

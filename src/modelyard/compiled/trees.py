@@ -17,10 +17,12 @@ own ordinal encoding and bitset splits — so the outputs are bit-identical.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from modelyard.compiled._deferred import deferred
 from modelyard.compiled._estimator import Estimator
 from modelyard.compiled.preprocess import NotCompilable
 
@@ -254,20 +256,19 @@ class RandomForest(Estimator):
             )
         self._forest = _Forest(trees, float32=True)
         outputs = model.n_classes_ if classifier else 1
-        self._kernel = _kernel(
-            trees, float32=True, outputs=None, base=np.zeros(outputs), divisor=self._n
-        )
-        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
+        kernel = _kernel(trees, float32=True, outputs=None, base=np.zeros(outputs), divisor=self._n)
+        self._raw, self.evaluator = _evaluator(kernel, self._numpy_raw)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        if self._kernel is not None:
-            total = self._kernel.raw(matrix)
-            return total if self._classifier else total[:, 0]
+        total = self._raw(matrix)
+        return total if self._classifier else total[:, 0]
+
+    def _numpy_raw(self, matrix: np.ndarray) -> np.ndarray:
         values = self._forest.leaf_values(matrix)  # (n, trees, classes)
         # np.cumsum adds strictly in order, like the forest's `out += prediction` per tree.
         total = np.cumsum(values, axis=1)[:, -1, :]
         total /= self._n
-        return total if self._classifier else total[:, 0]
+        return total
 
 
 class GradientBoosting(Estimator):
@@ -300,21 +301,21 @@ class GradientBoosting(Estimator):
         self._rate = float(model.learning_rate)
         # scikit-learn adds learning_rate * leaf: the same product, computed once.
         scaled = [{**t, "value": self._rate * t["value"]} for t in trees]
-        self._kernel = _kernel(
+        kernel = _kernel(
             scaled, float32=True, outputs=[i % k for i in range(len(trees))], base=self._init
         )
-        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
+        self._raw, self.evaluator = _evaluator(kernel, self._numpy_raw)
+
+    def _numpy_raw(self, matrix: np.ndarray) -> np.ndarray:
+        n = matrix.shape[0]
+        leaves = self._forest.leaf_values(matrix)[:, :, 0].reshape(n, self._stages, self._k)
+        steps = np.empty((n, self._stages + 1, self._k), dtype=np.float64)
+        steps[:, 0, :] = self._init
+        steps[:, 1:, :] = self._rate * leaves
+        return np.cumsum(steps, axis=1)[:, -1, :]
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        n = matrix.shape[0]
-        if self._kernel is not None:
-            raw = self._kernel.raw(matrix)
-        else:
-            leaves = self._forest.leaf_values(matrix)[:, :, 0].reshape(n, self._stages, self._k)
-            steps = np.empty((n, self._stages + 1, self._k), dtype=np.float64)
-            steps[:, 0, :] = self._init
-            steps[:, 1:, :] = self._rate * leaves
-            raw = np.cumsum(steps, axis=1)[:, -1, :]
+        raw = self._raw(matrix)
         if raw.shape[1] == 1:
             raw = raw.ravel()
         if not self._classifier:
@@ -368,30 +369,39 @@ class HistGradientBoosting(Estimator):
                 trees.append(tree)
         self._forest = _Forest(trees, float32=False)
         self._baseline = np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
-        self._kernel = _kernel(
+        kernel = _kernel(
             trees,
             float32=False,
             outputs=[i % self._k for i in range(len(trees))],
             base=0.0 + self._baseline,  # scikit-learn adds the baseline to zeros
         )
-        self.evaluator = "numba tree kernel" if self._kernel is not None else "numpy"
+        self._raw, self.evaluator = _evaluator(kernel, self._numpy_raw)
+
+    def _numpy_raw(self, matrix: np.ndarray) -> np.ndarray:
+        n = matrix.shape[0]
+        leaves = self._forest.leaf_values(matrix)[:, :, 0]
+        leaves = leaves.reshape(n, self._iterations, self._k)
+        steps = np.empty((n, self._iterations + 1, self._k), dtype=np.float64)
+        steps[:, 0, :] = 0.0 + self._baseline
+        steps[:, 1:, :] = leaves
+        return np.cumsum(steps, axis=1)[:, -1, :]
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if self._inner is not None:
             matrix = self._inner(matrix)
-        n = matrix.shape[0]
-        if self._kernel is not None:
-            raw = self._kernel.raw(matrix)
-        else:
-            leaves = self._forest.leaf_values(matrix)[:, :, 0]
-            leaves = leaves.reshape(n, self._iterations, self._k)
-            steps = np.empty((n, self._iterations + 1, self._k), dtype=np.float64)
-            steps[:, 0, :] = 0.0 + self._baseline
-            steps[:, 1:, :] = leaves
-            raw = np.cumsum(steps, axis=1)[:, -1, :]
+        raw = self._raw(matrix)
         if self._classifier:
             return self._model._loss.predict_proba(raw)
         return self._model._loss.link.inverse(raw.ravel())
+
+
+def _evaluator(
+    kernel: _Kernel | None, numpy_raw: Callable[[np.ndarray], np.ndarray]
+) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """(raw scores, evaluator): the kernel (now or after enough rows), else the numpy walk."""
+    if kernel is None:
+        return numpy_raw, "numpy"
+    return deferred(kernel.raw, numpy_raw, "numpy")
 
 
 def _bits(bitset: np.ndarray) -> np.ndarray:
