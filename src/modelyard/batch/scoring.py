@@ -401,7 +401,6 @@ def _compiled_path(
     scored natively, so answers never depend on which path took a chunk.
     """
     from modelyard.compiled import BATCH_KERNEL_AFTER_ROWS, compile_pipeline, kernel_after_rows
-    from modelyard.compiled.rows import Columns
 
     if loaded.flavor != "sklearn":
         return None, f"the {loaded.flavor} flavor has no compiled form"
@@ -419,17 +418,11 @@ def _compiled_path(
             return loaded.predict_proba(frame, validate=False)
         return np.asarray(loaded.predict(frame, validate=False), dtype=np.float64)
 
-    def predict(frame: pd.DataFrame) -> np.ndarray:
-        columns = {name: frame[name].to_numpy() for name in frame.columns}
-        matrix = scorer.encode(Columns(columns, len(frame))) if len(frame) else None
-        return scorer.predict(matrix) if matrix is not None else native(frame)
-
     if example is None:
         return None, "the version has no input example to check the compiled form on"
     try:
         checked = loaded.enforce(example)
-        columns = {name: checked[name].to_numpy() for name in checked.columns}
-        matrix = scorer.encode(Columns(columns, len(checked)))
+        matrix = scorer.encode(_frame_columns(checked))
         got = scorer.predict(matrix) if matrix is not None else None
         same = scorer.matches(got, native(checked))
     except Exception as exc:  # any failure just means "use the general path"
@@ -440,7 +433,85 @@ def _compiled_path(
             f"the compiled form ({scorer.kind}) differs from the native model on the input "
             f"example beyond its tolerance {scorer.tolerance:g}"
         )
+    wide = _widened_if_exact(scorer, loaded, example, native)
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        if not len(frame):
+            return native(frame)
+        columns = _frame_columns(frame)
+        matrix = scorer.encode(columns)
+        if matrix is None and wide is not None:
+            # The contract has checked (and flagged) these rows: unseen categories, nulls
+            # and numbers beyond the training range, scored as the native model would.
+            matrix = wide.encode(columns)
+        return scorer.predict(matrix) if matrix is not None else native(frame)
+
     return (scorer.kind, predict), "compiled"
+
+
+def _frame_columns(frame: pd.DataFrame) -> Any:
+    """The compiled scorer's input: numbers as arrays, a text column's nulls as None."""
+    import pandas as pd
+
+    from modelyard.compiled.rows import Columns
+
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
+            column.dtype, pd.CategoricalDtype
+        ):
+            columns[name] = column.to_numpy()
+        else:
+            values = column.astype(object)
+            columns[name] = values.where(values.notna(), None).to_numpy()
+    return Columns(columns, len(frame))
+
+
+def _widened_if_exact(
+    scorer: Any,
+    loaded: LoadedModel,
+    example: pd.DataFrame,
+    native: Callable[[pd.DataFrame], np.ndarray],
+) -> Any:
+    """The compiled scorer that also takes out-of-domain rows, if it matched the native
+    model on them (else None: such chunks stay with the native model).
+
+    Real data brings unseen categories, nulls and numbers beyond the training range
+    in nearly every chunk; without this, those chunks would all be scored natively.
+    The variants are the contract's own (:meth:`InputContract.out_of_domain_variants`,
+    as serving checks them), each through the contract's check and both paths.
+    """
+    import pandas as pd
+
+    contract = loaded.contract
+    widen = getattr(scorer, "widened", None)
+    if contract is None or widen is None:
+        return None
+    wide = widen()
+    base = example.head(4).to_dict(orient="records")
+    checked = 0
+    for records in contract.out_of_domain_variants(base):
+        try:
+            frame = contract.enforce(pd.DataFrame.from_records(records, columns=example.columns))
+        except InvalidInput:
+            continue  # the contract refuses it: never scored, by any scorer
+        matrix = wide.encode(_frame_columns(frame))
+        if matrix is None:
+            continue  # the native model keeps such rows
+        try:
+            expected = native(frame)
+        except Exception as exc:  # the compiled path would score what the model refuses
+            logger.info("compiled batch path keeps to the domain: %s", exc)
+            return None
+        if not scorer.matches(wide.predict(matrix), expected):
+            logger.info("compiled batch path differs from the native model out of domain")
+            return None
+        checked += len(records)
+    if not checked:
+        return None
+    logger.info("compiled batch path checked on %d out-of-domain rows", checked)
+    return wide
 
 
 def _booster_path(loaded: LoadedModel, example: pd.DataFrame | None) -> Callable[..., Any] | None:

@@ -19,6 +19,7 @@ lookup per distinct string and a vectorised range test per numeric column.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,42 @@ class InputContract:
 
     def enforce(self, frame: pd.DataFrame, *, allow_extra: bool = False) -> pd.DataFrame:
         return self._plan.check_frame(frame, allow_extra)[0]
+
+    def out_of_domain_variants(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Copies of ``records`` holding values outside the training domain these rules score.
+
+        One variant per column and value — numbers half a span below and above the
+        training range and three spans above it, a null, an unseen category — where
+        the column's rule scores it, and a last variant with all of them spread over
+        the rows. A compiled scorer is checked against the native model on these
+        before it is trusted with such rows (in serving and in batch alike).
+        """
+        variants: list[list[dict[str, Any]]] = []
+        mixed = [dict(r) for r in records]
+        for spec in self.signature.inputs:
+            rule = self.rules.get(spec.name)
+            if rule is None:
+                continue
+            values: list[Any] = []
+            numeric = spec.type in ("float", "integer")
+            if numeric and rule.minimum is not None and rule.maximum is not None:
+                low, high = float(rule.minimum), float(rule.maximum)
+                span = max(high - low, 1.0)
+                values += [low - span * 0.5, high + span * 0.5, high + span * 3.0]
+                if spec.type == "integer":
+                    values = [math.floor(v) if v < low else math.ceil(v) for v in values]
+            if rule.nullable or rule.nulls == "score":
+                values.append(None)
+            if rule.categories is not None and rule.unseen == "score":
+                if spec.type == "category" and spec.categories is not None:
+                    values += [c for c in spec.categories if c not in rule.categories][:1]
+                elif spec.type == "string":
+                    values.append("modelyard-unseen-category")
+            for k, value in enumerate(values):
+                variants.append([{**r, spec.name: value} for r in records])
+                mixed[k % len(mixed)][spec.name] = value
+        variants.append(mixed)
+        return variants
 
     # -- description ----------------------------------------------------------
     def json_schema(self, spec: ColumnSpec) -> dict[str, Any]:

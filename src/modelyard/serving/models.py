@@ -412,31 +412,7 @@ class ServedVersion:
         if widen is None or contract is None or self.signature is None:
             return 0
         wide = widen()
-        base = frame.head(4).to_dict(orient="records")
-        variants: list[list[dict[str, Any]]] = []
-        mixed = [dict(r) for r in base]
-        for spec in self.signature.inputs:
-            rule = contract.rules.get(spec.name)
-            if rule is None:
-                continue
-            values: list[Any] = []
-            if spec.type in ("float", "integer") and None not in (rule.minimum, rule.maximum):
-                low, high = float(rule.minimum), float(rule.maximum)
-                span = max(high - low, 1.0)
-                values += [low - span * 0.5, high + span * 0.5, high + span * 3.0]
-                if spec.type == "integer":
-                    values = [int(np.floor(v)) if v < low else int(np.ceil(v)) for v in values]
-            if rule.nullable or rule.nulls == "score":
-                values.append(None)
-            if rule.categories is not None and rule.unseen == "score":
-                if spec.type == "category" and spec.categories is not None:
-                    values += [c for c in spec.categories if c not in rule.categories][:1]
-                elif spec.type == "string":
-                    values.append("modelyard-unseen-category")
-            for k, value in enumerate(values):
-                variants.append([{**r, spec.name: value} for r in base])
-                mixed[k % len(mixed)][spec.name] = value
-        variants.append(mixed)
+        variants = contract.out_of_domain_variants(frame.head(4).to_dict(orient="records"))
         accepted: list[list[dict[str, Any]]] = []
         for records in variants:
             try:
