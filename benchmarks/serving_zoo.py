@@ -52,6 +52,9 @@ from serving import (
     wait_ready,
 )
 
+MLFLOW_ZOO_REQUIREMENTS = [*MLFLOW_SERVING_REQUIREMENTS, "xgboost-cpu==3.2.0"]
+"""The zoo's MLflow environment also unpickles the XGBoost shape (same pin as the project's)."""
+
 ONE_ROW_BODIES, HUNDRED_ROW_BODIES = 1_000, 200
 # wrk: every request takes the next body of the file (one JSON body per line).
 LUA = r"""
@@ -292,7 +295,7 @@ def _mlflow_server(
     venv_python = (
         Path(mlflow_python)
         if mlflow_python
-        else ensure_venv("mlflow-serving", MLFLOW_SERVING_REQUIREMENTS)
+        else ensure_venv("mlflow-zoo", MLFLOW_ZOO_REQUIREMENTS)
     )
     (workdir / "example.json").write_text("[]")
     saved = run_peer(
