@@ -151,6 +151,11 @@ def default_text(column: str) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.generic):
@@ -186,28 +191,33 @@ def top_reasons(
     # and sorting cost more than the explanation itself on a many-row request.
     orders = np.argsort(-scores, axis=1, kind="stable").tolist()
     score_rows, value_rows = scores.tolist(), np.asarray(values, dtype=np.float64).tolist()
-    cells: dict[str, list[Any]] = {}
+    # Each column's code and text looked up once, its values listed once when first used.
+    labels = []
+    for column in columns:
+        entry = table.reasons.get(column) if table is not None else None
+        labels.append((entry["code"], entry["text"]) if entry else (column, default_text(column)))
+    cells: dict[int, list[Any]] = {}
     out: list[list[dict[str, Any]]] = []
-    for row in range(len(values)):
+    for row, order in enumerate(orders):
         chosen: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for i in orders[row]:
-            if len(chosen) == k or not score_rows[row][i] > 0:
+        scores_of_row = score_rows[row]
+        for i in order:
+            if len(chosen) == k or not scores_of_row[i] > 0:
                 break
-            column = columns[i]
-            entry = table.reasons.get(column) if table is not None else None
-            code = entry["code"] if entry else column
+            code, text = labels[i]
             if code in seen:
                 continue
             seen.add(code)
-            if column not in cells:
-                cells[column] = list(frame[column])
+            shown = cells.get(i)
+            if shown is None:
+                shown = cells[i] = list(frame[columns[i]])
             chosen.append(
                 {
                     "code": code,
-                    "text": entry["text"] if entry else default_text(column),
-                    "column": column,
-                    "value": _json_value(cells[column][row]),
+                    "text": text,
+                    "column": columns[i],
+                    "value": _json_value(shown[row]),
                     "contribution": value_rows[row][i],
                 }
             )

@@ -143,31 +143,32 @@ def _matrix_agrees(
     return bool(np.allclose(via_matrix, explainer.contributions(frame).values, rtol=0, atol=1e-9))
 
 
-def _has_nulls(payload: Payload) -> bool:
-    """Whether any value is null: the matrix check ran on null-free rows only.
-
-    ``_matrix_agrees`` compares on the example's complete rows, so a row with a
-    null is explained through the native preprocessing on a frame instead.
-    """
-    for values in payload.as_columns().values():
-        for value in values:
-            if value is None or (isinstance(value, float) and value != value):
-                return True
-    return False
-
-
-def _shown(payload: Payload) -> dict[str, list[Any]]:
+def _shown(payload: Payload) -> dict[str, list[Any]] | None:
     """The rows' values per column as a frame of them would type them (the values the
-    reasons show), without building one: a column mixing whole and fractional numbers
-    reads as floats, as in a float64 column. Called on null-free rows only."""
+    reasons show), without building one; None when any value is null.
+
+    A column mixing whole and fractional numbers reads as floats, as in a float64
+    column. A row with a null goes through the native preprocessing on a frame
+    instead: ``_matrix_agrees`` compared the two paths on the example's complete
+    rows only. One pass over the values serves both checks.
+    """
     out: dict[str, list[Any]] = {}
     for name, column in payload.as_columns().items():
         values = list(column)
-        numbers = all(type(v) is int or type(v) is float for v in values)
-        if numbers and any(type(v) is float for v in values):
-            values = [float(v) for v in values]
+        kinds = set(map(type, values))
+        if _NONE in kinds:
+            return None
+        if float in kinds:
+            if any(v != v for v in values):  # NaN
+                return None
+            if int in kinds and kinds <= _INT_FLOAT:
+                values = [float(v) for v in values]
         out[name] = values
     return out
+
+
+_NONE = type(None)
+_INT_FLOAT = frozenset((int, float))
 
 
 def _frame(served: ServedVersion, payload: Payload, contract: Any) -> pd.DataFrame:
@@ -195,16 +196,13 @@ def _explain(
     if source is None:
         source = ExplainSource(None, lambda: None)
     explainer = source.explainer(served)
-    if (
-        prepared is not None
-        and prepared.kind == MATRIX
-        and source.use_matrix(served)
-        and not _has_nulls(payload)
-    ):
-        # The compiled path's matrix, checked to be the preprocessing's own output: no
-        # pandas and no scikit-learn preprocessing on the way to the booster.
-        values = explainer.values_of_matrix(prepared.data)
-        return top_reasons(values, explainer.columns, _shown(payload), source.table, k)
+    if prepared is not None and prepared.kind == MATRIX and source.use_matrix(served):
+        shown = _shown(payload)
+        if shown is not None:
+            # The compiled path's matrix, checked to be the preprocessing's own output: no
+            # pandas and no scikit-learn preprocessing on the way to the booster.
+            values = explainer.values_of_matrix(prepared.data)
+            return top_reasons(values, explainer.columns, shown, source.table, k)
     if prepared is not None and prepared.kind == FRAME:
         frame = prepared.data
     elif prepared is not None and prepared.kind == COLUMNS:
