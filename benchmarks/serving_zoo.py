@@ -55,7 +55,7 @@ from serving import (
 MLFLOW_ZOO_REQUIREMENTS = [*MLFLOW_SERVING_REQUIREMENTS, "xgboost-cpu==3.2.0"]
 """The zoo's MLflow environment also unpickles the XGBoost shape (same pin as the project's)."""
 
-ONE_ROW_BODIES, HUNDRED_ROW_BODIES = 1_000, 200
+ONE_ROW_BODIES, HUNDRED_ROW_BODIES = 1_000, 1_000
 # wrk: every request takes the next body of the file (one JSON body per line).
 LUA = r"""
 wrk.method = "POST"
