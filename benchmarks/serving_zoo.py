@@ -293,9 +293,7 @@ def _mlflow_server(
     # MLflow is never a dependency of the project: it lives in its own virtual environment,
     # either one given (--mlflow-python or MODELYARD_BENCH_MLFLOW_PYTHON) or one built here.
     venv_python = (
-        Path(mlflow_python)
-        if mlflow_python
-        else ensure_venv("mlflow-zoo", MLFLOW_ZOO_REQUIREMENTS)
+        Path(mlflow_python) if mlflow_python else ensure_venv("mlflow-zoo", MLFLOW_ZOO_REQUIREMENTS)
     )
     (workdir / "example.json").write_text("[]")
     saved = run_peer(
