@@ -433,17 +433,14 @@ def _compiled_path(
             f"the compiled form ({scorer.kind}) differs from the native model on the input "
             f"example beyond its tolerance {scorer.tolerance:g}"
         )
-    wide = _widened_if_exact(scorer, loaded, example, native)
+    # The contract has checked (and flagged) every chunk before it is scored: once the
+    # widened scorer matched out of domain, it alone encodes (the same matrix in domain).
+    encoder = _widened_if_exact(scorer, loaded, example, native) or scorer
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         if not len(frame):
             return native(frame)
-        columns = _frame_columns(frame)
-        matrix = scorer.encode(columns)
-        if matrix is None and wide is not None:
-            # The contract has checked (and flagged) these rows: unseen categories, nulls
-            # and numbers beyond the training range, scored as the native model would.
-            matrix = wide.encode(columns)
+        matrix = encoder.encode(_frame_columns(frame))
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
     return (scorer.kind, predict), "compiled"

@@ -158,7 +158,7 @@ def _shown(payload: Payload) -> dict[str, list[Any]] | None:
         kinds = set(map(type, values))
         if _NONE in kinds:
             return None
-        if float in kinds:
+        if any(issubclass(kind, float) for kind in kinds):  # numpy's float64 included
             if any(v != v for v in values):  # NaN
                 return None
             if int in kinds and kinds <= _INT_FLOAT:
