@@ -91,3 +91,15 @@ def test_a_widened_scorer_that_differs_out_of_domain_is_not_used(
     got = _score_in_chunks(model, late)
     assert np.array_equal(got, pipeline.predict_proba(late))
     assert _deferred._scored == 0  # every chunk held an out-of-domain value: all native
+
+
+def test_a_bad_kernel_threshold_in_the_environment_is_named(
+    model_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelyard.errors import InvalidInput
+
+    monkeypatch.setenv("MODELYARD_BATCH_KERNEL_AFTER_ROWS", "many")
+    with pytest.raises(InvalidInput, match="MODELYARD_BATCH_KERNEL_AFTER_ROWS: must be a whole"):
+        ScoringModel.load(model_dir[0])
+    monkeypatch.setenv("MODELYARD_BATCH_KERNEL_AFTER_ROWS", "0")  # at load: the kernel at once
+    assert ScoringModel.load(model_dir[0]).form == "lightgbm-compiled"

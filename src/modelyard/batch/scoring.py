@@ -405,7 +405,7 @@ def _compiled_path(
     if loaded.flavor != "sklearn":
         return None, f"the {loaded.flavor} flavor has no compiled form"
     # A worker compiles the tree kernel only once it has scored enough rows to repay it.
-    with kernel_after_rows(BATCH_KERNEL_AFTER_ROWS):
+    with kernel_after_rows(_kernel_after_rows(BATCH_KERNEL_AFTER_ROWS)):
         scorer, reason = compile_pipeline(
             loaded.native, loaded.signature, loaded.task, loaded.classes
         )
@@ -444,6 +444,20 @@ def _compiled_path(
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
     return (scorer.kind, predict), "compiled"
+
+
+def _kernel_after_rows(default: int) -> int:
+    """``MODELYARD_BATCH_KERNEL_AFTER_ROWS`` (0: compile the kernel at load), else ``default``."""
+    import os
+
+    text = os.environ.get("MODELYARD_BATCH_KERNEL_AFTER_ROWS", "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise InvalidInput(
+            f"MODELYARD_BATCH_KERNEL_AFTER_ROWS: must be a whole number of rows >= 0; got {text!r}"
+        )
+    return int(text)
 
 
 def _frame_columns(frame: pd.DataFrame) -> Any:
