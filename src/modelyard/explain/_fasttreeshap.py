@@ -73,7 +73,7 @@ CAT_RIGHT, CAT_LEFT, CAT_DEFAULT = 0, 1, 2
 # LightGBM's kZeroThreshold (1e-35f as a double).
 _ZERO = 1.0000000180025095e-35
 
-MAX_PATH_FEATURES = 16
+MAX_PATH_FEATURES = 16  # < 32: the kernel's followed-set masks are int32
 _FEW_ROWS = 8  # below this many rows, a leaf's terms are added row by row
 TABLE_BUDGET = 1 << 23  # float64 entries over all tables of a model: 64 MiB
 # Leaves with at most this many path features get every term tabulated (k * 2**k
@@ -202,28 +202,31 @@ def _preorder(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 @njit(nogil=True, cache=False)
 def _tree_decisions(
-    x, first, last, left, feature, kind, threshold, missing, default_left, cat_row, cat_table,
+    xt, first, last, left, feature, kind, threshold, missing, default_left, cat_row, cat_table,
     cat_other, negative_fraction, float32, out,
 ):  # pragma: no cover  # fmt: skip
     """``out[n - first, r] = 1`` when row ``r`` goes left at inner node ``n``, else 0.
 
     One call per tree for all its nodes and rows, each node's rule read once outside
     the loop over rows: a call per node and row costs more than the comparison.
+    ``xt`` is the rows transposed, (features, rows): a node reads one contiguous
+    run of values, which the compiler vectorises; read across rows of ``x`` the
+    strided loads cost as much as the rest of the explanation.
     """
-    n_rows = x.shape[0]
+    n_rows = xt.shape[1]
     width = cat_table.shape[1]
     low = -1.0 if negative_fraction else 0.0
     for n in range(first, last):
         if left[n] < 0:
             continue
-        f = feature[n]
+        values = xt[feature[n]]
         dl = np.int64(1) if default_left[n] else np.int64(0)
         i = n - first
         if kind[n] == CAT:
             row = cat_row[n]
             other = cat_other[n]
             for r in range(n_rows):
-                v = x[r, f]
+                v = values[r]
                 if v != v or v < low or (negative_fraction and v == -1.0) or v >= width:
                     d = other
                 else:
@@ -240,22 +243,22 @@ def _tree_decisions(
             # The common rule (LightGBM's NaN type, scikit-learn), as a select the
             # compiler can vectorise: no branch on the row's value.
             for r in range(n_rows):
-                v = x[r, f]
+                v = values[r]
                 out[i, r] = dl if v != v else np.int64(v <= t)
             continue
         if rule == MISSING_DEFAULT and strict and float32:
             for r in range(n_rows):  # XGBoost
-                v = np.float64(np.float32(x[r, f]))
+                v = np.float64(np.float32(values[r]))
                 out[i, r] = dl if v != v else np.int64(v < t)
             continue
         if rule == MISSING_NONE and not strict and not float32:
             zero_left = np.int64(t >= 0.0)  # LightGBM's None type: NaN reads as 0.0
             for r in range(n_rows):
-                v = x[r, f]
+                v = values[r]
                 out[i, r] = zero_left if v != v else np.int64(v <= t)
             continue
         for r in range(n_rows):
-            v = x[r, f]
+            v = values[r]
             if float32:
                 v = np.float64(np.float32(v))
             nan = v != v
@@ -270,13 +273,13 @@ def _tree_decisions(
 
 @njit(nogil=True, cache=False)
 def _decisions(
-    x, first, last, feature, kind, threshold, missing, default_left, left, cat_row, cat_table,
+    xt, first, last, feature, kind, threshold, missing, default_left, left, cat_row, cat_table,
     cat_other, negative_fraction, float32,
 ):  # pragma: no cover  # fmt: skip
     """(nodes, rows) whether each row goes left at each node of [first, last)."""
-    g = np.zeros((last - first, x.shape[0]), dtype=np.int64)
+    g = np.zeros((last - first, xt.shape[1]), dtype=np.int64)
     _tree_decisions(
-        x, first, last, left, feature, kind, threshold, missing, default_left, cat_row,
+        xt, first, last, left, feature, kind, threshold, missing, default_left, cat_row,
         cat_table, cat_other, negative_fraction, float32, g,
     )  # fmt: skip
     return g == 1
@@ -284,7 +287,7 @@ def _decisions(
 
 @njit(nogil=True, cache=False)
 def _shap(
-    x, fast_trees, start, left, right, feature, kind, threshold, missing, default_left, cat_row,
+    xt, fast_trees, start, left, right, feature, kind, threshold, missing, default_left, cat_row,
     cat_table, cat_other, negative_fraction, float32, slot, unit_start, unit_node, unit_k,
     unit_bits, unit_d, unit_inner_at, unit_inner, unit_vectors, unit_feature_at, path_feature,
     path_zero, unit_table_at, table, phi,
@@ -294,18 +297,21 @@ def _shap(
     A unit is a leaf, or a small subtree tabulated as one: its table row is picked by
     the followed-set bits at ``unit_node`` (``unit_bits`` of them) and the row's
     direction at each of the subtree's ``unit_d`` inner nodes, one more bit each.
+    ``xt`` holds the rows transposed, (features, rows).
     """
-    n_rows = x.shape[0]
+    n_rows = xt.shape[1]
     width = 1
     for t in fast_trees:
         width = max(width, start[t + 1] - start[t])
-    mask = np.zeros((width, n_rows), dtype=np.int64)
-    g = np.zeros((width, n_rows), dtype=np.int64)
+    # 32-bit followed-set masks and decisions (MAX_PATH_FEATURES < 32 slots): half the
+    # memory traffic of int64 across a tree's nodes and rows.
+    mask = np.zeros((width, n_rows), dtype=np.int32)
+    g = np.zeros((width, n_rows), dtype=np.int32)
     at = np.zeros(n_rows, dtype=np.int64)
     for t in fast_trees:
         a, b = start[t], start[t + 1]
         _tree_decisions(
-            x, a, b, left, feature, kind, threshold, missing, default_left, cat_row, cat_table,
+            xt, a, b, left, feature, kind, threshold, missing, default_left, cat_row, cat_table,
             cat_other, negative_fraction, float32, g,
         )  # fmt: skip
         for r in range(n_rows):
@@ -660,7 +666,8 @@ class FastTreeShap:
         )  # fmt: skip
         if len(self._fast):
             _shap(
-                x, self._fast, t.start, t.left, t.right, t.feature, *common, self._slot,
+                np.ascontiguousarray(x.T), self._fast, t.start, t.left, t.right, t.feature,
+                *common, self._slot,
                 self._unit_start, self._unit_node, self._unit_k, self._unit_bits,
                 self._unit_d, self._unit_inner_at, self._unit_inner, self._unit_vectors,
                 self._feature_at,
@@ -689,10 +696,11 @@ class FastTreeShap:
         t = self.trees
         cat_other = t.cat_other if t.cat_other is not None else np.zeros(len(t.left), np.int8)
         phi = np.zeros((x.shape[0], self.n_features))
+        xt = np.ascontiguousarray(x.T)
         for tree in range(t.n_trees) if trees is None else trees:
             a, b = int(t.start[tree]), int(t.start[tree + 1])
             goes_left = _decisions(
-                x, a, b, t.feature, t.kind, t.threshold, t.missing, t.default_left, t.left,
+                xt, a, b, t.feature, t.kind, t.threshold, t.missing, t.default_left, t.left,
                 t.cat_row, t.cat_table, cat_other, t.cat_negative_fraction, t.float32,
             )  # fmt: skip
             local = Tree(
@@ -711,25 +719,26 @@ class FastTreeShap:
         t = self.trees
         cat_other = t.cat_other if t.cat_other is not None else np.zeros(len(t.left), np.int8)
         return _leaf_sum(
-            x, t.start, t.left, t.right, t.feature, t.value, t.kind, t.threshold, t.missing,
-            t.default_left, t.cat_row, t.cat_table, cat_other, t.cat_negative_fraction,
+            np.ascontiguousarray(x.T), t.start, t.left, t.right, t.feature, t.value, t.kind,
+            t.threshold, t.missing, t.default_left, t.cat_row, t.cat_table, cat_other,
+            t.cat_negative_fraction,
             t.float32,
         )  # fmt: skip
 
 
 @njit(nogil=True, cache=False)
 def _leaf_sum(
-    x, start, left, right, feature, value, kind, threshold, missing, default_left, cat_row,
+    xt, start, left, right, feature, value, kind, threshold, missing, default_left, cat_row,
     cat_table, cat_other, negative_fraction, float32,
 ):  # pragma: no cover  # fmt: skip
-    out = np.zeros(x.shape[0])
+    out = np.zeros(xt.shape[1])
     for t in range(len(start) - 1):
         a, b = start[t], start[t + 1]
         goes_left = _decisions(
-            x, a, b, feature, kind, threshold, missing, default_left, left, cat_row, cat_table,
+            xt, a, b, feature, kind, threshold, missing, default_left, left, cat_row, cat_table,
             cat_other, negative_fraction, float32,
         )  # fmt: skip
-        for r in range(x.shape[0]):
+        for r in range(xt.shape[1]):
             n = a
             while left[n] >= 0:
                 n = left[n] if goes_left[n - a, r] else right[n]
