@@ -191,6 +191,41 @@ def test_wide_paths_fall_back_to_the_recursive_algorithm_per_tree(
     np.testing.assert_allclose(recursive.contributions(matrix), reference, rtol=0, atol=EXACT)
 
 
+def test_subtree_units_shrink_to_fit_the_table_budget(
+    fitted_pipelines: dict[str, Pipeline], rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widest subtree units whose tables fit the budget: a budget that the widest
+    overflow gets narrower units, every term still tabulated and the same numbers."""
+    from modelyard.explain import _fasttreeshap
+    from modelyard.explain._lightgbm_trees import _read
+
+    booster = fitted_pipelines["ordinal_lightgbm"][-1].booster_
+    matrix = np.asarray(fitted_pipelines["ordinal_lightgbm"][:-1].transform(rows), np.float64)
+    reference = booster.predict(matrix, pred_contrib=True)[:, :-1]
+    widest = _read(booster, booster.num_feature())
+    assert widest is not None and widest.subtree_index_bits == _fasttreeshap.SUBTREE_INDEX_BITS[0]
+    assert not widest.over_budget and widest._unit_vectors.all()
+    monkeypatch.setattr(
+        _fasttreeshap, "SUBTREE_INDEX_BITS", (_fasttreeshap.SUBTREE_INDEX_BITS[-1],)
+    )
+    narrowest = _read(booster, booster.num_feature())
+    assert narrowest is not None and narrowest.table_entries < widest.table_entries
+    # A budget between the two: the widest units overflow it, the narrowest fit.
+    monkeypatch.setattr(_fasttreeshap, "SUBTREE_INDEX_BITS", (11, 10, 9))
+    between = (narrowest.table_entries + widest.table_entries) // 2
+    monkeypatch.setattr(_fasttreeshap, "VECTOR_BUDGET", between)
+    fitted = _read(booster, booster.num_feature())
+    assert fitted is not None and fitted.subtree_index_bits < 11
+    assert not fitted.over_budget and fitted._unit_vectors.all() and not fitted.fallback_trees
+    np.testing.assert_allclose(fitted.contributions(matrix), reference, rtol=0, atol=EXACT)
+    # No budget that fits: the narrowest units, the overflow on the slower forms, exact.
+    monkeypatch.setattr(_fasttreeshap, "VECTOR_BUDGET", narrowest.table_entries // 2)
+    squeezed = _read(booster, booster.num_feature())
+    assert squeezed is not None and squeezed.over_budget and squeezed.subtree_index_bits == 9
+    assert not squeezed._unit_vectors.all()
+    np.testing.assert_allclose(squeezed.contributions(matrix), reference, rtol=0, atol=EXACT)
+
+
 def test_one_row_and_many_give_the_same_numbers(
     fitted_pipelines: dict[str, Pipeline], early: pd.DataFrame, rows: pd.DataFrame
 ) -> None:

@@ -82,8 +82,13 @@ TABLE_BUDGET = 1 << 23  # float64 entries over all tables of a model: 64 MiB
 VECTOR_PATH_FEATURES = 10
 VECTOR_BUDGET = 1 << 22
 # A subtree is tabulated as one unit when the followed-set bits at its root plus its
-# inner nodes (one direction bit each) come to at most this many index bits.
-SUBTREE_INDEX_BITS = 9
+# inner nodes (one direction bit each) come to at most this many index bits: the most
+# of these for which the model's tables stay within the budgets. Fewer, larger units
+# mean fewer table rows fetched a row; a served request finds the tables out of cache
+# (the request's own work evicts them), so each fetched row costs a memory access:
+# 11 bits against 9, 1.18x faster at 100 rows with the cache flushed between calls
+# (200 trees of 31 leaves, 31 against 14 MiB of tables).
+SUBTREE_INDEX_BITS = (11, 10, 9)
 
 
 @dataclass
@@ -485,12 +490,19 @@ class FastTreeShap:
         self.trees = trees
         self.n_features = n_features
         self.base = float(trees.expected_values().sum())
-        self._build()
+        for index_bits in SUBTREE_INDEX_BITS:
+            self._build(index_bits)
+            if not self.over_budget:
+                break
         # Compile and check the kernels once, at model load, on one all-missing row.
         self.contributions(np.full((1, n_features), np.nan))
 
-    def _build(self) -> None:
+    def _build(self, index_bits: int) -> None:
+        """The tables, subtrees of up to ``index_bits`` index bits tabulated as one unit;
+        ``over_budget`` says whether a budget left a tree or a leaf on a slower form."""
         t = self.trees
+        self.over_budget = False
+        self.subtree_index_bits = index_bits
         n_nodes = len(t.left)
         slot = np.zeros(n_nodes, dtype=np.int64)
         depth_k = np.zeros(n_nodes, dtype=np.int64)  # distinct path features above a node
@@ -523,6 +535,7 @@ class FastTreeShap:
             need = sum(1 << len(features) for _, features, _ in leaves)
             widest = max((len(features) for _, features, _ in leaves), default=0)
             if widest > MAX_PATH_FEATURES or used + need > TABLE_BUDGET:
+                self.over_budget |= used + need > TABLE_BUDGET
                 slow.append(tree)
                 unit_start.append(len(units["node"]))
                 continue
@@ -539,6 +552,7 @@ class FastTreeShap:
                     _leaf_vectors(z, k, out, terms)
                     vectors[node] = (features, zeros, terms)
                 else:
+                    self.over_budget |= 0 < k <= VECTOR_PATH_FEATURES
                     add(node, k, k, [], False, features, zeros, out)
             # Small subtrees whose leaves all have their terms tabulated: one table for
             # the whole subtree, indexed by the followed set at its root and the row's
@@ -551,7 +565,7 @@ class FastTreeShap:
                         features, zeros, terms = vectors[node]
                         add(node, len(features), len(features), [], True, features, zeros, terms)
                     continue
-                unit = self._subtree_unit(node, depth_k, slot, vectors, used)
+                unit = self._subtree_unit(node, depth_k, slot, vectors, used, index_bits)
                 if unit is None:
                     stack += [int(t.right[node]), int(t.left[node])]
                     continue
@@ -584,9 +598,10 @@ class FastTreeShap:
         slot: np.ndarray,
         vectors: dict[int, tuple[list[int], list[float], np.ndarray]],
         used: int,
+        index_bits: int,
     ) -> tuple[list[int], list[int], np.ndarray] | None:
         """The table of the subtree at ``root`` as one unit, or None when it is too large
-        (more than ``SUBTREE_INDEX_BITS`` index bits, over the budget) or has a leaf
+        (more than ``index_bits`` index bits, over the budget) or has a leaf
         without tabulated terms. Returns (inner nodes in index-bit order, features, table).
         """
         t = self.trees
@@ -599,7 +614,7 @@ class FastTreeShap:
         inner = [n for n in nodes if t.left[n] >= 0]
         leaves = [n for n in nodes if t.left[n] < 0]
         bits = int(depth_k[root])
-        if bits + len(inner) > SUBTREE_INDEX_BITS or any(n not in vectors for n in leaves):
+        if bits + len(inner) > index_bits or any(n not in vectors for n in leaves):
             return None
         features = list(vectors[leaves[0]][0][:bits])
         for leaf in leaves:
@@ -607,6 +622,7 @@ class FastTreeShap:
         k = len(features)
         size = (1 << (bits + len(inner))) * k
         if used + size > VECTOR_BUDGET:
+            self.over_budget = True
             return None
         local = {n: i for i, n in enumerate(nodes)}
         sub_left = np.array([local.get(int(t.left[n]), -1) for n in nodes], dtype=np.int64)
