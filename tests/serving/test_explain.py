@@ -169,6 +169,57 @@ def test_a_model_that_cannot_be_explained_says_why(
     assert _plain(explain_server, "opaque", {"records": rows}).status_code == 200
 
 
+def test_explaining_beside_scoring_reports_the_first_failure(
+    explain_server: LiveServer, holdout: pd.DataFrame
+) -> None:
+    """The reasons of a many-row request are worked out while its rows are scored: when
+    scoring fails the request answers the scoring failure, and when only the
+    explanation fails the request answers that."""
+    from serving_testmodels import POISON_INCOME
+
+    rows = records(holdout.head(20))  # more rows than are explained inline
+    poisoned = [dict(r) for r in rows]
+    poisoned[7]["income"] = POISON_INCOME
+    failed = _plain(explain_server, "opaque", {"records": poisoned, "explain": 3})
+    assert failed.status_code == 500, failed.text
+    assert "failed while scoring" in failed.json()["message"]
+    unexplained = _plain(explain_server, "opaque", {"records": rows, "explain": 3})
+    assert unexplained.status_code == 422
+    assert "cannot explain" in unexplained.json()["message"]
+    explained = _plain(explain_server, "tabled", {"records": rows, "explain": 3})
+    assert explained.status_code == 200
+    assert all(p["reasons"] for p in explained.json()["predictions"])
+
+
+def test_an_explanation_nobody_awaits_is_not_reported_as_never_retrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When scoring fails first, the explanation's own failure is read and dropped;
+    a plain task in its place is reported when collected (the check can fail)."""
+    import asyncio
+    import gc
+
+    from modelyard.serving.service import _in_background
+
+    async def explanation_that_fails() -> None:
+        raise ValueError("cannot explain")
+
+    async def started_and_dropped(start: Any) -> None:
+        start(explanation_that_fails())
+        await asyncio.sleep(0.01)
+
+    def reported() -> list[str]:
+        gc.collect()
+        return [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        asyncio.run(started_and_dropped(asyncio.ensure_future))
+        assert reported(), "a dropped failed task should be reported"
+        caplog.clear()
+        asyncio.run(started_and_dropped(_in_background))
+        assert reported() == []
+
+
 def test_the_openapi_document_describes_explain(explain_server: LiveServer) -> None:
     document = httpx.get(f"{explain_server.url}/openapi.json").json()
     text = json.dumps(document)

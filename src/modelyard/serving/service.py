@@ -14,6 +14,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,31 +141,41 @@ class ServingCore:
         warnings = prepared.warnings
         if warnings:
             self.metrics.count_warnings(served.name, served.version_str, warnings.totals)
-        batcher = served.batcher
-        outputs = (
-            await batcher.submit(prepared) if batcher is not None else served.score([prepared])
+        # The reasons need the rows as prepared, not the scores: on a many-row request
+        # they are computed (in a worker thread) while the rows are scored and logged.
+        explaining = (
+            _in_background(reasons_for(served, payload, explain, prepared, contract))
+            if explain
+            else None
         )
-        if self.predlog.enabled:
-            self.predlog.log(
-                endpoint.name,
-                route.name,
-                False,
-                served,
-                request_id,
-                int(time.time() * 1000),
-                (time.perf_counter() - started) * 1000.0,
-                payload,
-                outputs,
-                entity,
-                prepared.data if prepared.kind == MATRIX else None,
-                warnings,
-                prepared.columns,
+        try:
+            batcher = served.batcher
+            outputs = (
+                await batcher.submit(prepared) if batcher is not None else served.score([prepared])
             )
-        if endpoint.shadows:
-            self._copy_to_shadows(endpoint, payload, request_id, entity)
-        reasons = (
-            await reasons_for(served, payload, explain, prepared, contract) if explain else None
-        )
+            if self.predlog.enabled:
+                self.predlog.log(
+                    endpoint.name,
+                    route.name,
+                    False,
+                    served,
+                    request_id,
+                    int(time.time() * 1000),
+                    (time.perf_counter() - started) * 1000.0,
+                    payload,
+                    outputs,
+                    entity,
+                    prepared.data if prepared.kind == MATRIX else None,
+                    warnings,
+                    prepared.columns,
+                )
+            if endpoint.shadows:
+                self._copy_to_shadows(endpoint, payload, request_id, entity)
+        except BaseException:
+            if explaining is not None:
+                explaining.cancel()
+            raise
+        reasons = await explaining if explaining is not None else None
         return Answer(endpoint.name, route.name, served, outputs, client_id, warnings, reasons)
 
     # -- shadows --------------------------------------------------------------
@@ -232,6 +243,19 @@ class ServingCore:
     async def drain_shadows(self, timeout: float = 10.0) -> None:
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def _in_background(work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+    """``work`` started now; its failure is read even when nobody awaits it (the
+    request failed first), so that it is not reported as never retrieved."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_read_failure)
+    return task
+
+
+def _read_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def entity_of(payload: Payload, key: str) -> str | None:
