@@ -452,6 +452,18 @@ def write_docs(summary: dict[str, Any], args: argparse.Namespace) -> None:
         "both ratios are given; under a load that keeps both cores busy the latency ratio "
         "tends to the CPU ratio.",
         "",
+        "CPU is the cost: the 100-row explanation (contributions, reasons, their JSON) "
+        "takes about three times the CPU of the whole plain request, so the CPU ratio "
+        "stays above 3x even where the latency ratio is under it.",
+        "",
+        "How the 100-row latency ratio moved today (one run each, 200 requests, load "
+        "about 1): 3.44x at 75ad92b (in-process contributions 17.2 us a row); "
+        "3.03x with the kernel reading the rows transposed and "
+        "carrying its masks in vectorised int32 loops (0aae828: 8.6 us a row); 2.81x "
+        "with the widest subtree units that fit the table budget (d4b9ac6); the "
+        "reasons-beside-scoring overlap came next (417b6b6). Earlier, at 60ec9ab under "
+        "load 1.2-2.6: 4.15x.",
+        "",
         "For reference, not measured in this run: before the tabulated TreeSHAP (served "
         "explanations through LightGBM's `pred_contrib`, commit e695a08, load 25.8) this "
         "benchmark gave 1.88x at 1 row and 28.5x at 100 rows. The in-process table above "
