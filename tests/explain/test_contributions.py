@@ -340,3 +340,50 @@ def test_xgboost_shapes_not_read_from_the_trees_use_its_own_contributions(data: 
     assert xgboost_float64(model[-1], model[:-1].transform(frame.head(5))) is None
     # XGBoost's own TreeSHAP then: additive to its float32 rounding only.
     _check_sum(model, frame, XGBOOST_FLOAT32)
+
+
+def test_a_path_too_wide_for_any_table_is_not_a_budget_overflow() -> None:
+    """A tree with a path of 24 distinct features (its subset tables would need 2**24
+    entries and more) goes to the recursive algorithm; that is the path's width, not
+    the budget, so the other trees keep the widest subtree units."""
+    from modelyard.explain import _fasttreeshap
+    from modelyard.explain._fasttreeshap import FastTreeShap, NodeTrees
+
+    depth = 24
+    n = 2 * depth + 1  # a chain: inner node j at 2j, its left leaf at 2j + 1
+    left, right = np.full(n, -1), np.full(n, -1)
+    inner = np.arange(0, 2 * depth, 2)
+    left[inner], right[inner] = inner + 1, inner + 2
+    feature = np.zeros(n, dtype=np.int64)
+    feature[inner] = np.arange(depth)
+    cover = np.zeros(n)
+    cover[inner] = 2.0 ** (depth - np.arange(depth) + 1)
+    cover[inner + 1] = cover[inner] / 2
+    cover[-1] = 2.0
+    chain = {
+        "left": left,
+        "right": right,
+        "feature": feature,
+        "threshold": np.zeros(n),
+        "value": np.linspace(-1.0, 1.0, n),
+        "cover": cover,
+    }
+    stump = {  # a small tree that fits any table
+        "left": np.array([1, -1, -1]),
+        "right": np.array([2, -1, -1]),
+        "feature": np.array([0, 0, 0]),
+        "threshold": np.zeros(3),
+        "value": np.array([0.0, -0.5, 0.5]),
+        "cover": np.array([4.0, 2.0, 2.0]),
+    }
+    explainer = FastTreeShap(NodeTrees.from_trees([chain, stump]), depth)
+    assert explainer.fallback_trees == [0]
+    assert not explainer.over_budget
+    assert explainer.subtree_index_bits == _fasttreeshap.SUBTREE_INDEX_BITS[0]
+    rows = np.random.default_rng(3).normal(size=(50, depth))
+    np.testing.assert_allclose(
+        explainer.contributions(rows).sum(axis=1) + explainer.base,
+        explainer.leaf_sum(rows),
+        rtol=0,
+        atol=1e-9,
+    )

@@ -177,6 +177,9 @@ def test_wide_paths_fall_back_to_the_recursive_algorithm_per_tree(
     monkeypatch.setattr(_fasttreeshap, "MAX_PATH_FEATURES", 6)
     mixed = _read(booster, booster.num_feature())
     assert mixed is not None and 0 < len(mixed.fallback_trees) < mixed.trees.n_trees
+    # Paths too wide for a table are not a budget overflow: the widest units still.
+    assert not mixed.over_budget
+    assert mixed.subtree_index_bits == _fasttreeshap.SUBTREE_INDEX_BITS[0]
     np.testing.assert_allclose(mixed.contributions(matrix), reference, rtol=0, atol=EXACT)
     # No per-term tables (only the 2**k subset tables): the same numbers.
     monkeypatch.setattr(_fasttreeshap, "MAX_PATH_FEATURES", 16)

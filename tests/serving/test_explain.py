@@ -172,9 +172,10 @@ def test_a_model_that_cannot_be_explained_says_why(
 def test_explaining_beside_scoring_reports_the_first_failure(
     explain_server: LiveServer, holdout: pd.DataFrame
 ) -> None:
-    """The reasons of a many-row request are worked out while its rows are scored: when
-    scoring fails the request answers the scoring failure, and when only the
-    explanation fails the request answers that."""
+    """A many-row request whose scoring fails answers the scoring failure, and one
+    whose explanation alone fails answers that. (This model is trusted code scored on
+    a frame, explained after scoring; the compiled path's matrix is explained while
+    it is scored, whose dropped failure the next test covers.)"""
     from serving_testmodels import POISON_INCOME
 
     rows = records(holdout.head(20))  # more rows than are explained inline

@@ -535,7 +535,8 @@ class FastTreeShap:
             need = sum(1 << len(features) for _, features, _ in leaves)
             widest = max((len(features) for _, features, _ in leaves), default=0)
             if widest > MAX_PATH_FEATURES or used + need > TABLE_BUDGET:
-                self.over_budget |= used + need > TABLE_BUDGET
+                # A path too wide for any table is not the budget's doing.
+                self.over_budget |= widest <= MAX_PATH_FEATURES and used + need > TABLE_BUDGET
                 slow.append(tree)
                 unit_start.append(len(units["node"]))
                 continue

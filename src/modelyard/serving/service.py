@@ -142,12 +142,13 @@ class ServingCore:
         if warnings:
             self.metrics.count_warnings(served.name, served.version_str, warnings.totals)
         # The reasons need the rows as prepared, not the scores: on a many-row request
-        # they are computed (in a worker thread) while the rows are scored and logged.
-        explaining = (
-            _in_background(reasons_for(served, payload, explain, prepared, contract))
-            if explain
-            else None
-        )
+        # they are worked out (in a worker thread) while the rows are scored and logged.
+        # Only for the compiled path's matrix, which scoring only reads: a native model
+        # gets the frame itself, and trusted code may change its input in place.
+        explaining = None
+        if explain and prepared.kind == MATRIX:
+            explaining = _in_background(reasons_for(served, payload, explain, prepared, contract))
+            await asyncio.sleep(0)  # let it hand its work to the thread before scoring starts
         try:
             batcher = served.batcher
             outputs = (
@@ -173,9 +174,16 @@ class ServingCore:
                 self._copy_to_shadows(endpoint, payload, request_id, entity)
         except BaseException:
             if explaining is not None:
+                # The request's answer is the failure; the thread's work cannot be
+                # interrupted and its result (or failure) is dropped when it ends.
                 explaining.cancel()
             raise
-        reasons = await explaining if explaining is not None else None
+        if explaining is not None:
+            reasons = await explaining
+        elif explain:
+            reasons = await reasons_for(served, payload, explain, prepared, contract)
+        else:
+            reasons = None
         return Answer(endpoint.name, route.name, served, outputs, client_id, warnings, reasons)
 
     # -- shadows --------------------------------------------------------------
