@@ -109,6 +109,19 @@ class Settings(BaseSettings):
             return value
         raise ValueError(f"must be an https:// URL (http only for localhost); got {value!r}")
 
+    @field_validator("batch_kernel_after_rows", mode="before")
+    @classmethod
+    def _whole_rows(cls, value: Any) -> Any:
+        text = str(value).strip()
+        if value is None or text == "":
+            return None
+        if isinstance(value, bool) or not text.isdigit():
+            raise ValueError(
+                "MODELYARD_BATCH_KERNEL_AFTER_ROWS: must be a whole number of rows >= 0; "
+                f"got {value!r}"
+            )
+        return int(text)
+
     @field_validator("oidc_algorithms")
     @classmethod
     def _asymmetric_only(cls, value: list[str]) -> list[str]:
@@ -242,6 +255,12 @@ class Settings(BaseSettings):
             "events against it."
         ),
     )
+    batch_kernel_after_rows: int | None = Field(
+        default=None,
+        description="Rows a batch worker scores with the tree library's own evaluator before "
+        "it compiles the tree kernel (0: at load; default "
+        "modelyard.compiled.BATCH_KERNEL_AFTER_ROWS, 300,000).",
+    )
     monitor_min_rows: int = Field(
         default=500,
         ge=1,
@@ -295,6 +314,7 @@ class Settings(BaseSettings):
             "dask_scheduler": self.dask_scheduler,
             "spark_master": self.spark_master,
             "audit_checkpoint": self.audit_checkpoint,
+            "batch_kernel_after_rows": self.batch_kernel_after_rows,
             "monitor_min_rows": self.monitor_min_rows,
             "trusted_types": list(self.trusted_types),
         }

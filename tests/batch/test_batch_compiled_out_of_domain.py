@@ -103,3 +103,22 @@ def test_a_bad_kernel_threshold_in_the_environment_is_named(
         ScoringModel.load(model_dir[0])
     monkeypatch.setenv("MODELYARD_BATCH_KERNEL_AFTER_ROWS", "0")  # at load: the kernel at once
     assert ScoringModel.load(model_dir[0]).form == "lightgbm-compiled"
+
+
+def test_the_kernel_threshold_is_a_setting_of_the_config_file_too(
+    model_dir: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The threshold is one of the settings: read from ``modelyard.toml`` in the worker,
+    shown by ``modelyard info``, and a bad value there is named like the variable's."""
+    from modelyard.config import load_settings
+    from modelyard.errors import InvalidInput
+
+    monkeypatch.delenv("MODELYARD_BATCH_KERNEL_AFTER_ROWS", raising=False)
+    config = tmp_path / "modelyard.toml"
+    monkeypatch.setenv("MODELYARD_CONFIG", str(config))
+    config.write_text("[modelyard]\nbatch_kernel_after_rows = 0\n")
+    assert load_settings().describe()["batch_kernel_after_rows"] == 0
+    assert ScoringModel.load(model_dir[0]).form == "lightgbm-compiled"
+    config.write_text("[modelyard]\nbatch_kernel_after_rows = -5\n")
+    with pytest.raises(InvalidInput, match=r"batch_kernel_after_rows.*whole number of rows"):
+        ScoringModel.load(model_dir[0])

@@ -447,17 +447,12 @@ def _compiled_path(
 
 
 def _kernel_after_rows(default: int) -> int:
-    """``MODELYARD_BATCH_KERNEL_AFTER_ROWS`` (0: compile the kernel at load), else ``default``."""
-    import os
+    """The ``batch_kernel_after_rows`` setting (0: compile the kernel at load), else
+    ``default``; read in the worker, whose environment and config file it follows."""
+    from modelyard.config import load_settings
 
-    text = os.environ.get("MODELYARD_BATCH_KERNEL_AFTER_ROWS", "").strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise InvalidInput(
-            f"MODELYARD_BATCH_KERNEL_AFTER_ROWS: must be a whole number of rows >= 0; got {text!r}"
-        )
-    return int(text)
+    chosen = load_settings().batch_kernel_after_rows
+    return default if chosen is None else chosen
 
 
 def _frame_columns(frame: pd.DataFrame) -> Any:
