@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from modelyard.serving.inputs import Payload
     from modelyard.serving.models import Prepared, ServedVersion
 
-__all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "reasons_for"]
+__all__ = ["MAX_REASONS", "ExplainSource", "explain_count", "explains_inline", "reasons_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -227,9 +227,14 @@ async def reasons_for(
     """
     if k == 0:
         return None
-    source: ExplainSource | None = getattr(served, "explain_source", None)
-    if source is not None and source.ready and payload.n <= INLINE_ROWS:
-        # A few rows with the explainer built: well under a millisecond of work, less
-        # than handing it to a worker thread costs on a busy machine.
+    if explains_inline(served, payload):
         return _explain(served, payload, k, prepared, contract)
     return await asyncio.to_thread(_explain, served, payload, k, prepared, contract)
+
+
+def explains_inline(served: ServedVersion, payload: Payload) -> bool:
+    """Whether ``reasons_for`` explains on the event loop: a few rows with the explainer
+    built, well under a millisecond of work, less than handing it to a worker thread
+    costs on a busy machine."""
+    source: ExplainSource | None = getattr(served, "explain_source", None)
+    return source is not None and source.ready and payload.n <= INLINE_ROWS

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelyard.errors import InvalidInput, NotFound
-from modelyard.serving.explanations import reasons_for
+from modelyard.serving.explanations import explains_inline, reasons_for
 from modelyard.serving.inputs import COLUMNS, RECORDS, ROWS, Payload
 from modelyard.serving.models import MATRIX
 
 if TYPE_CHECKING:
     from modelyard.serving.config import ServingConfig
     from modelyard.serving.metrics import ServingMetrics
-    from modelyard.serving.models import ServedVersion
+    from modelyard.serving.models import Prepared, ServedVersion
     from modelyard.serving.predlog import PredictionLog
     from modelyard.serving.routing import Endpoint, RouteTarget
     from modelyard.serving.upgrades import VersionManager
@@ -146,30 +146,14 @@ class ServingCore:
         # Only for the compiled path's matrix, which scoring only reads: a native model
         # gets the frame itself, and trusted code may change its input in place.
         explaining = None
-        if explain and prepared.kind == MATRIX:
+        if explain and prepared.kind == MATRIX and not explains_inline(served, payload):
             explaining = _in_background(reasons_for(served, payload, explain, prepared, contract))
             await asyncio.sleep(0)  # let it hand its work to the thread before scoring starts
         try:
-            batcher = served.batcher
-            outputs = (
-                await batcher.submit(prepared) if batcher is not None else served.score([prepared])
-            )
+            outputs = await _score(served, prepared)
             if self.predlog.enabled:
-                self.predlog.log(
-                    endpoint.name,
-                    route.name,
-                    False,
-                    served,
-                    request_id,
-                    int(time.time() * 1000),
-                    (time.perf_counter() - started) * 1000.0,
-                    payload,
-                    outputs,
-                    entity,
-                    prepared.data if prepared.kind == MATRIX else None,
-                    warnings,
-                    prepared.columns,
-                )
+                self._log(endpoint.name, route.name, False, served, request_id, started,
+                          payload, outputs, entity, prepared)  # fmt: skip
             if endpoint.shadows:
                 self._copy_to_shadows(endpoint, payload, request_id, entity)
         except BaseException:
@@ -185,6 +169,27 @@ class ServingCore:
         else:
             reasons = None
         return Answer(endpoint.name, route.name, served, outputs, client_id, warnings, reasons)
+
+    def _log(
+        self, endpoint: str, route: str, shadow: bool, served: ServedVersion, request_id: str,
+        started: float, payload: Payload, outputs: Any, entity: str | None, prepared: Prepared,
+    ) -> None:  # fmt: skip
+        """One prediction-log record of a live or shadow answer."""
+        self.predlog.log(
+            endpoint,
+            route,
+            shadow,
+            served,
+            request_id,
+            int(time.time() * 1000),
+            (time.perf_counter() - started) * 1000.0,
+            payload,
+            outputs,
+            entity,
+            prepared.data if prepared.kind == MATRIX else None,
+            prepared.warnings,
+            prepared.columns,
+        )
 
     # -- shadows --------------------------------------------------------------
     def _copy_to_shadows(
@@ -217,25 +222,9 @@ class ServingCore:
             prepared = served.prepare(
                 payload, served.contract_for(shadow.policy, shadow.policy_key)
             )
-            batcher = served.batcher
-            outputs = (
-                await batcher.submit(prepared) if batcher is not None else served.score([prepared])
-            )
-            self.predlog.log(
-                endpoint,
-                shadow.name,
-                True,
-                served,
-                request_id,
-                int(time.time() * 1000),
-                (time.perf_counter() - started) * 1000.0,
-                payload,
-                outputs,
-                entity,
-                prepared.data if prepared.kind == MATRIX else None,
-                prepared.warnings,
-                prepared.columns,
-            )
+            outputs = await _score(served, prepared)
+            self._log(endpoint, shadow.name, True, served, request_id, started, payload,
+                      outputs, entity, prepared)  # fmt: skip
             self.metrics.count_rows(endpoint, shadow.name, True, payload.n)
         except Exception as exc:  # a shadow never affects the live answer
             logger.warning(
@@ -251,6 +240,12 @@ class ServingCore:
     async def drain_shadows(self, timeout: float = 10.0) -> None:
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+async def _score(served: ServedVersion, prepared: Prepared) -> Any:
+    """The rows' outputs: through the version's micro-batcher when it has one."""
+    batcher = served.batcher
+    return await batcher.submit(prepared) if batcher is not None else served.score([prepared])
 
 
 def _in_background(work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
