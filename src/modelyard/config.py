@@ -257,9 +257,10 @@ class Settings(BaseSettings):
     )
     batch_kernel_after_rows: int | None = Field(
         default=None,
-        description="Rows a batch worker scores with the tree library's own evaluator before "
-        "it compiles the tree kernel (0: at load; default "
-        "modelyard.compiled.BATCH_KERNEL_AFTER_ROWS, 300,000).",
+        description="The batch tree kernel's break-even: rows on the tree library's own "
+        "evaluator that cost one compilation of the kernel. A job in which each worker's share "
+        "reaches it compiles the kernel at load, else after that many rows (0: always at load; "
+        "default modelyard.compiled.BATCH_KERNEL_AFTER_ROWS, 300,000).",
     )
     monitor_min_rows: int = Field(
         default=500,

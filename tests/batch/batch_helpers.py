@@ -14,6 +14,8 @@ INPUT_SEED = 31_002
 MODEL = "credit"
 ID = "application_id"
 COMPARED = [ID, "score", "label", "model_name", "model_version"]
+# Debian's libpostgresql-jdbc-java (installed by .ci/run) puts the driver here.
+POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 
 def write_parts(frame: pd.DataFrame, folder: Path, files: int, row_group: int) -> list[Path]:

@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from batch_helpers import INPUT_SEED, MODEL, TRAIN_SEED, write_parts
+from batch_helpers import INPUT_SEED, MODEL, POSTGRES_JDBC_JAR, TRAIN_SEED, write_parts
 
 from modelyard.data import synthetic
 from modelyard.demo.credit_models import lightgbm_pipeline, split_xy
 
-POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 S3_BUCKET = "modelyard-batch"
 S3_REGION = "eu-west-1"
 

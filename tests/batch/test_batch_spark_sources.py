@@ -16,9 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from batch_helpers import COMPARED, ID, MODEL, cli_yard, read_output, write_parts
+from batch_helpers import (
+    COMPARED,
+    ID,
+    MODEL,
+    POSTGRES_JDBC_JAR,
+    cli_yard,
+    read_output,
+    write_parts,
+)
 
-from conftest import POSTGRES_JDBC_JAR
 from modelyard.batch.spark_io import SparkSink, SparkSource, source_from_options
 from modelyard.data.out_of_time import CATEGORICAL, FEATURES, NUMERIC, TARGET
 from modelyard.errors import Conflict, InvalidInput

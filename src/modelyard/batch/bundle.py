@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from modelyard.batch.scoring import ScoringModel
+from modelyard.batch.scoring import ScoringModel, kernel_after_rows_for
 from modelyard.errors import IntegrityError
 
 __all__ = ["ModelBundle", "load_cached"]
@@ -38,6 +38,10 @@ class ModelBundle:
     compiled_dir: str | None = None
     trusted_code: bool = False  # a pickle the submitting user may run (checked by the service)
     trusted_types: tuple[str, ...] = ()
+    # Rows a worker scores through the tree library before it compiles the kernel, as the
+    # job decided from each worker's share (None: the worker's own setting; 0: at load).
+    # Not part of the key: a process that kept the model from an earlier job keeps it.
+    kernel_after_rows: int | None = None
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -66,7 +70,16 @@ class ModelBundle:
             trusted_code=self.trusted_code,
             trusted_types=self.trusted_types,
             files=self.files,
+            kernel_after_rows=self.kernel_after_rows,
         )
+
+    def for_job(self, rows: int | None, processes: int) -> ModelBundle:
+        """This bundle for a job of ``rows`` rows (None: unknown) over ``processes`` workers:
+        the tree kernel at load when each one's share repays it (:func:`kernel_after_rows_for`,
+        read here, on the job's side, so that every engine's workers follow the job's
+        setting)."""
+        share = None if rows is None else -(-rows // max(1, processes))
+        return replace(self, kernel_after_rows=kernel_after_rows_for(share))
 
     def pack(self) -> dict[str, bytes]:
         """Every file's bytes, keyed ``model/<path>`` or ``compiled/<path>``, for shipping."""

@@ -72,6 +72,14 @@ class BatchJobInfo:
         return str(value) if value else None
 
     @property
+    def evaluator(self) -> str | None:
+        """What evaluated a compiled scorer's trees: ``"numba tree kernel"`` (compiled at
+        load), or the kernel after so many rows a process with the library's own
+        evaluator before; None for the other scorers."""
+        value = self.params.get("evaluator")
+        return str(value) if value else None
+
+    @property
     def warnings(self) -> dict[str, int]:
         """Scored rows with an out-of-domain value, per ``"column: kind"``."""
         return dict(self.params.get("warnings") or {})
@@ -115,6 +123,7 @@ class BatchJobInfo:
             "warnings": self.warnings,
             "scorer": self.scorer,
             "scorer_reason": self.scorer_reason,
+            "evaluator": self.evaluator,
             "rows_per_s": self.rows_per_s,
             "duration_s": self.duration_s,
             "params": self.params,

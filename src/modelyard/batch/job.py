@@ -160,6 +160,7 @@ class PartResult:
     reject_reasons: Mapping[str, int] = field(default_factory=dict)
     scorer: str | None = None  # what predicted: "forest-compiled", "onnx", "native", ...
     scorer_reason: str | None = None  # "compiled", or why the pipeline was not compiled
+    evaluator: str | None = None  # what evaluated a compiled scorer's trees, and from when
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +179,7 @@ class PartResult:
                     "rejects": dict(self.reject_reasons),
                     "scorer": self.scorer,
                     "scorer_reason": self.scorer_reason,
+                    "evaluator": self.evaluator,
                 },
                 sort_keys=True,
             ),
@@ -202,6 +204,7 @@ class PartResult:
             reject_reasons=dict(checks.get("rejects") or {}),
             scorer=checks.get("scorer"),
             scorer_reason=checks.get("scorer_reason"),
+            evaluator=checks.get("evaluator"),
         )
 
 

@@ -36,7 +36,15 @@ from modelyard.batch.scoring import (
 )
 from modelyard.errors import BackendUnavailable, InvalidInput
 
-__all__ = ["WorkSpec", "cpu_seconds", "csv_listing", "read_part", "run_part", "score_part"]
+__all__ = [
+    "WorkSpec",
+    "cpu_seconds",
+    "csv_listing",
+    "read_part",
+    "rows_of",
+    "run_part",
+    "score_part",
+]
 
 _CSV_BLOCK = 8 << 20
 
@@ -67,6 +75,17 @@ class WorkSpec:
         if self.protocol in ("s3", "gs", "gcs"):
             options.setdefault("use_listings_cache", False)
         return fsspec.filesystem(self.protocol, **options)
+
+
+def rows_of(work: WorkSpec, todo: Iterable[int]) -> int | None:
+    """Rows in the parts ``todo`` (None when one's count is unknown: a CSV file)."""
+    total = 0
+    for index in todo:
+        rows = work.parts[index].rows
+        if rows is None:
+            return None
+        total += rows
+    return total
 
 
 def read_part(work: WorkSpec, part: Part, *, use_threads: bool = True) -> Iterator[pa.Table]:
@@ -258,6 +277,7 @@ def score_part(
         reject_reasons=checks.rejects,
         scorer=model.form,
         scorer_reason=model.reason,
+        evaluator=model.evaluator,
     )
     out.write_marker(out.marker_name(part.index, width), result.to_dict())
     return result

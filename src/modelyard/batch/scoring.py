@@ -134,6 +134,9 @@ class ScoringModel:
         contract: The version's input contract (domain, probe, policy): what is
             scored with a warning and what is rejected.
         reason: ``"compiled"``, or why the pipeline is not scored compiled.
+        evaluator: What evaluates a compiled scorer's trees (``"numba tree kernel"``, or
+            the kernel after so many rows with the library's evaluator before); None
+            for the other forms.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class ScoringModel:
         self.classes = list(classes) if classes is not None else None
         self.form = form
         self.reason = reason
+        self.evaluator: str | None = None
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
         self.model_dir: Path | None = None  # where load() found it (the input example)
@@ -178,6 +182,7 @@ class ScoringModel:
         trusted_code: bool = False,
         trusted_types: Sequence[str] = (),
         files: Mapping[str, str] | None = None,
+        kernel_after_rows: int | None = None,
     ) -> ScoringModel:
         """Load from a verified model directory (see ``_load``), once.
 
@@ -190,6 +195,9 @@ class ScoringModel:
         at load and again when a job first explains, which may be long after the
         load in a worker that keeps the model. Without ``files`` the caller has
         just verified the directory, and the example's digest is taken now.
+        ``kernel_after_rows``: rows this process scores through a tree library
+        before it compiles the kernel, as the job decided (0: at load; None: this
+        process's setting; see :func:`kernel_after_rows_for`).
         """
         from modelyard.flavors import load_model
 
@@ -202,7 +210,9 @@ class ScoringModel:
             example_digest = _sha256(path.read_bytes()) if path.is_file() else None
         loaded = load_model(model_dir, trusted_code=trusted_code, trusted_types=trusted_types)
         example = read_example(model_dir, example_digest)
-        model = cls._load(loaded, example, compiled_dir, form=form)
+        model = cls._load(
+            loaded, example, compiled_dir, form=form, kernel_after_rows=kernel_after_rows
+        )
         model.model_dir = Path(model_dir)
         model.example_digest = example_digest
         model._native = loaded.native
@@ -237,6 +247,7 @@ class ScoringModel:
         compiled_dir: str | Path | None = None,
         *,
         form: str = "auto",
+        kernel_after_rows: int | None = None,
     ) -> ScoringModel:
         """The scorer for ``loaded``, the model in a verified directory (and its ONNX form).
 
@@ -249,6 +260,8 @@ class ScoringModel:
             compiled_dir: A compiled form (``model.onnx`` + ``parity.json``); used
                 when ``form`` is ``"auto"`` or ``"onnx"`` and its parity passed.
             form: ``"auto"``, ``"onnx"`` or ``"native"``.
+            kernel_after_rows: Rows scored through a tree library before the kernel is
+                compiled (0: at load; None: :func:`kernel_after_rows_for` of no forecast).
 
         Raises:
             InvalidInput: The model has no signature, or ``form="onnx"`` without
@@ -310,13 +323,16 @@ class ScoringModel:
                 "this version has none"
             )
         if form == "auto":
-            compiled, reason = _compiled_path(loaded, example)
+            after = kernel_after_rows_for(None) if kernel_after_rows is None else kernel_after_rows
+            compiled, reason = _compiled_path(loaded, example, after)
         else:
             compiled, reason = None, "form='native' was asked for"
         if compiled is not None:
-            kind, predict = compiled
+            kind, predict, evaluator = compiled
             task_classes = classes if loaded.task == "classification" else None
-            return cls(signature, loaded.task, task_classes, kind, predict, contract)
+            model = cls(signature, loaded.task, task_classes, kind, predict, contract)
+            model.evaluator = evaluator
+            return model
         if loaded.task != "classification":
             return cls(
                 signature,
@@ -390,22 +406,24 @@ def _sha256(data: bytes) -> str:
 
 
 def _compiled_path(
-    loaded: LoadedModel, example: pd.DataFrame | None
-) -> tuple[tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None, str]:
-    """((kind, predict), "compiled") when the compiled pipeline matches the native model,
-    else (None, why not).
+    loaded: LoadedModel, example: pd.DataFrame | None, kernel_after_rows: int
+) -> tuple[tuple[str, Callable[[pd.DataFrame], np.ndarray], str] | None, str]:
+    """((kind, predict, evaluator), "compiled") when the compiled pipeline matches the
+    native model, else (None, why not).
 
     The same compiled form serving uses (:mod:`modelyard.compiled`), checked
     on the version's input example within the scorer's stated tolerance. A chunk
     the compiled decoder refuses (a value only the native model decides about) is
     scored natively, so answers never depend on which path took a chunk.
     """
-    from modelyard.compiled import BATCH_KERNEL_AFTER_ROWS, compile_pipeline, kernel_after_rows
+    from modelyard.compiled import compile_pipeline
+    from modelyard.compiled import kernel_after_rows as deferring_kernel
 
     if loaded.flavor != "sklearn":
         return None, f"the {loaded.flavor} flavor has no compiled form"
-    # A worker compiles the tree kernel only once it has scored enough rows to repay it.
-    with kernel_after_rows(_kernel_after_rows(BATCH_KERNEL_AFTER_ROWS)):
+    # A worker compiles the tree kernel at load when its share of the job repays it,
+    # else only once it has scored enough rows to.
+    with deferring_kernel(kernel_after_rows):
         scorer, reason = compile_pipeline(
             loaded.native, loaded.signature, loaded.task, loaded.classes
         )
@@ -443,16 +461,30 @@ def _compiled_path(
         matrix = encoder.encode(_frame_columns(frame))
         return scorer.predict(matrix) if matrix is not None else native(frame)
 
-    return (scorer.kind, predict), "compiled"
+    return (scorer.kind, predict, scorer.evaluator), "compiled"
 
 
-def _kernel_after_rows(default: int) -> int:
-    """The ``batch_kernel_after_rows`` setting (0: compile the kernel at load), else
-    ``default``; read in the worker, whose environment and config file it follows."""
+def kernel_after_rows_for(share: int | None) -> int:
+    """Rows a batch process scores through the tree library before it compiles the kernel.
+
+    The break-even is the ``batch_kernel_after_rows`` setting (read where the job is
+    submitted, and handed to its workers with the model), else
+    :data:`~modelyard.compiled.BATCH_KERNEL_AFTER_ROWS`: about that many rows on the
+    library's evaluator cost what one compilation does. Without a forecast the
+    process rents until it has paid that much (the ski-rental rule, at most twice
+    the best cost). When the job tells the process how many rows it will score,
+    the best choice is known: a share at or above the break-even compiles at load
+    (0), because the rows on the library would only add to the compilation's cost;
+    a smaller share keeps the threshold, which it will likely never reach.
+    """
+    from modelyard.compiled import BATCH_KERNEL_AFTER_ROWS
     from modelyard.config import load_settings
 
     chosen = load_settings().batch_kernel_after_rows
-    return default if chosen is None else chosen
+    after = BATCH_KERNEL_AFTER_ROWS if chosen is None else chosen
+    if share is not None and share >= after:
+        return 0
+    return after
 
 
 def _frame_columns(frame: pd.DataFrame) -> Any:

@@ -721,10 +721,13 @@ class BatchService:
             checks.add(dict(result.warnings), dict(result.reject_reasons))
         scorers = sorted({r.scorer for r in results if r.scorer})
         reasons = sorted({r.scorer_reason for r in results if r.scorer_reason})
+        evaluators = sorted({r.evaluator for r in results if r.evaluator})
         summary = {
             # What predicted, as the workers loaded it (one value unless they disagreed).
             "scorer": ", ".join(scorers) or None,
             "scorer_reason": "; ".join(reasons) or None,
+            # The tree kernel at load, or after so many rows a process (kernel_after_rows_for).
+            "evaluator": "; ".join(evaluators) or None,
             "warnings": dict(sorted(checks.warnings.items())),
             "rejects_by_reason": dict(sorted(checks.rejects.items(), key=lambda kv: -kv[1])),
             "reject_rate": round(rejected / rows_in, 6) if rows_in else 0.0,

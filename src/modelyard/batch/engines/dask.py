@@ -53,6 +53,7 @@ from modelyard.batch.parts import (
     WorkSpec,
     cpu_seconds,
     read_part,
+    rows_of,
     score_part,
     tune_worker_memory,
 )
@@ -132,10 +133,11 @@ class DaskEngine:
             ) from exc
         plugin_name = f"modelyard-model-{bundle.short}-{work.job_id[:8]}"
         try:
+            stats.workers = len(client.scheduler_info().get("workers", {}))
+            bundle = bundle.for_job(rows_of(work, todo), stats.workers)
             client.register_plugin(
                 ModelPlugin(plugin_name, bundle, bundle.pack()), name=plugin_name
             )
-            stats.workers = len(client.scheduler_info().get("workers", {}))
             stats.load_seconds = time.perf_counter() - started
             parts = [work.parts[i] for i in todo]
             # Arrow-backed columns stay Arrow: no conversion of strings to another dtype.

@@ -35,7 +35,7 @@ from typing import Any
 from modelyard.batch.bundle import ModelBundle, load_cached
 from modelyard.batch.engines import EngineStats
 from modelyard.batch.job import PartResult
-from modelyard.batch.parts import WorkSpec, run_part, tune_worker_memory
+from modelyard.batch.parts import WorkSpec, rows_of, run_part, tune_worker_memory
 from modelyard.batch.progress import Progress
 from modelyard.errors import BackendUnavailable, InvalidInput
 
@@ -81,6 +81,7 @@ class LocalEngine:
         stats = EngineStats(workers=workers)
         if not todo:
             return stats
+        bundle = bundle.for_job(rows_of(work, todo), workers)
         context = _context()
         events: Any = context.Queue()
         lifeline, keepalive = context.Pipe(duplex=False)

@@ -32,7 +32,7 @@ import pandas as pd
 from modelyard.batch.bundle import ModelBundle, load_cached
 from modelyard.batch.engines import EngineStats
 from modelyard.batch.job import PartResult
-from modelyard.batch.parts import WorkSpec, run_part
+from modelyard.batch.parts import WorkSpec, rows_of, run_part
 from modelyard.batch.progress import Progress
 from modelyard.errors import BackendUnavailable
 
@@ -131,6 +131,7 @@ class SparkEngine:
             session = spark_session(self.master)
         context = session.sparkContext
         stats.workers = int(context.defaultParallelism)
+        bundle = bundle.for_job(rows_of(work, todo), stats.workers)
         try:
             # Shipped once per executor; each Python worker finds them under SparkFiles.
             context.addFile(bundle.model_dir, recursive=True)
