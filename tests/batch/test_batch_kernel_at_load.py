@@ -100,13 +100,13 @@ def test_a_model_loaded_for_a_large_share_evaluates_with_the_kernel_from_the_fir
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("after", "evaluator"), [(2_000, AT_LOAD), (4_000, "after 4,000 rows")])
 def test_a_local_job_tells_its_workers_their_share(
-    tmp_path: Path, months: Any, pipeline: Any, after: int, evaluator: str
+    tmp_path: Path, months: Any, pipeline: Any
 ) -> None:
-    """6,000 out-of-time rows over 2 workers: 3,000 each, against a break-even of
-    2,000 (kernel at load) or 4,000 (kernel deferred); the scores are the model's."""
-    env, yard = cli_yard(tmp_path, **{VARIABLE: str(after)})
+    """6,000 out-of-time rows over 2 workers: 3,000 each, against a break-even of 2,000
+    set where the job is submitted: the kernel at load; the scores are the model's.
+    (Shares below the break-even, on every engine: test_batch_engines.)"""
+    env, yard = cli_yard(tmp_path, **{VARIABLE: "2000"})
     yard.models.register("credit", pipeline, example=months[0])
     yard.close()
     late = months[2]
@@ -121,10 +121,8 @@ def test_a_local_job_tells_its_workers_their_share(
     assert done.returncode == 0, done.stderr[-3000:]
     job = json.loads(done.stdout)
     assert job["status"] == "FINISHED" and job["rows_out"] == len(late)
-    assert job["scorer"] == "lightgbm-compiled"
-    assert evaluator in job["evaluator"]
-    if evaluator == AT_LOAD:
-        assert job["evaluator"] == AT_LOAD
+    assert job["scorer"] == "lightgbm-compiled" and job["evaluator"] == AT_LOAD
+    assert job["params"]["warnings"]  # the out-of-time rows were flagged, and scored
     scored = pd.read_parquet(tmp_path / "out").set_index(ID)
     expected = pipeline.predict_proba(late[list(FEATURES)])[:, 1]
     assert np.array_equal(scored.loc[late[ID], "score"].to_numpy(), expected)
