@@ -69,6 +69,10 @@ def test_local_dask_and_spark_score_identically_and_resume(
         assert job.evaluator == (
             "numba tree kernel" if name == "local-1" else f"{DEFERRED} ({C_API} before)"
         ), name
+    # Each engine loaded the model in every worker before scoring (Spark: a warm-up stage
+    # of one task per core, whose Python workers the parts then reuse).
+    for name in ("local-2", "spark"):
+        assert len(jobs[name].params["engine_stats"]["worker_load_seconds"]) == 2, name
     outputs = {name: read_output(tmp_path / name) for name in jobs}
     reference = outputs["local-1"]
     assert reference[ID].is_unique and len(reference) == 19_997

@@ -10,7 +10,13 @@ on the executors (on Dataproc: an initialization action or a custom image).
 
 The model directory is shipped once per executor with
 ``SparkContext.addFile``; each Python worker verifies the files' digests and
-loads the model once, on its first task.
+loads the model once. Before the parts are scheduled, a stage of one tiny task
+per core loads it in the Python workers (``mapInPandas``, the runner the parts
+use, whose workers Spark then reuses): the load (and the tree kernel's
+compilation, when each core's share of the job repays it) happens before the
+first part, as the local and Dask engines load theirs before scoring, and a
+model that fails its checks fails the job before any part is written. A
+Python worker the warm-up did not reach loads the model on its first task.
 
 The session: an active one is used as is (and left running); otherwise one
 is built for ``master`` — from the call or the settings (``spark_master`` in
@@ -137,13 +143,13 @@ class SparkEngine:
             context.addFile(bundle.model_dir, recursive=True)
             if bundle.compiled_dir is not None:
                 context.addFile(bundle.compiled_dir, recursive=True)
-            stats.load_seconds = time.perf_counter() - started
-            score = _partition_scorer(
-                work,
-                bundle,
-                Path(bundle.model_dir).name,
-                Path(bundle.compiled_dir).name if bundle.compiled_dir else None,
+            model_dir = Path(bundle.model_dir).name
+            compiled_dir = Path(bundle.compiled_dir).name if bundle.compiled_dir else None
+            stats.extra["worker_load_seconds"] = _warm_workers(
+                session, bundle, stats.workers, model_dir, compiled_dir
             )
+            stats.load_seconds = time.perf_counter() - started
+            score = _partition_scorer(work, bundle, model_dir, compiled_dir)
             parts = session.createDataFrame(
                 context.parallelize([(i,) for i in todo], numSlices=len(todo)), "part long"
             )
@@ -180,6 +186,32 @@ class SparkEngine:
                 session.stop()
         stats.score_seconds = time.perf_counter() - started - stats.load_seconds
         return stats
+
+
+def _warm_workers(
+    session: Any, bundle: ModelBundle, cores: int, model_name: str, compiled_name: str | None
+) -> list[float]:
+    """Load the model in up to ``cores`` Python workers at once, before any part is scored;
+    the seconds each took (0 for one that kept it from an earlier job)."""
+    cores = max(1, cores)
+
+    def load(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles
+
+        for _ in batches:
+            pass
+        local = bundle.at(
+            SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
+        )
+        started = time.perf_counter()
+        load_cached(local)  # verified, once per Python worker
+        yield pd.DataFrame({"seconds": [round(time.perf_counter() - started, 3)]})
+
+    slots = session.createDataFrame(
+        session.sparkContext.parallelize([(i,) for i in range(cores)], numSlices=cores),
+        "slot long",
+    )
+    return [float(row["seconds"]) for row in slots.mapInPandas(load, "seconds double").collect()]
 
 
 def _partition_scorer(
