@@ -143,6 +143,11 @@ def prepare(rows: int, work: Path) -> dict[str, Any]:
 
     X, y = split_xy(synthetic.generate(TRAIN_ROWS, seed=7))
     model = lightgbm_pipeline().fit(X, y)
+    import skops.io
+
+    # The raw baseline reads the model back with skops (no pickle loaded here); the pickle
+    # is written only for MLflow's peer venv, whose own model format is cloudpickle.
+    skops.io.dump(model, work / "model.skops")
     (work / "model.pkl").write_bytes(pickle.dumps(model))
     yard_dir = work / "yard"
     shutil.rmtree(yard_dir, ignore_errors=True)
@@ -281,7 +286,10 @@ def run_raw(model_path: str, input_dir: str, columns: str) -> dict[str, Any]:
     import pandas as pd
 
     started = time.perf_counter()
-    model = pickle.loads(Path(model_path).read_bytes())
+    import skops.io
+
+    # The file this run wrote (prepare): every type in it is the pipeline's own.
+    model = skops.io.load(model_path, trusted=skops.io.get_untrusted_types(file=model_path))
     load_s = time.perf_counter() - started
     started, cpu_started = time.perf_counter(), time.process_time()
     frame = pd.read_parquet(input_dir, columns=columns.split(","))
@@ -306,7 +314,7 @@ def mode_command(mode: str, setup: dict[str, Any], work: Path, mlflow: Path | No
             sys.executable,
             __file__,
             "--run-raw",
-            str(work / "model.pkl"),
+            str(work / "model.skops"),
             str(setup["input"]),
             columns,
         ]
