@@ -124,25 +124,41 @@ class OutputDir:
 
     @contextlib.contextmanager
     def open_temp(self, rel: str) -> Iterator[tuple[str, BinaryIO]]:
-        """A writable file under a temporary name; commit it with :meth:`commit`."""
+        """A writable file under a temporary name; commit it with :meth:`commit`.
+
+        On a local disk the file's bytes are flushed to the device before it is
+        closed (``fsync``): a part's marker, written after its file is committed,
+        must never name a file that a power loss or a node crash would leave
+        empty or cut short. (An object store's upload is durable when it returns.)
+        """
         temp = self.temp_name(rel)
         with _errors(f"write {self.url(rel)}"), self.fs.open(self.path(temp), "wb") as fh:
             yield temp, fh
+            self.sync(fh)
+
+    def sync(self, handle: BinaryIO) -> None:
+        """Flush a temporary file's bytes to the device (local disks; see :meth:`open_temp`)."""
+        if self.local:
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def commit(self, temp: str, rel: str) -> None:
-        """Rename a finished temporary file into place (atomic locally; copy+delete on S3/GCS)."""
+        """Rename a finished temporary file into place (atomic locally; copy+delete on S3/GCS).
+
+        Locally the folder is synced after the rename, so that the new name is on the
+        device before anything written later (the part's marker) is.
+        """
         with _errors(f"write {self.url(rel)}"):
             if self.local:
-                os.replace(self.path(temp), self.path(rel))
+                target = self.path(rel)
+                os.replace(self.path(temp), target)
+                _sync_folder(os.path.dirname(target))
             else:
                 self.fs.mv(self.path(temp), self.path(rel))
 
     def write_atomic(self, rel: str, data: bytes) -> None:
         with self.open_temp(rel) as (temp, fh):
             fh.write(data)
-            if self.local:
-                fh.flush()
-                os.fsync(fh.fileno())
         self.commit(temp, rel)
 
     def remove(self, rel: str) -> None:
@@ -252,3 +268,17 @@ def _errors(action: str) -> Iterator[None]:
         raise
     except OSError as exc:
         raise BackendUnavailable(f"Could not {action}: {type(exc).__name__}: {exc}") from exc
+
+
+def _sync_folder(folder: str) -> None:
+    """``fsync`` a folder (its entries: a rename's new name) where the platform allows it."""
+    try:
+        handle = os.open(folder or ".", os.O_RDONLY)
+    except OSError:  # a platform without folder handles (Windows)
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # some filesystems refuse fsync on a folder: the rename stands
+        pass
+    finally:
+        os.close(handle)

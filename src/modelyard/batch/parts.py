@@ -257,7 +257,11 @@ def score_part(
             writer.close()
             if rejects_writer is not None:
                 rejects_writer.close()
-                rejects_writer.where.close()  # type: ignore[attr-defined]
+                handle = rejects_writer.where  # type: ignore[attr-defined]
+                try:
+                    out.sync(handle)  # on the device before its rename and the marker
+                finally:
+                    handle.close()
     if rejects_temp is not None:
         out.commit(rejects_temp, rejects_name)
     else:
