@@ -83,3 +83,27 @@ def test_a_part_is_on_disk_before_its_marker(by, tmp_path, monkeypatch) -> None:
         ("rename", os.path.relpath(marker, root)),
         ("fsync", "_modelyard_parts"),
     ], names
+
+
+def test_a_folder_sync_that_fails_to_write_fails_the_commit(tmp_path, monkeypatch) -> None:
+    """A filesystem that refuses to sync a folder is tolerated; a failed write-back is not."""
+    import errno
+
+    from modelyard.errors import BackendUnavailable
+
+    out = OutputDir(str(tmp_path / "out"))
+    out.makedirs()
+    real_fsync = os.fsync
+    failure = {"errno": errno.EINVAL}
+
+    def fsync(fd: int) -> None:
+        if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(failure["errno"], os.strerror(failure["errno"]))
+        real_fsync(fd)
+
+    monkeypatch.setattr(_fs.os, "fsync", fsync)
+    out.write_atomic("a.json", b"{}")  # EINVAL: the folder cannot be synced; the rename stands
+    assert (tmp_path / "out" / "a.json").read_bytes() == b"{}"
+    failure["errno"] = errno.EIO
+    with pytest.raises(BackendUnavailable, match=r"b\.json: OSError: \[Errno 5\]"):
+        out.write_atomic("b.json", b"{}")

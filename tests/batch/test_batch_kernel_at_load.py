@@ -126,3 +126,24 @@ def test_a_local_job_tells_its_workers_their_share(
     scored = pd.read_parquet(tmp_path / "out").set_index(ID)
     expected = pipeline.predict_proba(late[list(FEATURES)])[:, 1]
     assert np.array_equal(scored.loc[late[ID], "score"].to_numpy(), expected)
+
+
+def test_a_kept_model_is_loaded_again_when_a_job_wants_the_kernel_at_load(
+    tmp_path: Path, months: Any, pipeline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Spark Python worker keeps its model between jobs: one loaded for a small job
+    (kernel deferred) is loaded again for a job whose share repays the kernel."""
+    from batch_helpers import bundle_of
+
+    from modelyard.batch.bundle import load_cached
+
+    _, yard = cli_yard(tmp_path)
+    version = yard.models.register("credit", pipeline, example=months[0])
+    bundle = bundle_of(yard, version.ref)
+    yard.close()
+    monkeypatch.setenv(VARIABLE, "2000")
+    small = load_cached(bundle.for_job(1_000, 1))
+    assert small.kernel_deferred and load_cached(bundle.for_job(1_500, 1)) is small
+    large = load_cached(bundle.for_job(6_000, 2))
+    assert large is not small and large.evaluator == AT_LOAD and not large.kernel_deferred
+    assert load_cached(bundle.for_job(1_000, 1)) is large  # kept: its kernel is compiled

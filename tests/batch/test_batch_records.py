@@ -161,7 +161,7 @@ def test_cli_score_status_list(tmp_path: Path, fitted, loans, capsys, monkeypatc
     assert "3,000 rows scored, 0 rejected" in out
     assert "scorer  lightgbm-compiled" in out  # the compiled form serving uses
     # 3,000 rows, far below the kernel's break-even: the library's evaluator first.
-    assert "trees   numba tree kernel after 300,000 rows a process (LightGBM C API" in out
+    assert "evaluator numba tree kernel after 300,000 rows a process (LightGBM C API" in out
     assert "scored with warnings" in out and "1  region: unseen_category" in out
     assert "scoring credit/1" in err  # the progress bar draws on stderr
     job_id = out.split()[1]
@@ -171,7 +171,7 @@ def test_cli_score_status_list(tmp_path: Path, fitted, loans, capsys, monkeypatc
     assert data["warnings"]["region: unseen_category"] == 1
     code, out, _ = _cli(capsys, "batch", "status", job_id)
     assert code == 0 and "FINISHED" in out and "3,000" in out
-    assert "numba tree kernel after 300,000 rows" in out  # the "trees" row
+    assert "numba tree kernel after 300,000 rows" in out  # the "evaluator" row
     code, out, _ = _cli(capsys, "batch", "list", "--json")
     assert code == 0 and [j["id"] for j in json.loads(out)] == [job_id]
     code, out, _ = _cli(capsys, "batch", "list")

@@ -16,6 +16,7 @@ file. Readers that follow the Hive/Spark convention skip names starting with
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -134,13 +135,14 @@ class OutputDir:
         temp = self.temp_name(rel)
         with _errors(f"write {self.url(rel)}"), self.fs.open(self.path(temp), "wb") as fh:
             yield temp, fh
-            self.sync(fh)
+            self.sync(fh, rel)
 
-    def sync(self, handle: BinaryIO) -> None:
+    def sync(self, handle: BinaryIO, rel: str) -> None:
         """Flush a temporary file's bytes to the device (local disks; see :meth:`open_temp`)."""
         if self.local:
-            handle.flush()
-            os.fsync(handle.fileno())
+            with _errors(f"write {self.url(rel)}"):
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def commit(self, temp: str, rel: str) -> None:
         """Rename a finished temporary file into place (atomic locally; copy+delete on S3/GCS).
@@ -278,7 +280,10 @@ def _sync_folder(folder: str) -> None:
         return
     try:
         os.fsync(handle)
-    except OSError:  # some filesystems refuse fsync on a folder: the rename stands
-        pass
+    except OSError as exc:
+        # Some filesystems refuse fsync on a folder: the rename stands. A write-back
+        # failure (EIO, ENOSPC) is not a refusal, and fails the commit.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise
     finally:
         os.close(handle)

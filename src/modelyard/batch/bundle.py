@@ -124,7 +124,10 @@ def load_cached(bundle: ModelBundle) -> ScoringModel:
     """The bundle's model, loaded (and verified) at most once per process."""
     with _LOCK:
         model = _CACHE.get(bundle.key)
-        if model is None:
+        # A model kept from an earlier job that deferred the tree kernel is loaded again
+        # for a job whose share repays it at load (the other way round, it is kept: the
+        # kernel is already compiled in this process).
+        if model is None or (bundle.kernel_after_rows == 0 and model.kernel_deferred):
             model = bundle.load()
             _CACHE.clear()  # one model per worker process at a time
             _CACHE[bundle.key] = model

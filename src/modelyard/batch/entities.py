@@ -73,9 +73,10 @@ class BatchJobInfo:
 
     @property
     def evaluator(self) -> str | None:
-        """What evaluated a compiled scorer's trees: ``"numba tree kernel"`` (compiled at
-        load), or the kernel after so many rows a process with the library's own
-        evaluator before; None for the other scorers."""
+        """What evaluated a compiled scorer's model: ``"numba tree kernel"`` (compiled at
+        load), the kernel after so many rows a process with the tree library's own
+        evaluator before, or what a scorer without the kernel uses (``"numpy"``, the
+        C API and why); None for the other scorers."""
         value = self.params.get("evaluator")
         return str(value) if value else None
 

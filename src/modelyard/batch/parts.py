@@ -237,6 +237,7 @@ def score_part(
     checks = BatchChecks()
     rejects_temp = None
     rejects_writer: pq.ParquetWriter | None = None
+    scored_all = False
     with out.open_temp(name) as (temp, fh):
         writer = pq.ParquetWriter(fh, output_schema(model, work.scoring, work.input_schema))
         try:
@@ -253,13 +254,15 @@ def score_part(
                     rows_rejected += rejected.num_rows
                 if on_rows is not None:
                     on_rows(table.num_rows)
+            scored_all = True
         finally:
             writer.close()
             if rejects_writer is not None:
                 rejects_writer.close()
                 handle = rejects_writer.where  # type: ignore[attr-defined]
                 try:
-                    out.sync(handle)  # on the device before its rename and the marker
+                    if scored_all:  # on the device before its rename and the marker
+                        out.sync(handle, rejects_name)
                 finally:
                     handle.close()
     if rejects_temp is not None:

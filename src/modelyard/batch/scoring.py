@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 
 REASON = "_reason"
 EXAMPLE_FILE = "input_example.parquet"
+_KERNEL_AFTER = "numba tree kernel after "  # a deferred kernel's evaluator (compiled._deferred)
 _INT_TEXT = r"^[+-]?\d+(\.0*)?$"
 _FLOAT_TEXT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$"
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
@@ -134,9 +135,10 @@ class ScoringModel:
         contract: The version's input contract (domain, probe, policy): what is
             scored with a warning and what is rejected.
         reason: ``"compiled"``, or why the pipeline is not scored compiled.
-        evaluator: What evaluates a compiled scorer's trees (``"numba tree kernel"``, or
-            the kernel after so many rows with the library's evaluator before); None
-            for the other forms.
+        evaluator: What evaluates a compiled scorer's model: ``"numba tree kernel"``, the
+            kernel after so many rows with the tree library's evaluator before, or what
+            a scorer without the kernel uses (``"numpy"``, the C API and why); None for
+            the other forms.
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class ScoringModel:
         self.form = form
         self.reason = reason
         self.evaluator: str | None = None
+        self.kernel_deferred = False  # the tree kernel waits for the break-even
         self._predict = predict
         self._labels = np.asarray(self.classes) if self.classes is not None else None
         self.model_dir: Path | None = None  # where load() found it (the input example)
@@ -332,6 +335,7 @@ class ScoringModel:
             task_classes = classes if loaded.task == "classification" else None
             model = cls(signature, loaded.task, task_classes, kind, predict, contract)
             model.evaluator = evaluator
+            model.kernel_deferred = after > 0 and evaluator.startswith(_KERNEL_AFTER)
             return model
         if loaded.task != "classification":
             return cls(

@@ -164,6 +164,9 @@ def score_on_spark(
         rows_this_attempt = 0
         accumulator = None
         try:
+            # Spark reads the rows: none is known before, so no share; the break-even is
+            # the submitting machine's setting, as on the other engines.
+            bundle = bundle.for_job(None, 1)
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             progress.start(None, sum(g.rows_in for g in done), f"scoring {name}/{version}")
             with sx.job_settings(session, batch_rows):

@@ -245,7 +245,7 @@ def _print_summary(job: Any) -> None:
     if job.scorer:
         out.console.print(f"  scorer  {_scorer_text(job)}", soft_wrap=True, markup=False)
     if job.evaluator:
-        out.console.print(f"  trees   {job.evaluator}", soft_wrap=True, markup=False)
+        out.console.print(f"  evaluator {job.evaluator}", soft_wrap=True, markup=False)
     if job.rows_rejected:
         out.console.print(f"  rejects {job.rejects_uri}")
         out.console.print("  rejects by reason:")
@@ -289,7 +289,7 @@ def status(
         ("rows rejected", f"{job.rows_rejected:,}"),
         ("rows/s", f"{job.rows_per_s:,.0f}" if job.rows_per_s else None),
         ("scorer", _scorer_text(job) if job.scorer else None),
-        ("trees", job.evaluator),
+        ("evaluator", job.evaluator),
         ("duration", f"{job.duration_s:.1f} s" if job.duration_s is not None else None),
         ("started", out.when(job.started_at)),
         ("ended", out.when(job.ended_at)),

@@ -96,6 +96,12 @@ _QUIET_WORKERS = {
 _PRELOAD = [
     "modelyard.batch.engines.dask",
     "distributed",
+    "dask",
+    "msgpack",
+    "cloudpickle",
+    "tornado",
+    "toolz",
+    "numpy",
     "pandas",
     "pyarrow.parquet",
     "sklearn.pipeline",
@@ -107,17 +113,28 @@ _PRELOAD = [
 
 def _own_cluster_settings() -> dict[str, Any]:
     """Dask settings for the LocalCluster this engine starts (not for a cluster given by
-    address): quiet workers, forked from a forkserver that has imported the libraries."""
+    address): quiet workers, forked from a forkserver (see :func:`_preload_forkserver`)."""
     import multiprocessing as mp
 
     settings: dict[str, Any] = dict(_QUIET_WORKERS)
-    if "forkserver" in mp.get_all_start_methods():
-        # Applies when this process starts its forkserver (a local job may have started it
-        # already, with the same libraries); missing modules are skipped.
-        mp.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    else:  # no fork on this platform
+    if "forkserver" not in mp.get_all_start_methods():  # no fork on this platform
         settings["distributed.worker.multiprocessing-method"] = "spawn"
     return settings
+
+
+def _preload_forkserver() -> None:
+    """Have the forkserver import the scoring libraries, with distributed's own list.
+
+    distributed sets the preload list itself on its first forkserver use in a process
+    (its own packages only), so this runs after that, inside the cluster's settings.
+    It applies when this process starts its forkserver; one started earlier (by a
+    local job, with the same libraries) is used as it is. Missing modules are skipped.
+    """
+    from distributed.utils import get_mp_context
+
+    context = get_mp_context()
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(_PRELOAD)
 
 
 class DaskEngine:
@@ -151,6 +168,7 @@ class DaskEngine:
                 # Our own cluster runs scoring only: no statistical profiler sampling
                 # the busy thread every 10 ms, and slower system and memory monitors.
                 with dask.config.set(_own_cluster_settings()):
+                    _preload_forkserver()
                     cluster = LocalCluster(
                         n_workers=self.workers,
                         processes=True,

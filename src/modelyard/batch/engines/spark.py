@@ -137,7 +137,13 @@ class SparkEngine:
             session = spark_session(self.master)
         context = session.sparkContext
         stats.workers = int(context.defaultParallelism)
-        bundle = bundle.for_job(rows_of(work, todo), stats.workers)
+        reused = context.getConf().get("spark.python.worker.reuse", "true").lower() != "false"
+        if reused:
+            bundle = bundle.for_job(rows_of(work, todo), stats.workers)
+        else:  # each part starts a fresh Python worker: its share is one part
+            parts_rows = [work.parts[i].rows for i in todo]
+            largest = None if None in parts_rows else max(r or 0 for r in parts_rows)
+            bundle = bundle.for_job(largest, 1)
         try:
             # Shipped once per executor; each Python worker finds them under SparkFiles.
             context.addFile(bundle.model_dir, recursive=True)
@@ -145,9 +151,10 @@ class SparkEngine:
                 context.addFile(bundle.compiled_dir, recursive=True)
             model_dir = Path(bundle.model_dir).name
             compiled_dir = Path(bundle.compiled_dir).name if bundle.compiled_dir else None
-            stats.extra["worker_load_seconds"] = _warm_workers(
-                session, bundle, stats.workers, model_dir, compiled_dir
-            )
+            if reused:  # a warmed worker that exits after its task would be wasted
+                stats.extra["worker_load_seconds"] = _warm_workers(
+                    session, bundle, stats.workers, model_dir, compiled_dir
+                )
             stats.load_seconds = time.perf_counter() - started
             score = _partition_scorer(work, bundle, model_dir, compiled_dir)
             parts = session.createDataFrame(
