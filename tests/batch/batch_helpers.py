@@ -146,3 +146,30 @@ def kill_group(job: Any, settle_s: float = 60) -> None:
     deadline = time.monotonic() + settle_s
     while group_members(job.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def one_part_work(tmp_path: Path, table: Any, job_id: str) -> Any:
+    """A job's WorkSpec of one part: ``table`` written as ``tmp_path/in.parquet`` (one row
+    group), scored into ``tmp_path/out`` (created) with id column ``ID``."""
+    import pyarrow.parquet as pq
+
+    from modelyard.batch import ScoringSpec
+    from modelyard.batch._fs import OutputDir
+    from modelyard.batch.job import InputFile, Part
+    from modelyard.batch.parts import WorkSpec
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+    out = OutputDir(str(tmp_path / "out"))
+    out.makedirs()
+    rows = table.num_rows
+    return WorkSpec(
+        job_id=job_id,
+        format="parquet",
+        protocol="file",
+        files=(InputFile(str(source), str(source), source.stat().st_size, "1", (rows,)),),
+        parts=(Part(index=0, file=0, start=0, stop=1, rows=rows),),
+        input_schema=table.schema,
+        output=out,
+        scoring=ScoringSpec(MODEL, 1, id_column=ID),
+    )

@@ -15,15 +15,13 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from batch_helpers import ID, MODEL, bundle_of
+from batch_helpers import MODEL, bundle_of, one_part_work
 
-from modelyard.batch import ScoringSpec, _fs
+from modelyard.batch import _fs
 from modelyard.batch._fs import OutputDir
 from modelyard.batch.bundle import load_cached
-from modelyard.batch.job import InputFile, Part
-from modelyard.batch.parts import WorkSpec, read_part, score_part
+from modelyard.batch.parts import read_part, score_part
 from modelyard.data.out_of_time import generate_out_of_time
 
 
@@ -31,20 +29,8 @@ from modelyard.data.out_of_time import generate_out_of_time
 def test_a_part_is_on_disk_before_its_marker(by, tmp_path, monkeypatch) -> None:
     late = generate_out_of_time(4_000, seed=23).tail(1_000)  # the months after the change
     table = pa.Table.from_pandas(late.drop(columns=["default"]), preserve_index=False)
-    source = tmp_path / "late.parquet"
-    pq.write_table(table, source)
-    out = OutputDir(str(tmp_path / "out"))
-    out.makedirs()
-    work = WorkSpec(
-        job_id="durable",
-        format="parquet",
-        protocol="file",
-        files=(InputFile(str(source), str(source), source.stat().st_size, "1", (1_000,)),),
-        parts=(Part(index=0, file=0, start=0, stop=1, rows=1_000),),
-        input_schema=table.schema,
-        output=out,
-        scoring=ScoringSpec(MODEL, 1, id_column=ID),
-    )
+    work = one_part_work(tmp_path, table, "durable")
+    out = work.output
     model = load_cached(bundle_of(by, f"{MODEL}/1"))
     calls: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace

@@ -12,15 +12,10 @@ import shutil
 import uuid
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from batch_helpers import ID, MODEL, bundle_of
+from batch_helpers import MODEL, bundle_of, one_part_work
 
-from modelyard.batch import ScoringSpec
-from modelyard.batch._fs import OutputDir
 from modelyard.batch.engines.spark import SparkEngine
-from modelyard.batch.job import InputFile, Part
-from modelyard.batch.parts import WorkSpec
 from modelyard.batch.progress import NullProgress
 from modelyard.errors import IntegrityError
 
@@ -38,20 +33,7 @@ def test_a_swapped_model_file_fails_the_warm_up_before_any_part(by, loans, tmp_p
     target = next(copy / rel for rel in sorted(bundle.files) if rel.endswith(".json"))
     target.write_text(target.read_text().replace("}", " }", 1))  # still valid, other bytes
     table = pa.Table.from_pandas(loans.head(500), preserve_index=False)
-    source = tmp_path / "in.parquet"
-    pq.write_table(table, source)
-    out = OutputDir(str(tmp_path / "out"))
-    out.makedirs()
-    work = WorkSpec(
-        job_id="swapped",
-        format="parquet",
-        protocol="file",
-        files=(InputFile(str(source), str(source), source.stat().st_size, "1", (500,)),),
-        parts=(Part(index=0, file=0, start=0, stop=1, rows=500),),
-        input_schema=table.schema,
-        output=out,
-        scoring=ScoringSpec(MODEL, 1, id_column=ID),
-    )
+    work = one_part_work(tmp_path, table, "swapped")
     done: list[object] = []
     with pytest.raises(IntegrityError) as caught:
         SparkEngine(session=spark).run(

@@ -68,7 +68,6 @@ logger = logging.getLogger(__name__)
 
 REASON = "_reason"
 EXAMPLE_FILE = "input_example.parquet"
-_KERNEL_AFTER = "numba tree kernel after "  # a deferred kernel's evaluator (compiled._deferred)
 _INT_TEXT = r"^[+-]?\d+(\.0*)?$"
 _FLOAT_TEXT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$"
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
@@ -271,6 +270,7 @@ class ScoringModel:
                 a usable compiled form.
             IntegrityError: The compiled form failed its parity check (``form="onnx"``).
         """
+        from modelyard.compiled import is_deferred
         from modelyard.flavors import load_compiled
 
         signature = loaded.signature
@@ -335,7 +335,7 @@ class ScoringModel:
             task_classes = classes if loaded.task == "classification" else None
             model = cls(signature, loaded.task, task_classes, kind, predict, contract)
             model.evaluator = evaluator
-            model.kernel_deferred = after > 0 and evaluator.startswith(_KERNEL_AFTER)
+            model.kernel_deferred = is_deferred(evaluator)
             return model
         if loaded.task != "classification":
             return cls(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelyard.compiled._deferred import BATCH_KERNEL_AFTER_ROWS, kernel_after_rows
+from modelyard.compiled._deferred import BATCH_KERNEL_AFTER_ROWS, is_deferred, kernel_after_rows
 from modelyard.compiled.estimators import LINEAR_TOLERANCE, compile_estimator
 from modelyard.compiled.preprocess import NotCompilable, compile_preprocessor
 from modelyard.compiled.scorer import CompiledScorer
@@ -30,6 +30,7 @@ __all__ = [
     "CompiledScorer",
     "NotCompilable",
     "compile_pipeline",
+    "is_deferred",
     "kernel_after_rows",
 ]
 

@@ -25,7 +25,13 @@ from contextvars import ContextVar
 
 import numpy as np
 
-__all__ = ["BATCH_KERNEL_AFTER_ROWS", "deferred", "deferring", "kernel_after_rows"]
+__all__ = [
+    "BATCH_KERNEL_AFTER_ROWS",
+    "deferred",
+    "deferring",
+    "is_deferred",
+    "kernel_after_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +73,16 @@ def deferred(kernel: Predict, fallback: Predict, fallback_name: str) -> tuple[Pr
     if after == 0:
         return kernel, "numba tree kernel"
     gate = _Deferred(kernel, fallback, after, fallback_name)
-    return gate, f"numba tree kernel after {after:,} rows a process ({fallback_name} before)"
+    return gate, f"{_AFTER_PREFIX}{after:,} rows a process ({fallback_name} before)"
+
+
+_AFTER_PREFIX = "numba tree kernel after "
+
+
+def is_deferred(evaluator: str | None) -> bool:
+    """Whether ``evaluator`` (a scorer's, as :func:`deferred` named it) waits for the
+    break-even before it compiles the kernel."""
+    return evaluator is not None and evaluator.startswith(_AFTER_PREFIX)
 
 
 class _Deferred:

@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 
 from modelyard.batch.bundle import ModelBundle
-from modelyard.batch.engines import EngineStats
+from modelyard.batch.engines import SCORING_LIBRARIES, EngineStats
 from modelyard.batch.job import Part, PartResult
 from modelyard.batch.parts import (
     WorkSpec,
@@ -93,21 +93,11 @@ _QUIET_WORKERS = {
 }
 
 
+# distributed's own preload (distributed.utils.get_mp_context), then the scoring libraries.
 _PRELOAD = [
     "modelyard.batch.engines.dask",
-    "distributed",
-    "dask",
-    "msgpack",
-    "cloudpickle",
-    "tornado",
-    "toolz",
-    "numpy",
-    "pandas",
-    "pyarrow.parquet",
-    "sklearn.pipeline",
-    "sklearn.compose",
-    "sklearn.preprocessing",
-    "lightgbm",
+    *("distributed", "dask", "msgpack", "cloudpickle", "tornado", "toolz", "numpy"),
+    *SCORING_LIBRARIES,
 ]
 
 

@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from modelyard.batch.bundle import ModelBundle, load_cached
-from modelyard.batch.engines import EngineStats
+from modelyard.batch.engines import SCORING_LIBRARIES, EngineStats
 from modelyard.batch.job import PartResult
 from modelyard.batch.parts import WorkSpec, rows_of, run_part, tune_worker_memory
 from modelyard.batch.progress import Progress
@@ -42,15 +42,7 @@ from modelyard.errors import BackendUnavailable, InvalidInput
 __all__ = ["LocalEngine"]
 
 _STATE: dict[str, Any] = {}
-_PRELOAD = [
-    "modelyard.batch.engines.local",
-    "pandas",
-    "pyarrow.parquet",
-    "sklearn.pipeline",
-    "sklearn.compose",
-    "sklearn.preprocessing",
-    "lightgbm",
-]
+_PRELOAD = ["modelyard.batch.engines.local", *SCORING_LIBRARIES]
 
 
 def _context() -> Any:
