@@ -142,8 +142,7 @@ class SparkEngine:
             bundle = bundle.for_job(rows_of(work, todo), stats.workers)
         else:  # each part starts a fresh Python worker: its share is one part
             parts_rows = [work.parts[i].rows for i in todo]
-            largest = None if None in parts_rows else max(r or 0 for r in parts_rows)
-            bundle = bundle.for_job(largest, 1)
+            bundle = bundle.for_job(None if None in parts_rows else max(parts_rows), 1)
         try:
             # Shipped once per executor; each Python worker finds them under SparkFiles.
             context.addFile(bundle.model_dir, recursive=True)
@@ -195,6 +194,17 @@ class SparkEngine:
         return stats
 
 
+def _worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | None) -> Any:
+    """In a Python worker: the model from the files ``addFile`` shipped, verified and
+    loaded once per worker."""
+    from pyspark import SparkFiles
+
+    local = bundle.at(
+        SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
+    )
+    return load_cached(local)
+
+
 def _warm_workers(
     session: Any, bundle: ModelBundle, cores: int, model_name: str, compiled_name: str | None
 ) -> list[float]:
@@ -203,15 +213,10 @@ def _warm_workers(
     cores = max(1, cores)
 
     def load(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from pyspark import SparkFiles
-
         for _ in batches:
             pass
-        local = bundle.at(
-            SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
-        )
         started = time.perf_counter()
-        load_cached(local)  # verified, once per Python worker
+        _worker_model(bundle, model_name, compiled_name)
         yield pd.DataFrame({"seconds": [round(time.perf_counter() - started, 3)]})
 
     slots = session.createDataFrame(
@@ -225,12 +230,7 @@ def _partition_scorer(
     work: WorkSpec, bundle: ModelBundle, model_name: str, compiled_name: str | None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from pyspark import SparkFiles
-
-        local = bundle.at(
-            SparkFiles.get(model_name), SparkFiles.get(compiled_name) if compiled_name else None
-        )
-        model = load_cached(local)  # verified, once per Python worker
+        model = _worker_model(bundle, model_name, compiled_name)
         for frame in batches:
             for index in frame["part"].tolist():
                 result = run_part(model, work, int(index), use_threads=False)
