@@ -27,6 +27,7 @@ from batch_helpers import (
 )
 
 from modelyard.batch.spark_io import SparkSink, SparkSource, source_from_options
+from modelyard.compiled import is_deferred
 from modelyard.data.out_of_time import CATEGORICAL, FEATURES, NUMERIC, TARGET
 from modelyard.errors import Conflict, InvalidInput
 from modelyard.testing.environment import require
@@ -155,6 +156,8 @@ def test_catalog_table_scored_into_a_partitioned_table(by, spark, loans, tmp_pat
     lineage = job.params["input"]
     assert lineage["table"] == "bank.loans" and lineage["location"].endswith("loans")
     assert lineage["files"] >= 1 and lineage["last_modified_ms"] > 0
+    # A Parquet table's rows are counted from its footers before the pass.
+    assert job.params["rows_forecast"] == 6_000
     partitions = sorted(r[0] for r in spark.sql("SHOW PARTITIONS bank.scores").collect())
     assert partitions == ["batch_part=0", "batch_part=1"]
 
@@ -415,11 +418,66 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
     assert job.warnings["channel: unseen_category"] > 0
     assert job.warnings["employment_years: null"] > 0
     assert job.params["input"]["url"] == url and job.params["input"]["table"] == "loans_late"
+    # A JDBC table is not counted (that would be a query over it): the workers defer the
+    # kernel; the warm-up stage still loaded the model in both before the pass.
+    assert job.params["rows_forecast"] is None and is_deferred(job.evaluator)
+    assert len(job.params["worker_load_seconds"]) == 2
     assert "password" not in str(job.params).lower()
     assert sorted(p.name for p in out.glob("batch_part=*")) == [f"batch_part={i}" for i in range(3)]
 
     scored = _by_id(pd.read_parquet(out))
     assert scored[ID].is_unique and len(scored) == len(late)
+    write_parts(late, tmp_path / "late", files=2, row_group=1_000)
+    yard.batch.score(f"{OOT_MODEL}/1", tmp_path / "late", tmp_path / "local", id_column=ID,
+                     quiet=True)  # fmt: skip
+    reference = read_output(tmp_path / "local")
+    assert np.array_equal(scored[ID].to_numpy(), reference[ID].to_numpy())
+    assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
+    yard.close()
+
+
+def test_parquet_rows_counted_so_each_worker_compiles_the_kernel_at_load(
+    spark, oot_frames, oot_model, tmp_path, monkeypatch
+) -> None:
+    """Spark counts a Parquet source's rows from its footers: each of the two Python
+    workers is told its share of the remaining buckets and loads the model in the warm-up
+    stage; with a share above the break-even it compiles the tree kernel there. The
+    out-of-time rows score as the local engine scores them, whichever the evaluator."""
+    _, late = oot_frames
+    _, yard = cli_yard(tmp_path)
+    model, x = oot_model
+    yard.models.register(OOT_MODEL, model, example=x)
+    (tmp_path / "in").mkdir()
+    late.drop(columns=[TARGET]).to_parquet(
+        tmp_path / "in" / "late.parquet", index=False, coerce_timestamps="us"
+    )
+
+    def run(out: str, break_even: int):
+        monkeypatch.setenv("MODELYARD_BATCH_KERNEL_AFTER_ROWS", str(break_even))
+        job = yard.batch.score(
+            f"{OOT_MODEL}/1",
+            SparkSource.path(tmp_path / "in"),
+            SparkSink.path(tmp_path / out, buckets=4),
+            engine="spark",
+            id_column=ID,
+            engine_options={"session": spark, "buckets_per_commit": 2},
+            quiet=True,
+        )
+        assert job.status == "FINISHED" and job.rows_out == len(late) and job.rows_rejected == 0
+        assert job.params["rows_forecast"] == len(late)
+        assert len(job.params["worker_load_seconds"]) == 2
+        assert job.warnings["channel: unseen_category"] > 0  # scored and flagged, not refused
+        return job, _by_id(pd.read_parquet(tmp_path / out))
+
+    # A break-even above each worker's share (half the rows): the kernel is deferred.
+    # (First: a worker that has compiled the kernel keeps it for later jobs.)
+    deferred, rented = run("deferred", len(late))
+    assert is_deferred(deferred.evaluator)
+    job, scored = run("scores", len(late) // 4)
+    assert job.evaluator == "numba tree kernel"  # compiled at load, not after rows
+    assert job.params["load_seconds"] >= max(job.params["worker_load_seconds"])
+    assert np.array_equal(scored["score"].to_numpy(), rented["score"].to_numpy())
+
     write_parts(late, tmp_path / "late", files=2, row_group=1_000)
     yard.batch.score(f"{OOT_MODEL}/1", tmp_path / "late", tmp_path / "local", id_column=ID,
                      quiet=True)  # fmt: skip

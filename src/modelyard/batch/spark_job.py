@@ -77,7 +77,7 @@ def score_on_spark(
     reason_table = service._reason_table(f"{name}/{version}", bundle, explain)
     signature = _signature_of(bundle)
     from modelyard.batch.engines import spark_sources as sx
-    from modelyard.batch.engines.spark import spark_session
+    from modelyard.batch.engines.spark import python_workers_reused, spark_session, warm_workers
 
     session = engine_options.get("session")
     owned = False
@@ -164,11 +164,22 @@ def score_on_spark(
         rows_this_attempt = 0
         accumulator = None
         try:
-            # Spark reads the rows: none is known before, so no share; the break-even is
-            # the submitting machine's setting, as on the other engines.
-            bundle = bundle.for_job(None, 1)
+            cores = int(session.sparkContext.defaultParallelism)
+            reused = python_workers_reused(session)
+            forecast = sx.forecast_rows(source, frame, lineage) if reused and groups else None
+            # Each reused Python worker scores about its core's share of the remaining
+            # buckets; with a fresh worker per task, or no count, the share is unknown.
+            # The break-even is the submitting machine's setting, as on the other engines.
+            expected = None if forecast is None else forecast * len(remaining) // sink.buckets
+            bundle = bundle.for_job(expected, cores if expected is not None else 1)
             model_name, compiled_name = sx.ship_bundle(session, bundle)
-            progress.start(None, sum(g.rows_in for g in done), f"scoring {name}/{version}")
+            if reused and groups:  # the model is loaded (and its kernel compiled) before a row
+                params["worker_load_seconds"] = warm_workers(
+                    session, bundle, cores, model_name, compiled_name
+                )
+            params["rows_forecast"] = forecast
+            started = time.perf_counter()
+            progress.start(forecast, sum(g.rows_in for g in done), f"scoring {name}/{version}")
             with sx.job_settings(session, batch_rows):
                 if groups:
                     # One pass scores every remaining bucket (the source is read once);
@@ -200,6 +211,7 @@ def score_on_spark(
             raise
         seconds = time.perf_counter() - started
         workers_cpu = float(accumulator.value["cpu_seconds"]) if accumulator else 0.0
+        evaluators = accumulator.value.get("evaluators") if accumulator else None
         params.update(
             rows_this_attempt=rows_this_attempt,
             seconds=round(seconds, 3),
@@ -215,6 +227,7 @@ def score_on_spark(
             worker_peak_rss_mb=(
                 round(float(accumulator.value["peak_rss_mb"]), 1) if accumulator else None
             ),
+            evaluator="; ".join(evaluators) if evaluators else None,
             driver_peak_rss_mb=peak_rss_mb(),
         )
         return _record_end(service, job_id, params, done, "FINISHED", None)

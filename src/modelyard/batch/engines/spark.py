@@ -42,7 +42,7 @@ from modelyard.batch.parts import WorkSpec, rows_of, run_part
 from modelyard.batch.progress import Progress
 from modelyard.errors import BackendUnavailable
 
-__all__ = ["SparkEngine", "spark_session"]
+__all__ = ["SparkEngine", "python_workers_reused", "spark_session", "warm_workers", "worker_model"]
 
 DEFAULT_MASTER = "local[2]"
 _STATS_SCHEMA = (
@@ -137,7 +137,7 @@ class SparkEngine:
             session = spark_session(self.master)
         context = session.sparkContext
         stats.workers = int(context.defaultParallelism)
-        reused = context.getConf().get("spark.python.worker.reuse", "true").lower() != "false"
+        reused = python_workers_reused(session)
         if reused:
             bundle = bundle.for_job(rows_of(work, todo), stats.workers)
         else:  # each part starts a fresh Python worker: its share is one part
@@ -151,7 +151,7 @@ class SparkEngine:
             model_dir = Path(bundle.model_dir).name
             compiled_dir = Path(bundle.compiled_dir).name if bundle.compiled_dir else None
             if reused:  # a warmed worker that exits after its task would be wasted
-                stats.extra["worker_load_seconds"] = _warm_workers(
+                stats.extra["worker_load_seconds"] = warm_workers(
                     session, bundle, stats.workers, model_dir, compiled_dir
                 )
             stats.load_seconds = time.perf_counter() - started
@@ -194,7 +194,14 @@ class SparkEngine:
         return stats
 
 
-def _worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | None) -> Any:
+def python_workers_reused(session: Any) -> bool:
+    """Whether a Python worker outlives its task (Spark's default): only then does a model
+    loaded before the first task (:func:`warm_workers`) serve the tasks that follow."""
+    conf = session.sparkContext.getConf()
+    return conf.get("spark.python.worker.reuse", "true").lower() != "false"
+
+
+def worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | None) -> Any:
     """In a Python worker: the model from the files ``addFile`` shipped, verified and
     loaded once per worker."""
     from pyspark import SparkFiles
@@ -205,7 +212,7 @@ def _worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | Non
     return load_cached(local)
 
 
-def _warm_workers(
+def warm_workers(
     session: Any, bundle: ModelBundle, cores: int, model_name: str, compiled_name: str | None
 ) -> list[float]:
     """Load the model in up to ``cores`` Python workers at once, before any part is scored;
@@ -216,7 +223,7 @@ def _warm_workers(
         for _ in batches:
             pass
         started = time.perf_counter()
-        _worker_model(bundle, model_name, compiled_name)
+        worker_model(bundle, model_name, compiled_name)
         yield pd.DataFrame({"seconds": [round(time.perf_counter() - started, 3)]})
 
     slots = session.createDataFrame(
@@ -230,7 +237,7 @@ def _partition_scorer(
     work: WorkSpec, bundle: ModelBundle, model_name: str, compiled_name: str | None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        model = _worker_model(bundle, model_name, compiled_name)
+        model = worker_model(bundle, model_name, compiled_name)
         for frame in batches:
             for index in frame["part"].tolist():
                 result = run_part(model, work, int(index), use_threads=False)
