@@ -268,6 +268,16 @@ def test_one_scoring_pass_commits_each_group_with_its_own_counts(by, spark, loan
     assert job.params["worker_cpu_us_per_row"] > 0 and job.params["load_seconds"] >= 0
     scored = read_output(tmp_path / "out")
     assert scored[ID].is_unique and len(scored) == 3_996
+    # Each rejected row comes back whole: its inputs travel in one struct column of the
+    # scored rows (null on the rest) and are unpacked, with their types, for the rejects.
+    rejects = _by_id(pd.read_parquet(tmp_path / "out" / "_rejects"))
+    expected = _by_id(frame.loc[[3, 1_500, 2_200, 3_900]])
+    assert rejects[ID].tolist() == expected[ID].tolist()
+    inputs = [c for c in rejects.columns if c in frame.columns and c != ID]
+    assert {"region", "income"} <= set(inputs)
+    for name in inputs:
+        assert rejects[name].dtype == expected[name].dtype, name
+        pd.testing.assert_series_equal(rejects[name], expected[name], check_names=False)
 
 
 # ---------------------------------------------------------------- JDBC, out of time, kill
