@@ -476,6 +476,10 @@ def test_parquet_rows_counted_so_each_worker_compiles_the_kernel_at_load(
         assert job.status == "FINISHED" and job.rows_out == len(late) and job.rows_rejected == 0
         assert job.params["rows_forecast"] == len(late)
         assert len(job.params["worker_load_seconds"]) == 2
+        # The pass ran in the Python workers the warm-up stage loaded, not in new ones.
+        workers = job.params["python_workers"]
+        assert len(workers["warmed"]) == 2 and workers["scored"]
+        assert set(workers["scored"]) <= set(workers["warmed"])
         assert job.warnings["channel: unseen_category"] > 0  # scored and flagged, not refused
         return job, _by_id(pd.read_parquet(tmp_path / out))
 

@@ -174,9 +174,9 @@ def score_on_spark(
             bundle = bundle.for_job(expected, cores if expected is not None else 1)
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             if reused and groups:  # the model is loaded (and its kernel compiled) before a row
-                params["worker_load_seconds"] = warm_workers(
-                    session, bundle, cores, model_name, compiled_name
-                )
+                loads = warm_workers(session, bundle, cores, model_name, compiled_name)
+                params["worker_load_seconds"] = [seconds for seconds, _ in loads]
+                params["python_workers"] = {"warmed": sorted(pid for _, pid in loads)}
             params["rows_forecast"] = forecast
             started = time.perf_counter()
             progress.start(forecast, sum(g.rows_in for g in done), f"scoring {name}/{version}")
@@ -212,6 +212,8 @@ def score_on_spark(
         seconds = time.perf_counter() - started
         workers_cpu = float(accumulator.value["cpu_seconds"]) if accumulator else 0.0
         evaluators = accumulator.value.get("evaluators") if accumulator else None
+        if accumulator and "python_workers" in params:  # the warmed workers should be these
+            params["python_workers"]["scored"] = accumulator.value.get("pids") or []
         params.update(
             rows_this_attempt=rows_this_attempt,
             seconds=round(seconds, 3),

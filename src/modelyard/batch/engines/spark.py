@@ -47,7 +47,8 @@ __all__ = ["SparkEngine", "python_workers_reused", "spark_session", "warm_worker
 DEFAULT_MASTER = "local[2]"
 _STATS_SCHEMA = (
     "index long, rows_in long, rows_out long, rows_rejected long, seconds double, "
-    "output string, rejects string, peak_rss_mb double, cpu_seconds double, checks string"
+    "output string, rejects string, peak_rss_mb double, cpu_seconds double, checks string, "
+    "pid long"
 )
 _POLL_S = 1.0
 
@@ -151,9 +152,9 @@ class SparkEngine:
             model_dir = Path(bundle.model_dir).name
             compiled_dir = Path(bundle.compiled_dir).name if bundle.compiled_dir else None
             if reused:  # a warmed worker that exits after its task would be wasted
-                stats.extra["worker_load_seconds"] = warm_workers(
-                    session, bundle, stats.workers, model_dir, compiled_dir
-                )
+                loads = warm_workers(session, bundle, stats.workers, model_dir, compiled_dir)
+                stats.extra["worker_load_seconds"] = [seconds for seconds, _ in loads]
+                warmed = sorted(pid for _, pid in loads)
             stats.load_seconds = time.perf_counter() - started
             score = _partition_scorer(work, bundle, model_dir, compiled_dir)
             parts = session.createDataFrame(
@@ -180,6 +181,9 @@ class SparkEngine:
                 poller.stop()
             for row in rows:
                 report(PartResult.from_dict(row.asDict()))
+            if reused:  # the parts' Python workers should be the warmed ones
+                scored = sorted({int(row["pid"]) for row in rows})
+                stats.extra["python_workers"] = {"warmed": warmed, "scored": scored}
         except BackendUnavailable:
             raise
         except Exception as exc:
@@ -214,9 +218,10 @@ def worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | None
 
 def warm_workers(
     session: Any, bundle: ModelBundle, cores: int, model_name: str, compiled_name: str | None
-) -> list[float]:
+) -> list[tuple[float, int]]:
     """Load the model in up to ``cores`` Python workers at once, before any part is scored;
-    the seconds each took (0 for one that kept it from an earlier job)."""
+    per worker, the seconds it took (0 for one that kept it from an earlier job) and its
+    process id (the job records both: the later tasks' workers should be these)."""
     cores = max(1, cores)
 
     def load(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -224,13 +229,15 @@ def warm_workers(
             pass
         started = time.perf_counter()
         worker_model(bundle, model_name, compiled_name)
-        yield pd.DataFrame({"seconds": [round(time.perf_counter() - started, 3)]})
+        seconds = round(time.perf_counter() - started, 3)
+        yield pd.DataFrame({"seconds": [seconds], "pid": [os.getpid()]})
 
     slots = session.createDataFrame(
         session.sparkContext.parallelize([(i,) for i in range(cores)], numSlices=cores),
         "slot long",
     )
-    return [float(row["seconds"]) for row in slots.mapInPandas(load, "seconds double").collect()]
+    rows = slots.mapInPandas(load, "seconds double, pid long").collect()
+    return [(float(row["seconds"]), int(row["pid"])) for row in rows]
 
 
 def _partition_scorer(
@@ -241,7 +248,7 @@ def _partition_scorer(
         for frame in batches:
             for index in frame["part"].tolist():
                 result = run_part(model, work, int(index), use_threads=False)
-                yield pd.DataFrame([result.to_dict()])
+                yield pd.DataFrame([{**result.to_dict(), "pid": os.getpid()}])
 
     return score
 

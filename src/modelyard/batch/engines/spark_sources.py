@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,12 +273,16 @@ def output_schema_of(model: ScoringModel) -> Callable[[pa.Schema, ScoringSpec], 
 # ---------------------------------------------------------------- scoring (executors)
 
 
+def _no_checks() -> dict[str, Any]:
+    return {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "evaluators": [], "pids": []}
+
+
 class _ChecksParam:
     """Accumulator of a scoring pass: per commit group, warning and reject-reason counts;
     the Python workers' CPU seconds, peak RSS and evaluators (for the job's record)."""
 
     def zero(self, value: dict[str, Any]) -> dict[str, Any]:
-        return {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "evaluators": []}
+        return _no_checks()
 
     def addInPlace(  # noqa: N802 (PySpark's AccumulatorParam API)
         self, a: dict[str, Any], b: dict[str, Any]
@@ -290,14 +295,13 @@ class _ChecksParam:
         a["cpu_seconds"] = a.get("cpu_seconds", 0.0) + float(b.get("cpu_seconds") or 0.0)
         a["peak_rss_mb"] = max(a.get("peak_rss_mb", 0.0), float(b.get("peak_rss_mb") or 0.0))
         a["evaluators"] = sorted({*a.get("evaluators", ()), *(b.get("evaluators") or ())})
+        a["pids"] = sorted({*a.get("pids", ()), *(b.get("pids") or ())})
         return a
 
 
 def new_accumulator(session: Any) -> Any:
     """A fresh accumulator for one scoring pass (see :class:`_ChecksParam`)."""
-    return session.sparkContext.accumulator(
-        {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "evaluators": []}, _ChecksParam()
-    )
+    return session.sparkContext.accumulator(_no_checks(), _ChecksParam())
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -359,6 +363,7 @@ def scorer(
                 "cpu_seconds": time.process_time() - cpu_started,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "evaluators": [model.evaluator] if model.evaluator else [],
+                "pids": [os.getpid()],
             }
         )
 
