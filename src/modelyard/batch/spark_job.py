@@ -160,7 +160,6 @@ def score_on_spark(
             "groups_done": [g.to_dict() for g in done],
         }
         _record_start(service, job_id, name, version, source, sink, params, record is not None)
-        started = time.perf_counter()
         rows_this_attempt = 0
         accumulator = None
         try:
