@@ -120,6 +120,16 @@ def _verify(root: Path, files: dict[str, str], digest: str) -> None:
             )
 
 
+_LOADS = [0]  # models this process has loaded (see loads_in_process)
+
+
+def loads_in_process() -> int:
+    """How many models this process has loaded through :func:`load_cached`: a worker
+    warmed before a job scores it without adding one (the engines record the loads made
+    while scoring, which a warm-up should leave at 0)."""
+    return _LOADS[0]
+
+
 def load_cached(bundle: ModelBundle) -> ScoringModel:
     """The bundle's model, loaded (and verified) at most once per process."""
     with _LOCK:
@@ -129,6 +139,7 @@ def load_cached(bundle: ModelBundle) -> ScoringModel:
         # kernel is already compiled in this process).
         if model is None or (bundle.kernel_after_rows == 0 and model.kernel_deferred):
             model = bundle.load()
+            _LOADS[0] += 1
             _CACHE.clear()  # one model per worker process at a time
             _CACHE[bundle.key] = model
         return model

@@ -919,7 +919,7 @@ def _with_spark_progress(info: BatchJobInfo) -> BatchJobInfo:
             "parts_done": sum(len(g["buckets"]) for g in groups),
             "parts_total": int(info.params.get("buckets") or 0),
             "rows_done": rows,
-            "rows_total": None,
+            "rows_total": info.params.get("rows_forecast"),  # counted from metadata, or None
             "rows_rejected": sum(sum((g.get("rows_rejected") or {}).values()) for g in groups),
             "updated_at_ms": None,
             "manifest_status": "running",

@@ -165,18 +165,21 @@ def score_on_spark(
         try:
             cores = int(session.sparkContext.defaultParallelism)
             reused = python_workers_reused(session)
-            forecast = sx.forecast_rows(source, frame, lineage) if reused and groups else None
+            forecast = sx.forecast_rows(source, frame, lineage) if groups else None
+            params["rows_forecast"] = forecast  # the progress total, recorded at once
+            _record_progress(service, job_id, params)
             # Each reused Python worker scores about its core's share of the remaining
             # buckets; with a fresh worker per task, or no count, the share is unknown.
             # The break-even is the submitting machine's setting, as on the other engines.
-            expected = None if forecast is None else forecast * len(remaining) // sink.buckets
+            expected = None
+            if reused and forecast is not None:
+                expected = forecast * len(remaining) // sink.buckets
             bundle = bundle.for_job(expected, cores if expected is not None else 1)
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             if reused and groups:  # the model is loaded (and its kernel compiled) before a row
-                loads = warm_workers(session, bundle, cores, model_name, compiled_name)
-                params["worker_load_seconds"] = [seconds for seconds, _ in loads]
-                params["python_workers"] = {"warmed": sorted(pid for _, pid in loads)}
-            params["rows_forecast"] = forecast
+                params["worker_load_seconds"] = warm_workers(
+                    session, bundle, cores, model_name, compiled_name
+                )
             started = time.perf_counter()
             progress.start(forecast, sum(g.rows_in for g in done), f"scoring {name}/{version}")
             with sx.job_settings(session, batch_rows):
@@ -211,8 +214,8 @@ def score_on_spark(
         seconds = time.perf_counter() - started
         workers_cpu = float(accumulator.value["cpu_seconds"]) if accumulator else 0.0
         evaluators = accumulator.value.get("evaluators") if accumulator else None
-        if accumulator and "python_workers" in params:  # the warmed workers should be these
-            params["python_workers"]["scored"] = accumulator.value.get("pids") or []
+        if accumulator:  # loads in the pass's tasks: 0 when the warm-up loaded their workers
+            params["model_loads_while_scoring"] = int(accumulator.value.get("model_loads") or 0)
         params.update(
             rows_this_attempt=rows_this_attempt,
             seconds=round(seconds, 3),

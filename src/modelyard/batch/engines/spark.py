@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from modelyard.batch.bundle import ModelBundle, load_cached
+from modelyard.batch.bundle import ModelBundle, load_cached, loads_in_process
 from modelyard.batch.engines import EngineStats
 from modelyard.batch.job import PartResult
 from modelyard.batch.parts import WorkSpec, rows_of, run_part
@@ -48,7 +48,7 @@ DEFAULT_MASTER = "local[2]"
 _STATS_SCHEMA = (
     "index long, rows_in long, rows_out long, rows_rejected long, seconds double, "
     "output string, rejects string, peak_rss_mb double, cpu_seconds double, checks string, "
-    "pid long"
+    "model_loads long"
 )
 _POLL_S = 1.0
 
@@ -152,9 +152,9 @@ class SparkEngine:
             model_dir = Path(bundle.model_dir).name
             compiled_dir = Path(bundle.compiled_dir).name if bundle.compiled_dir else None
             if reused:  # a warmed worker that exits after its task would be wasted
-                loads = warm_workers(session, bundle, stats.workers, model_dir, compiled_dir)
-                stats.extra["worker_load_seconds"] = [seconds for seconds, _ in loads]
-                warmed = sorted(pid for _, pid in loads)
+                stats.extra["worker_load_seconds"] = warm_workers(
+                    session, bundle, stats.workers, model_dir, compiled_dir
+                )
             stats.load_seconds = time.perf_counter() - started
             score = _partition_scorer(work, bundle, model_dir, compiled_dir)
             parts = session.createDataFrame(
@@ -181,9 +181,8 @@ class SparkEngine:
                 poller.stop()
             for row in rows:
                 report(PartResult.from_dict(row.asDict()))
-            if reused:  # the parts' Python workers should be the warmed ones
-                scored = sorted({int(row["pid"]) for row in rows})
-                stats.extra["python_workers"] = {"warmed": warmed, "scored": scored}
+            # Loads in the parts' tasks: 0 when they ran in the workers the warm-up loaded.
+            stats.extra["model_loads_while_scoring"] = sum(int(r["model_loads"]) for r in rows)
         except BackendUnavailable:
             raise
         except Exception as exc:
@@ -218,10 +217,9 @@ def worker_model(bundle: ModelBundle, model_name: str, compiled_name: str | None
 
 def warm_workers(
     session: Any, bundle: ModelBundle, cores: int, model_name: str, compiled_name: str | None
-) -> list[tuple[float, int]]:
+) -> list[float]:
     """Load the model in up to ``cores`` Python workers at once, before any part is scored;
-    per worker, the seconds it took (0 for one that kept it from an earlier job) and its
-    process id (the job records both: the later tasks' workers should be these)."""
+    the seconds each took (0 for one that kept it from an earlier job)."""
     cores = max(1, cores)
 
     def load(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -229,26 +227,27 @@ def warm_workers(
             pass
         started = time.perf_counter()
         worker_model(bundle, model_name, compiled_name)
-        seconds = round(time.perf_counter() - started, 3)
-        yield pd.DataFrame({"seconds": [seconds], "pid": [os.getpid()]})
+        yield pd.DataFrame({"seconds": [round(time.perf_counter() - started, 3)]})
 
     slots = session.createDataFrame(
         session.sparkContext.parallelize([(i,) for i in range(cores)], numSlices=cores),
         "slot long",
     )
-    rows = slots.mapInPandas(load, "seconds double, pid long").collect()
-    return [(float(row["seconds"]), int(row["pid"])) for row in rows]
+    return [float(row["seconds"]) for row in slots.mapInPandas(load, "seconds double").collect()]
 
 
 def _partition_scorer(
     work: WorkSpec, bundle: ModelBundle, model_name: str, compiled_name: str | None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        before = loads_in_process()
         model = worker_model(bundle, model_name, compiled_name)
+        loads = loads_in_process() - before  # 0 in a worker the warm-up stage loaded
         for frame in batches:
             for index in frame["part"].tolist():
                 result = run_part(model, work, int(index), use_threads=False)
-                yield pd.DataFrame([{**result.to_dict(), "pid": os.getpid()}])
+                yield pd.DataFrame([{**result.to_dict(), "model_loads": loads}])
+                loads = 0  # counted with the task's first part
 
     return score
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from modelyard.batch.bundle import ModelBundle
+from modelyard.batch.bundle import ModelBundle, loads_in_process
 from modelyard.batch.engines.spark import first_line, worker_model
 from modelyard.batch.scoring import (
     REASON,
@@ -62,7 +61,7 @@ REJECTED_INPUT = "__rejected_input"
 """The mapped rows' struct of a rejected row's input columns (those the output does not
 keep); null on a scored row. One struct, not a column per input: Spark's cache of the
 scored rows then holds one null a row instead of one per input column (1M rows on
-local[2]: the scoring pass 10 % shorter)."""
+local[2]: about 8 % more rows/s)."""
 
 
 # ---------------------------------------------------------------- reading
@@ -274,12 +273,22 @@ def output_schema_of(model: ScoringModel) -> Callable[[pa.Schema, ScoringSpec], 
 
 
 def _no_checks() -> dict[str, Any]:
-    return {"groups": {}, "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "evaluators": [], "pids": []}
+    """The accumulator's zero (see :class:`_ChecksParam`)."""
+    return {
+        "groups": {},
+        "cpu_seconds": 0.0,
+        "peak_rss_mb": 0.0,
+        "evaluators": [],
+        "model_loads": 0,
+    }
 
 
 class _ChecksParam:
     """Accumulator of a scoring pass: per commit group, warning and reject-reason counts;
-    the Python workers' CPU seconds, peak RSS and evaluators (for the job's record)."""
+    the Python workers' CPU seconds, peak RSS, evaluators and model loads (for the job's
+    record). A task Spark runs again (a cached partition lost and recomputed for a later
+    commit) adds its counts again: the rows per bucket come from the cache, not from
+    here, and stay exact."""
 
     def zero(self, value: dict[str, Any]) -> dict[str, Any]:
         return _no_checks()
@@ -295,7 +304,7 @@ class _ChecksParam:
         a["cpu_seconds"] = a.get("cpu_seconds", 0.0) + float(b.get("cpu_seconds") or 0.0)
         a["peak_rss_mb"] = max(a.get("peak_rss_mb", 0.0), float(b.get("peak_rss_mb") or 0.0))
         a["evaluators"] = sorted({*a.get("evaluators", ()), *(b.get("evaluators") or ())})
-        a["pids"] = sorted({*a.get("pids", ()), *(b.get("pids") or ())})
+        a["model_loads"] = int(a.get("model_loads", 0)) + int(b.get("model_loads") or 0)
         return a
 
 
@@ -337,7 +346,9 @@ def scorer(
 
         import numpy as np
 
+        before = loads_in_process()
         model = worker_model(bundle, model_name, compiled_name)  # verified, once per worker
+        loads = loads_in_process() - before  # 0 in a worker the warm-up stage loaded
         cpu_started = time.process_time()
         lookup = np.full(max(group_of, default=0) + 1, -1, dtype=np.int64)
         for bucket, number in group_of.items():
@@ -363,7 +374,7 @@ def scorer(
                 "cpu_seconds": time.process_time() - cpu_started,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "evaluators": [model.evaluator] if model.evaluator else [],
-                "pids": [os.getpid()],
+                "model_loads": loads,
             }
         )
 
