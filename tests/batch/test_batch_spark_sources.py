@@ -280,6 +280,63 @@ def test_one_scoring_pass_commits_each_group_with_its_own_counts(by, spark, loan
         pd.testing.assert_series_equal(rejects[name], expected[name], check_names=False)
 
 
+def test_dotted_input_names_travel_through_scoring_and_rejects(spark, loans, tmp_path) -> None:
+    """A column named like a struct field ("bureau.income") is a column, not a field:
+    it is scored under its name, and a rejected row brings it back whole in its
+    rejects row (out of the rejected-input struct, where it is a field name)."""
+    from lightgbm import LGBMClassifier
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from modelyard.demo import credit_models
+
+    dotted = {"income": "bureau.income", "utilisation": "bureau.utilisation"}
+    frame = loans.head(3_000).rename(columns=dotted)
+    numeric = [dotted.get(c, c) for c in credit_models.NUMERIC]
+    features = numeric + credit_models.CATEGORICAL
+    encode = ColumnTransformer(
+        [
+            ("num", "passthrough", numeric),
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+             credit_models.CATEGORICAL),
+        ]
+    )  # fmt: skip
+    model = Pipeline(
+        [("encode", encode), ("model", LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1))]
+    ).fit(frame[features], frame[credit_models.TARGET])
+    _, yard = cli_yard(tmp_path)
+    yard.models.register("dotted", model, example=frame[features].head(200),
+                         input_policy={"unseen": "reject"})  # fmt: skip
+    bad = [7, 2_500]
+    frame.loc[bad, "region"] = "Atlantis"
+    (tmp_path / "in").mkdir()
+    frame.to_parquet(tmp_path / "in" / "loans.parquet", index=False, coerce_timestamps="us")
+
+    job = yard.batch.score(
+        "dotted/1",
+        SparkSource.path(tmp_path / "in"),
+        SparkSink.path(tmp_path / "out", buckets=2),
+        engine="spark",
+        id_column=ID,
+        engine_options={"session": spark},
+        quiet=True,
+    )
+    assert (job.status, job.rows_out, job.rows_rejected) == ("FINISHED", 2_998, 2)
+    rejects = _by_id(pd.read_parquet(tmp_path / "out" / "_rejects"))
+    expected = _by_id(frame.loc[bad])
+    assert rejects[ID].tolist() == expected[ID].tolist()
+    for name in dotted.values():
+        assert np.array_equal(rejects[name].to_numpy(), expected[name].to_numpy()), name
+    scored = _by_id(pd.read_parquet(tmp_path / "out"))
+    kept = _by_id(frame.drop(index=bad))
+    assert np.array_equal(scored[ID].to_numpy(), kept[ID].to_numpy())
+    assert np.allclose(
+        scored["score"].to_numpy(), model.predict_proba(kept[features])[:, 1], rtol=0, atol=1e-12
+    )
+    yard.close()
+
+
 # ---------------------------------------------------------------- JDBC, out of time, kill
 
 
@@ -437,13 +494,18 @@ def test_jdbc_out_of_time_into_partitioned_parquet_killed_and_resumed(
 
     scored = _by_id(pd.read_parquet(out))
     assert scored[ID].is_unique and len(scored) == len(late)
+    _assert_scored_as_by_the_local_engine(yard, late, scored, tmp_path)
+    yard.close()
+
+
+def _assert_scored_as_by_the_local_engine(yard, late, scored, tmp_path) -> None:
+    """``scored`` (sorted by id) holds the ids and scores the local engine gives ``late``."""
     write_parts(late, tmp_path / "late", files=2, row_group=1_000)
     yard.batch.score(f"{OOT_MODEL}/1", tmp_path / "late", tmp_path / "local", id_column=ID,
                      quiet=True)  # fmt: skip
     reference = read_output(tmp_path / "local")
     assert np.array_equal(scored[ID].to_numpy(), reference[ID].to_numpy())
     assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
-    yard.close()
 
 
 def test_parquet_rows_counted_so_each_worker_compiles_the_kernel_at_load(
@@ -493,13 +555,7 @@ def test_parquet_rows_counted_so_each_worker_compiles_the_kernel_at_load(
     assert job.evaluator == "numba tree kernel"
     assert spark.conf.get(cache_setting) == before  # the job's own settings are undone
     assert np.array_equal(scored["score"].to_numpy(), rented["score"].to_numpy())
-
-    write_parts(late, tmp_path / "late", files=2, row_group=1_000)
-    yard.batch.score(f"{OOT_MODEL}/1", tmp_path / "late", tmp_path / "local", id_column=ID,
-                     quiet=True)  # fmt: skip
-    reference = read_output(tmp_path / "local")
-    assert np.array_equal(scored[ID].to_numpy(), reference[ID].to_numpy())
-    assert np.array_equal(scored["score"].to_numpy(), reference["score"].to_numpy())
+    _assert_scored_as_by_the_local_engine(yard, late, scored, tmp_path)
     yard.close()
 
 

@@ -174,7 +174,7 @@ def score_on_spark(
             expected = None
             if reused and forecast is not None:
                 expected = forecast * len(remaining) // sink.buckets
-            bundle = bundle.for_job(expected, cores if expected is not None else 1)
+            bundle = bundle.for_job(expected, cores)
             model_name, compiled_name = sx.ship_bundle(session, bundle)
             if reused and groups:  # the model is loaded (and its kernel compiled) before a row
                 params["worker_load_seconds"] = warm_workers(
