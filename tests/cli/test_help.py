@@ -105,7 +105,13 @@ def test_version(cli) -> None:
 
 
 def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(modelyard.__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(modelyard.__file__).resolve().parents[1]),
+        # Typer otherwise guesses the shell from the parent processes and ignores "bash":
+        # under make without a shell above it (a detached CI job), it finds none and fails.
+        "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1",
+    }
     script = subprocess.run(
         [sys.executable, "-m", "modelyard.cli.main", "--show-completion", "bash"],
         env=env,
