@@ -61,6 +61,10 @@ def test_kernel_equals_xgboost_bit_for_bit(data: dict[str, Any], name: str) -> N
     assert np.array_equal(estimator.predict(x), native)
     for rows in (1, 7, 8, 9, 64, 65, 130):
         assert np.array_equal(trees.predict(x[:rows]), got[:rows])
+    # Numerical splits take the branch-free walk; the general kernel gives the same bits.
+    assert trees._forest.kernel == "walk"
+    trees._forest._walk = None
+    assert np.array_equal(trees.predict(x), got)
 
 
 def test_early_stopping_uses_the_best_iteration(data: dict[str, Any]) -> None:

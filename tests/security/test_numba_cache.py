@@ -65,12 +65,20 @@ class _Payload:
 
 
 def test_a_crafted_numba_cache_index_is_never_unpickled(tmp_path: Path) -> None:
-    kernel = _tree_kernel.predict_forest.py_func
-    line = inspect.getsourcelines(kernel)[1]
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
     cache_dir = Path(_tree_kernel.__file__).parent / "__pycache__"
     cache_dir.mkdir(exist_ok=True)
-    planted = [cache_dir / f"_tree_kernel.{kernel.__name__}-{line}.{tag}.nbi"]
+    planted = []
+    # Every kernel the module compiles: the general one and the walk the script's model
+    # (numerical splits only) is evaluated by, with their helpers.
+    for kernel in (
+        _tree_kernel.predict_forest.py_func,
+        _tree_kernel.walk_forest.py_func,
+        _tree_kernel._finish.py_func,
+        _tree_kernel._categorical_child.py_func,
+    ):
+        line = inspect.getsourcelines(kernel)[1]
+        planted.append(cache_dir / f"_tree_kernel.{kernel.__name__}-{line}.{tag}.nbi")
     marker = tmp_path / "marker"
     backups = {path: path.read_bytes() for path in planted if path.exists()}
     script = textwrap.dedent(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.compiled._deferred import deferred, deferring
+from modelyard.compiled._flat_forest import FlatForest
 from modelyard.compiled.preprocess import NotCompilable
 
 __all__ = ["C_API", "NUMBA", "LightGBMTrees", "load_lightgbm"]
@@ -70,7 +71,9 @@ class LightGBMTrees:
         self._divisor = float(iterations) if "average_output" in header else 1.0
         self._n_out = per_iteration
         self._base = np.zeros(per_iteration, dtype=np.float64)  # LightGBM's sums start at 0.0
-        self._arrays = _flatten(trees, per_iteration, self.num_feature, kernel)
+        self._forest = FlatForest(
+            _flatten(trees, per_iteration, self.num_feature, kernel), input_dtype=np.float64
+        )
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Predictions for a (rows, features) matrix: (rows,) or (rows, classes)."""
@@ -80,9 +83,8 @@ class LightGBMTrees:
                 f"the matrix has shape {data.shape}, the model reads {self.num_feature} columns"
             )
         out = np.empty((data.shape[0], self._n_out), dtype=np.float64)
-        self._kernel.predict_forest(
+        self._forest.evaluate(
             data,
-            *self._arrays,
             self._n_out,
             self._divisor,
             self._transform,

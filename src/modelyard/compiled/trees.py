@@ -24,6 +24,7 @@ import numpy as np
 
 from modelyard.compiled._deferred import deferred
 from modelyard.compiled._estimator import Estimator
+from modelyard.compiled._flat_forest import FlatForest
 from modelyard.compiled.preprocess import NotCompilable
 
 __all__ = ["GradientBoosting", "HistGradientBoosting", "RandomForest"]
@@ -83,7 +84,7 @@ class _Kernel:
         self._n_out = len(base)
         if outputs is None and width != self._n_out:
             raise NotCompilable(f"leaves of {width} values for {self._n_out} outputs")
-        self._arrays = (
+        arrays = (
             _join(feature, np.int32),
             _join(threshold, np.float64),
             _join(children, np.int32, (0, 2)),
@@ -98,14 +99,14 @@ class _Kernel:
         self._base = np.ascontiguousarray(base, dtype=np.float64)
         self._divisor = float(divisor)
         self._dtype = np.float32 if float32 else np.float64
+        self._forest = FlatForest(arrays, input_dtype=self._dtype)
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, outputs) sums for ``matrix``."""
         data = np.ascontiguousarray(matrix, dtype=self._dtype)
         out = np.empty((data.shape[0], self._n_out), dtype=np.float64)
-        self._kernel.predict_forest(
+        self._forest.evaluate(
             data,
-            *self._arrays,
             self._n_out,
             self._divisor,
             self._kernel.IDENTITY,

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.compiled._flat_forest import FlatForest
 from modelyard.compiled.preprocess import NotCompilable
 
 __all__ = ["XGBoostTrees"]
@@ -78,7 +79,9 @@ class XGBoostTrees:
         else:
             first, last = 0, len(trees)
         groups = [int(g) for g in model["tree_info"]][first:last]
-        self._arrays = _flatten(trees[first:last], groups, width)
+        self._forest = FlatForest(
+            _flatten(trees[first:last], groups, width), input_dtype=np.float32
+        )
         self._n_out = n_groups
         self.num_feature = width
         self._base = _base_margin(booster, width, n_groups)
@@ -91,9 +94,8 @@ class XGBoostTrees:
                 f"the matrix has shape {data.shape}, the model reads {self.num_feature} columns"
             )
         out = np.empty((data.shape[0], self._n_out), dtype=np.float32)
-        self._kernel.predict_forest(
+        self._forest.evaluate(
             data,
-            *self._arrays,
             self._n_out,
             1.0,
             self._transform,
