@@ -121,6 +121,37 @@ def test_a_column_whose_splits_send_missing_values_both_ways_is_walked_from_two_
         assert np.array_equal(walked, _scores(forest, x))
 
 
+@pytest.mark.parametrize("input_dtype", [np.float64, np.float32])
+def test_splits_at_infinity_sending_missing_values_right_are_walked(input_dtype: type) -> None:
+    """LightGBM splits a column with nulls into "every value left, missing right" with a
+    threshold of +inf; the walk caps +inf at the largest finite value in that column's
+    copy and moves those splits there."""
+    rng = np.random.default_rng(17)
+    for seed_forest in range(4):
+        arrays = _random_forest(rng, width=4, trees=50, threshold_dtype=np.float64, nan_right=0.5)
+        threshold, missing_right = arrays[1], arrays[4]
+        at_infinity = rng.random(len(threshold)) < 0.15
+        threshold[at_infinity] = np.inf
+        missing_right[at_infinity] = 1
+        forest = FlatForest(arrays, input_dtype=input_dtype)
+        assert forest.kernel == "walk", seed_forest
+        x = _matrix(rng, 1_000, 4, input_dtype)
+        x[rng.random(x.shape) < 0.05] = np.finfo(input_dtype).max
+        walked = _scores(forest, x)
+        forest._walk = None
+        assert np.array_equal(walked, _scores(forest, x)), seed_forest
+
+
+def test_a_split_at_the_largest_finite_value_keeps_the_general_kernel() -> None:
+    """Capping +inf there would send +inf left of it: no fill works."""
+    rng = np.random.default_rng(19)
+    arrays = _random_forest(rng, width=2, trees=30, threshold_dtype=np.float64, nan_right=0.5)
+    threshold, missing_right = arrays[1], arrays[4]
+    threshold[:2] = [np.inf, np.finfo(np.float64).max]
+    missing_right[:2] = 1
+    assert FlatForest(arrays, input_dtype=np.float64).kernel == "general"
+
+
 def test_the_fill_value_is_checked_against_every_split_on_its_column() -> None:
     f64 = np.dtype(np.float64)
     left = np.array([False, False])

@@ -81,12 +81,11 @@ def test_kernel_equals_lightgbm_bit_for_bit(data: dict[str, Any], name: str) -> 
     assert np.array_equal(trees.predict(np.asfortranarray(x[:130])), got[:130])
     assert trees.predict(x[:0]).shape[0] == 0
     # Numerical splits take the branch-free walk; the general kernel gives the same bits.
-    # A split at +inf sending missing values right (all values left) has no fill value.
-    threshold, missing_right = trees._forest._general[1], trees._forest._general[4]
-    unfillable = bool(np.any(np.isposinf(threshold) & (missing_right != 0)))
-    general = "categorical" in name or "zero-as-missing" in name or unfillable
+    general = "categorical" in name or "zero-as-missing" in name
     assert trees._forest.kernel == ("general" if general else "walk")
-    assert unfillable == (name in ("binary-random-forest", "multiclassova"))
+    if name in ("binary-random-forest", "multiclassova"):  # splits at +inf, missing right
+        threshold, missing_right = trees._forest._general[1], trees._forest._general[4]
+        assert np.any(np.isposinf(threshold) & (missing_right != 0))
     trees._forest._walk = None
     assert np.array_equal(trees.predict(x), got)
 

@@ -11,9 +11,11 @@ rows are copied, by a value that every split reading it sends where the model
 sends a missing value (a column whose splits send missing values both ways gets
 two buffer columns, one filled with -inf for the splits sending it left, one with
 +inf for the others). The walk then takes one comparison and one load a node,
-about twice as fast on the demo model. Categorical splits, LightGBM's
-zero-as-missing, and a split at +inf that sends missing values right (no value
-lies above +inf) keep the general kernel. Both give the same answers bit for bit:
+about twice as fast on the demo model. A split at +inf that sends missing values
+right (every value left, missing right: LightGBM's split of a column with nulls)
+reads a copy of its column where +inf is capped at the largest finite value, and
+moves there. Categorical splits and LightGBM's zero-as-missing keep the general
+kernel. Both give the same answers bit for bit:
 the walk compares the same values with the same thresholds in the same types, and
 each fill value is checked against every split that reads it.
 """
@@ -82,25 +84,37 @@ def _walk_layout(
     width = int(feature.max()) + 1 if n_inner else 0
     goes_right = np.asarray(missing_right) != 0
     node_column = np.asarray(feature, dtype=np.int64).copy()
-    source, fill = list(range(width)), [0.0] * width
+    node_threshold = np.array(threshold, copy=True)
+    source, fill, upper = list(range(width)), [0.0] * width, [np.inf] * width
     for column in range(width):
         on_column = feature == column
         value = _missing_fill(threshold[on_column], goes_right[on_column], input_dtype)
         if value is not None:
             fill[column] = value
             continue
-        # The splits send a missing value both ways around each other: those sending it
-        # left read the column with missing as -inf, those sending it right a second
-        # buffer column of the same input column with missing as +inf.
+        # The splits send a missing value both ways: those sending it left read the
+        # column with missing as -inf, those sending it right a second buffer column
+        # with missing as +inf.
         left, right = on_column & ~goes_right, on_column & goes_right
         low = _missing_fill(threshold[left], goes_right[left], input_dtype, (-np.inf,))
-        high = _missing_fill(threshold[right], goes_right[right], input_dtype, (np.inf,))
-        if low is None or high is None:
+        if low is None:
             return None
         fill[column] = low
+        high = _missing_fill(threshold[right], goes_right[right], input_dtype, (np.inf,))
+        cap = np.inf
+        if high is None:
+            # A split at +inf sending missing values right (every value left, missing
+            # right: common where a column has nulls). Nothing lies above +inf, so this
+            # copy caps +inf at the largest finite value and those splits move there.
+            capped = _capped_splits(threshold[right], input_dtype)
+            if capped is None:
+                return None
+            node_threshold[right] = capped
+            high, cap = np.inf, float(np.finfo(input_dtype).max)
         node_column[right] = len(source)
         source.append(column)
         fill.append(high)
+        upper.append(cap)
     # Leaf j becomes node n_inner + j, its own two children: its feature and threshold
     # are read but cannot move it.
     inner_children = np.asarray(children, dtype=np.int64).reshape(n_inner, 2)
@@ -112,11 +126,12 @@ def _walk_layout(
     return (
         np.concatenate([node_column, np.zeros(n_leaves, dtype=np.int64)]).astype(np.uint32),
         np.ascontiguousarray(
-            np.concatenate([threshold, np.zeros(n_leaves, dtype=threshold.dtype)])
+            np.concatenate([node_threshold, np.zeros(n_leaves, dtype=threshold.dtype)])
         ),
         np.ascontiguousarray(flat_children.reshape(-1), dtype=np.uint32),
         np.asarray(source, dtype=np.uint32),
         np.asarray(fill, dtype=input_dtype),
+        np.asarray(upper, dtype=input_dtype),
         node_roots.astype(np.uint32),
         np.uint32(n_inner),
         tree_output,
@@ -148,3 +163,14 @@ def _missing_fill(
         if np.array_equal(as_input > thresholds, goes_right):
             return float(as_input[0])
     return None
+
+
+def _capped_splits(thresholds: np.ndarray, input_dtype: np.dtype) -> np.ndarray | None:
+    """The thresholds of splits that send missing values right, for a copy of their column
+    where +inf reads as the largest finite value and missing as +inf: a split at +inf
+    moves to that value (every value still goes left, missing right); None when a split
+    sits at that value already (+inf and it would no longer differ)."""
+    top = np.finfo(input_dtype).max
+    if np.any(thresholds == top):
+        return None
+    return np.where(np.isposinf(thresholds), thresholds.dtype.type(top), thresholds)
