@@ -153,3 +153,27 @@ def test_dask_job_killed_midway_resumes_to_the_local_engines_output(
     pd.testing.assert_frame_equal(got[OOT_COMPARED], expected[OOT_COMPARED], check_exact=True)
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
     yard.close()
+
+
+def test_the_engines_own_cluster_runs_its_workers_quiet() -> None:
+    """The settings reach the worker processes (a forkserver child each), not only this
+    process's config: the blocked-loop check every second, not every 20 ms, and no
+    statistical profiler (each took CPU from the scoring, measured in _QUIET_WORKERS)."""
+    script = (
+        "import dask\n"
+        "from distributed import Client, LocalCluster\n"
+        "from modelyard.batch.engines.dask import _own_cluster_settings\n"
+        "if __name__ == '__main__':\n"
+        "    with dask.config.set(_own_cluster_settings()):\n"
+        "        cluster = LocalCluster(n_workers=1, processes=True, threads_per_worker=1,\n"
+        "                               dashboard_address=':0')\n"
+        "    with cluster, Client(cluster) as client:\n"
+        "        keys = ('distributed.admin.tick.interval', 'distributed.worker.profile.enabled')\n"
+        "        seen = client.run(lambda: [dask.config.get(k) for k in keys])\n"
+        "        print(list(seen.values()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[['1s', False]]"

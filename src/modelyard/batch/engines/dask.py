@@ -90,6 +90,10 @@ _QUIET_WORKERS = {
     "distributed.worker.multiprocessing-method": "forkserver",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.memory.monitor-interval": "1s",
+    # The event loop's blocked-loop check, every 20 ms by default: with it, an idle
+    # worker of this cluster took 2.4 % of a core (0.47 s of CPU in 20 s, measured);
+    # with 1 s, 0.5 %. It only times the loop for a warning on a blocked loop.
+    "distributed.admin.tick.interval": "1s",
 }
 
 
