@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 BATCH_KERNEL_AFTER_ROWS = 300_000
 """Rows a batch process scores through the library before it compiles the kernel: the
-kernel saves 3-10 µs a row over the C APIs (docs/benchmarks.md), so about this many rows
-cost what one compilation does."""
+kernel saves 5-10 µs a row over the C APIs (docs/benchmarks.md, the evaluator table of
+the batch engines), so about this many rows cost what one compilation does (2-3 s)."""
 
 _AFTER_ROWS: ContextVar[int] = ContextVar("modelyard_kernel_after_rows", default=0)
 _scored = 0  # rows this process scored through a fallback, every model together
