@@ -44,6 +44,9 @@ class FlatForest:
     """
 
     def __init__(self, arrays: tuple[np.ndarray, ...], *, input_dtype: type) -> None:
+        from modelyard.compiled import _tree_kernel
+
+        self._kernel = _tree_kernel  # held: evaluate is on the serving path (no import there)
         self._general = arrays
         self._walk = _walk_layout(arrays, np.dtype(input_dtype))
         self.kernel = "walk" if self._walk is not None else "general"
@@ -60,8 +63,7 @@ class FlatForest:
         out: np.ndarray,
     ) -> None:
         """Write the transformed sums of ``data``'s rows into ``out`` (rows, n_out)."""
-        from modelyard.compiled import _tree_kernel as kernel
-
+        kernel = self._kernel
         if self._walk is not None:
             kernel.walk_forest(data, *self._walk, n_out, divisor, transform, scale, base, zero, out)
         else:
